@@ -1,0 +1,29 @@
+"""simlab: the simulation lab under "The Whiteboard", a course on Redis as a cache.
+
+The filing room is the database (complete, durable, slow to reach); the whiteboard is Redis
+(fast, small, wiped now and then). simlab answers each of the course's questions twice: with a
+simulation in virtual time, and with a live run against real or fake Redis, in the same table.
+"""
+from .caches import POLICIES, Cache, FIFOCache, LFUCache, LRUCache, RandomCache, make_cache
+from .engine import hit_counts, simulate, simulate_reference
+from .latency import (PRESETS, Constant, Distribution, Empirical, Exponential, Gamma, LogNormal,
+                      Mixture, preset)
+from .results import hit_ratio_over_time, summarize
+from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
+                        poisson_arrivals, read_trace, zipf, zipf_probabilities)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # workloads
+    "Workload", "zipf", "hot_set", "from_keys", "read_trace", "poisson_arrivals",
+    "zipf_probabilities", "hot_set_probabilities", "TraceError",
+    # latency models
+    "Distribution", "LogNormal", "Gamma", "Exponential", "Constant", "Empirical", "Mixture",
+    "preset", "PRESETS",
+    # caches and the engine
+    "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "make_cache",
+    "simulate", "simulate_reference", "hit_counts",
+    # results
+    "summarize", "hit_ratio_over_time",
+]

@@ -1,0 +1,211 @@
+"""The virtual-time engine: cache-aside over a workload, recorded request by request.
+
+:func:`simulate` runs the compiled hot loop (:mod:`simlab._kernels`);
+:func:`simulate_reference` runs the same model in plain Python with the reference caches of
+:mod:`simlab.caches` and :mod:`heapq`, and is what the fast engine is tested against.
+Both return the same table (see :mod:`simlab.results`).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import numpy as np
+
+from . import _kernels as K
+from . import _validate as v
+from ._random import resolve_seed, stream
+from .caches import POLICIES, make_cache
+from .latency import Constant, Distribution, Preset, preset
+from .results import build_table
+from .workloads import GET, Workload
+
+
+class _Inputs:
+    """Everything drawn at random for one run, drawn once so both engines see the same."""
+
+    def __init__(self, workload, whiteboard, filing_room, seed):
+        n = len(workload)
+        wb_rng = stream(seed, "whiteboard")
+        self.wb_get = whiteboard.sample(n, wb_rng)
+        self.wb_set = whiteboard.sample(n, wb_rng)
+        self.db = filing_room.sample(n, stream(seed, "filing_room"))
+        self.rand = stream(seed, "policy").random(n)
+
+
+def _latency_model(name, value):
+    if isinstance(value, str):
+        return preset(value)
+    if isinstance(value, (Distribution, Preset)):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Constant(v.nonnegative_real(name, value))
+    raise TypeError(f"{name} must be a latency model, a preset name or a number of seconds, "
+                    f"got {value!r}")
+
+
+def _check(workload, policy, cache_size):
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    v.choice("policy", policy, POLICIES)
+    return v.positive_int("cache_size", cache_size)
+
+
+def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine):
+    return {"policy": policy, "cache_size": cache_size, "whiteboard": repr(whiteboard.model
+            if isinstance(whiteboard, Preset) else whiteboard),
+            "filing_room": repr(filing_room.model if isinstance(filing_room, Preset)
+                                else filing_room),
+            "seed": seed, "engine": engine, "sequential": workload.times is None,
+            "workload": dict(workload.params)}
+
+
+def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
+             whiteboard="redis-loopback", filing_room="postgres-indexed",
+             seed: int | None = None):
+    """Simulate cache-aside over ``workload`` in virtual time.
+
+    Parameters
+    ----------
+    workload : Workload
+        From :func:`simlab.zipf`, :func:`simlab.hot_set` or :func:`simlab.read_trace`.
+    policy : {"lru", "lfu", "fifo", "random"}
+        Which key leaves when the whiteboard is full.
+    cache_size : int
+        Capacity of the whiteboard in keys (> 0).
+    whiteboard, filing_room : latency model, preset name or seconds
+        Latency of one whiteboard round trip and of one filing-room query. A number means a
+        constant (0: a miss fills the whiteboard instantly).
+    seed : int, optional
+        Seed for latencies and random eviction; stored in ``df.attrs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per request: ``time``, ``key``, ``op``, ``outcome``, ``whiteboard_latency``,
+        ``filing_room_latency``, ``latency`` (seconds), ``inflight``, ``expired``; the
+        parameters, seed and counters in ``df.attrs``. See :func:`simlab.summarize`.
+    """
+    cache_size = _check(workload, policy, cache_size)
+    whiteboard = _latency_model("whiteboard", whiteboard)
+    filing_room = _latency_model("filing_room", filing_room)
+    seed = resolve_seed(seed)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    n = len(workload)
+    start = np.empty(n)
+    outcome = np.empty(n, dtype=np.int8)
+    wb = np.empty(n)
+    db = np.empty(n)
+    total = np.empty(n)
+    flags = np.empty(n, dtype=np.int8)
+    sequential = workload.times is None
+    arrivals = np.zeros(1) if sequential else workload.times
+    ttls = workload.ttls
+    if np.all(np.isnan(ttls)):
+        ttls = np.full(1, np.nan)
+    tic = time.perf_counter()
+    counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
+                             inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
+                             K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
+                             start, outcome, wb, db, total, flags)
+    engine_s = time.perf_counter() - tic
+    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "fast")
+    return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
+                       engine_s)
+
+
+def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: int,
+                       whiteboard="redis-loopback", filing_room="postgres-indexed",
+                       seed: int | None = None):
+    """The same model as :func:`simulate`, written plainly in Python (slow; for checking)."""
+    cache_size = _check(workload, policy, cache_size)
+    whiteboard = _latency_model("whiteboard", whiteboard)
+    filing_room = _latency_model("filing_room", filing_room)
+    seed = resolve_seed(seed)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    uniforms = iter(inputs.rand.tolist())
+
+    class _Draws:
+        def random(self):
+            return next(uniforms)
+
+    cache = make_cache(policy, cache_size, rng=_Draws())
+    n = len(workload)
+    start = np.empty(n)
+    outcome = np.empty(n, dtype=np.int8)
+    wb = np.empty(n)
+    db = np.empty(n)
+    total = np.empty(n)
+    flags = np.zeros(n, dtype=np.int8)
+    events: list = []  # (time, seq, kind, key, ttl)
+    pending: dict = {}
+    clock, seq, inflight, fills = 0.0, 0, 0, 0
+
+    def apply(event):
+        nonlocal fills
+        when, _, kind, key, ttl = event
+        if kind == K.EV_FILL:
+            pending[key] -= 1
+            cache.put(key, when, None if math.isnan(ttl) else ttl)
+            fills += 1
+        else:
+            cache.delete(key)
+
+    tic = time.perf_counter()
+    for i in range(n):
+        t = clock if workload.times is None else float(workload.times[i])
+        while events and events[0][0] <= t:
+            apply(heapq.heappop(events))
+        key = int(workload.keys[i])
+        if workload.ops[i] == GET:
+            w = inputs.wb_get[i]
+            expired_before = cache.expired
+            if cache.get(key, t):
+                outcome[i], wb[i], db[i], total[i] = K.HIT, w, 0.0, w
+            else:
+                if cache.expired > expired_before:
+                    flags[i] |= K.FLAG_EXPIRED
+                if pending.get(key, 0) > 0:
+                    flags[i] |= K.FLAG_INFLIGHT
+                    inflight += 1
+                d = inputs.db[i]
+                heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, float(workload.ttls[i])))
+                seq += 1
+                pending[key] = pending.get(key, 0) + 1
+                outcome[i], wb[i], db[i] = K.MISS, w + inputs.wb_set[i], d
+                total[i] = w + d + inputs.wb_set[i]
+        else:
+            d = inputs.db[i]
+            heapq.heappush(events, (t + d, seq, K.EV_INVALIDATE, key, math.nan))
+            seq += 1
+            outcome[i], wb[i], db[i] = K.WRITE, inputs.wb_set[i], d
+            total[i] = d + inputs.wb_set[i]
+        start[i] = t
+        if workload.times is None:
+            clock = t + total[i]
+    while events:
+        apply(heapq.heappop(events))
+    engine_s = time.perf_counter() - tic
+    counters = np.array([cache.evictions, cache.expired, inflight, fills, len(cache)])
+    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference")
+    return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
+                       engine_s)
+
+
+def hit_counts(workload: Workload, sizes, *, policy: str = "lru", seed: int | None = None):
+    """Hits of the read requests at each cache size, in the textbook model (no latencies).
+
+    Requests are served one after another and a miss fills the whiteboard at once: what
+    libCacheSim computes. Returns an int64 array, one entry per size.
+    """
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    v.choice("policy", policy, POLICIES)
+    sizes = [v.positive_int("sizes[]", int(s) if isinstance(s, (np.integer,)) else s)
+             for s in np.atleast_1d(sizes).tolist()]
+    keys = workload.keys[workload.ops == GET]
+    seed = resolve_seed(seed)
+    rand = stream(seed, "policy").random(len(keys))
+    return np.array([K.count_hits(keys, K.POLICY_CODES[policy], s, workload.n_keys, rand)
+                     for s in sizes], dtype=np.int64)
