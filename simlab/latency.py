@@ -7,11 +7,16 @@ where SciPy has one.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from . import _validate as v
 
-_Z99 = float(stats.norm.ppf(0.99))
+_Z99 = 2.3263478740408408  # the standard normal's 99th percentile
+
+
+def _stats():
+    # SciPy's stats module takes about a second to import: only pay when a model is built.
+    from scipy import stats
+    return stats
 
 
 class Distribution:
@@ -41,6 +46,10 @@ class Distribution:
     def median(self) -> float:
         return self.quantile(0.5)
 
+    def cdf(self, x):
+        """Share of draws at or below ``x``."""
+        return self._frozen.cdf(np.asarray(x, dtype=float))
+
 
 class LogNormal(Distribution):
     """Log-normal latency given its median and 99th percentile (seconds), ``median < p99``."""
@@ -51,7 +60,30 @@ class LogNormal(Distribution):
         if not self.p99 > self.median_:
             raise ValueError(f"p99 must be greater than median ({median!r}), got {p99!r}")
         self.sigma = float(np.log(self.p99 / self.median_) / _Z99)
-        self._frozen = stats.lognorm(s=self.sigma, scale=self.median_)
+
+    # Written out rather than through scipy.stats.lognorm so that the presets cost nothing
+    # at import time; the formulas are the log-normal's own.
+    def sample(self, n: int, rng=None) -> np.ndarray:
+        n = v.nonnegative_int("n", n)
+        return np.random.default_rng(rng).lognormal(np.log(self.median_), self.sigma, n)
+
+    @property
+    def mean(self) -> float:
+        return float(self.median_ * np.exp(self.sigma ** 2 / 2))
+
+    def cdf(self, x):
+        from scipy.special import ndtr
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore"):
+            return ndtr((np.log(x) - np.log(self.median_)) / self.sigma)
+
+    def quantile(self, q):
+        from scipy.special import ndtri
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)):
+            raise ValueError(f"q must be between 0 and 1, got {q.tolist()!r}")
+        out = self.median_ * np.exp(self.sigma * ndtri(q))
+        return float(out) if np.ndim(out) == 0 else out
 
     @classmethod
     def fit(cls, samples) -> "LogNormal":
@@ -69,7 +101,7 @@ class Gamma(Distribution):
     def __init__(self, shape: float, mean: float):
         self.shape = v.positive_real("shape", shape)
         self.mean_ = v.positive_real("mean", mean)
-        self._frozen = stats.gamma(a=self.shape, scale=self.mean_ / self.shape)
+        self._frozen = _stats().gamma(a=self.shape, scale=self.mean_ / self.shape)
 
     def __repr__(self):
         return f"Gamma(shape={self.shape:.4g}, mean={self.mean_:.4g})"
@@ -80,7 +112,7 @@ class Exponential(Distribution):
 
     def __init__(self, mean: float):
         self.mean_ = v.positive_real("mean", mean)
-        self._frozen = stats.expon(scale=self.mean_)
+        self._frozen = _stats().expon(scale=self.mean_)
 
     def __repr__(self):
         return f"Exponential(mean={self.mean_:.4g})"
@@ -104,6 +136,9 @@ class Constant(Distribution):
         if np.any((q < 0) | (q > 1)):
             raise ValueError(f"q must be between 0 and 1, got {q.tolist()!r}")
         return self.value if q.ndim == 0 else np.full(q.shape, self.value)
+
+    def cdf(self, x):
+        return (np.asarray(x, dtype=float) >= self.value).astype(float)
 
     def __repr__(self):
         return f"Constant(value={self.value:.4g})"
@@ -139,6 +174,10 @@ class Empirical(Distribution):
             raise ValueError(f"q must be between 0 and 1, got {q.tolist()!r}")
         out = np.quantile(self.samples, q)
         return float(out) if np.ndim(out) == 0 else out
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        return np.searchsorted(self.samples, x, side="right") / self.samples.size
 
     def __repr__(self):
         return (f"Empirical({self.name}: {self.samples.size} samples, "
@@ -180,16 +219,7 @@ class Mixture(Distribution):
         return float(sum(w * d.mean for w, d in zip(self.weights, self.components)))
 
     def cdf(self, x):
-        x = np.asarray(x, dtype=float)
-        total = np.zeros_like(x)
-        for w, d in zip(self.weights, self.components):
-            if isinstance(d, Constant):
-                total = total + w * (x >= d.value)
-            elif isinstance(d, Empirical):
-                total = total + w * np.searchsorted(d.samples, x, side="right") / d.samples.size
-            else:
-                total = total + w * d._frozen.cdf(x)
-        return total
+        return sum(w * d.cdf(x) for w, d in zip(self.weights, self.components))
 
     def quantile(self, q):
         from scipy.optimize import brentq

@@ -114,7 +114,7 @@ class FilingRoom:
         try:
             con = psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
-            raise ConnectionError(f"No PostgreSQL answered at {url} ({str(exc).strip()}). "
+            raise ConnectionError(f"No PostgreSQL answered at {url} ({' '.join(str(exc).split())}). "
                                   "Start it, fix DATABASE_URL, or unset it to use SQLite.") \
                 from None
         with con.cursor() as cur:

@@ -1,0 +1,233 @@
+"""How big must the whiteboard be: exact LRU curves, theory, replications, cost.
+
+* :func:`lru_curve`: the exact LRU hit-ratio curve for every size in one pass over a trace
+  (stack distances, Mattson et al. 1970), in O(n log n) with a Fenwick tree.
+* :func:`che_hit_ratio`, :func:`fifo_hit_ratio`, :func:`lfu_hit_ratio`: theory for independent
+  requests with known popularity (Che's approximation for LRU; the fixed point shared by FIFO
+  and Random; perfect LFU keeps the most popular keys).
+* :func:`replicate`: an experiment over several seeds, mean and confidence interval.
+* :func:`unique_keys_over_time`, :func:`cheapest_size`: the working set and the cost view.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import _validate as v
+from ._kernels import njit
+from .workloads import GET, Workload
+
+
+def _brentq(*args, **kwargs):
+    from scipy.optimize import brentq
+    return brentq(*args, **kwargs)
+
+
+def _t_ppf(q, df):
+    from scipy.stats import t
+    return t.ppf(q, df)
+
+
+@njit(cache=True)
+def stack_distances(keys, n_keys):
+    """LRU stack distance of every request: how many distinct other keys were requested since
+    this key's previous request (-1 for a first request). A cache of C keys hits exactly the
+    requests whose distance is below C."""
+    n = keys.shape[0]
+    tree = np.zeros(n + 1, dtype=np.int32)   # Fenwick tree over request positions
+    last = np.full(n_keys, -1, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    live = 0                                  # markers in the tree: one per distinct key seen
+    for i in range(n):
+        k = keys[i]
+        p = last[k]
+        if p < 0:
+            out[i] = -1
+            live += 1
+        else:
+            # markers at positions <= p
+            s = 0
+            j = p + 1
+            while j > 0:
+                s += tree[j]
+                j -= j & (-j)
+            out[i] = live - s                 # markers after p: distinct keys since then
+            j = p + 1
+            while j <= n:
+                tree[j] -= 1
+                j += j & (-j)
+        j = i + 1
+        while j <= n:
+            tree[j] += 1
+            j += j & (-j)
+        last[k] = i
+    return out
+
+
+def _read_keys(workload):
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    if np.all(workload.ops == GET):
+        return workload.keys
+    return workload.keys[workload.ops == GET]
+
+
+def log_sizes(max_size: int, points: int = 40) -> list[int]:
+    """Cache sizes spaced evenly on a log scale from 1 to ``max_size`` (distinct, sorted)."""
+    max_size = v.positive_int("max_size", max_size)
+    points = v.positive_int("points", points)
+    sizes = np.unique(np.round(np.logspace(0, np.log10(max_size), points)).astype(np.int64))
+    return [int(s) for s in sizes]
+
+
+def lru_curve(workload: Workload, sizes=None) -> pd.DataFrame:
+    """The exact LRU hit-ratio curve of ``workload``'s reads, every size from one pass.
+
+    Parameters
+    ----------
+    workload : Workload
+        Requests served one after another (the textbook model); writes are left out.
+    sizes : sequence of int, optional
+        Cache sizes in keys. Default: log-spaced up to the number of unique keys.
+
+    Returns
+    -------
+    DataFrame
+        ``size``, ``hits``, ``hit_ratio``; ``attrs`` holds ``reads`` and ``unique_keys``.
+    """
+    keys = _read_keys(workload)
+    if keys.size == 0:
+        raise ValueError("workload must contain at least one read (GET) request")
+    unique = int(np.unique(keys).size)
+    if sizes is None:
+        sizes = log_sizes(unique)
+    sizes = np.asarray([v.positive_int("sizes[]", int(s)) for s in np.atleast_1d(sizes)],
+                       dtype=np.int64)
+    distances = stack_distances(keys, workload.n_keys)
+    reused = distances[distances >= 0]
+    # hits(C) = number of distances < C
+    counts = np.bincount(reused, minlength=1)
+    cumulative = np.concatenate([[0], np.cumsum(counts)])
+    hits = cumulative[np.minimum(sizes, len(cumulative) - 1)]
+    out = pd.DataFrame({"size": sizes, "hits": hits.astype(np.int64),
+                        "hit_ratio": hits / keys.size})
+    out.attrs.update({"reads": int(keys.size), "unique_keys": unique,
+                      "workload": dict(workload.params)})
+    return out
+
+
+# --- theory ---------------------------------------------------------------------------
+
+def _check_theory(p, cache_size):
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 1 or p.size == 0 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError("popularity must be a 1-D array of probabilities summing to 1")
+    cache_size = v.positive_int("cache_size", cache_size)
+    return p, cache_size
+
+
+def che_characteristic_time(p, cache_size: int) -> float:
+    """Che's characteristic time T: ``sum_i (1 - exp(-p_i T)) = C`` (in requests)."""
+    p, c = _check_theory(p, cache_size)
+    if c >= np.count_nonzero(p):
+        return np.inf
+    f = lambda log_t: np.sum(-np.expm1(-p * np.exp(log_t))) - c  # noqa: E731
+    hi = 1.0
+    while f(hi) < 0:
+        hi *= 2
+    return float(np.exp(_brentq(f, -50.0, hi, xtol=1e-12)))
+
+
+def che_hit_ratio(p, cache_size: int) -> float:
+    """LRU hit ratio under independent requests (Che et al. 2002)."""
+    t = che_characteristic_time(p, cache_size)
+    p = np.asarray(p, dtype=np.float64)
+    if np.isinf(t):
+        return 1.0
+    return float(np.sum(p * -np.expm1(-p * t)))
+
+
+def fifo_hit_ratio(p, cache_size: int) -> float:
+    """FIFO and Random hit ratio: fixed point ``sum_i p_i T / (1 + p_i T) = C``."""
+    p, c = _check_theory(p, cache_size)
+    if c >= np.count_nonzero(p):
+        return 1.0
+    f = lambda log_t: np.sum(p * np.exp(log_t) / (1 + p * np.exp(log_t))) - c  # noqa: E731
+    hi = 1.0
+    while f(hi) < 0:
+        hi *= 2
+    t = np.exp(_brentq(f, -50.0, hi, xtol=1e-12))
+    return float(np.sum(p * (p * t) / (1 + p * t)))
+
+
+def lfu_hit_ratio(p, cache_size: int) -> float:
+    """Perfect LFU: the ``cache_size`` most popular keys stay; their share of requests."""
+    p, c = _check_theory(p, cache_size)
+    return float(np.sort(p)[::-1][:c].sum())
+
+
+THEORY = {"lru": che_hit_ratio, "fifo": fifo_hit_ratio, "random": fifo_hit_ratio,
+          "lfu": lfu_hit_ratio}
+
+
+def theory_curve(p, sizes, policy: str = "lru") -> np.ndarray:
+    """Theoretical hit ratio of ``policy`` at each size."""
+    v.choice("policy", policy, tuple(THEORY))
+    return np.array([THEORY[policy](p, int(s)) for s in sizes])
+
+
+# --- replications, working set, cost --------------------------------------------------
+
+def replicate(experiment, seeds, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Run ``experiment(seed) -> dict of numbers`` for each seed; mean and CI per number.
+
+    Returns a table with one row per measured quantity: ``mean``, ``low``, ``high``
+    (Student's t interval at ``confidence``), ``std``, ``runs``.
+    """
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"seeds must hold at least two seeds for an interval, got {seeds!r}")
+    confidence = v.fraction("confidence", confidence, open_low=True)
+    runs = pd.DataFrame([experiment(s) for s in seeds])
+    mean = runs.mean()
+    sem = runs.std(ddof=1) / np.sqrt(len(runs))
+    half = sem * _t_ppf(0.5 + confidence / 2, len(runs) - 1)
+    out = pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half,
+                        "std": runs.std(ddof=1), "runs": len(runs)})
+    out.attrs["seeds"] = seeds
+    return out
+
+
+def unique_keys_over_time(workload: Workload, points: int = 200) -> pd.DataFrame:
+    """How many distinct keys have been requested after each of ``points`` checkpoints."""
+    keys = workload.keys
+    first = np.zeros(len(keys), dtype=bool)
+    _, idx = np.unique(keys, return_index=True)
+    first[idx] = True
+    cumulative = np.cumsum(first)
+    at = np.unique(np.linspace(1, len(keys), points).astype(np.int64))
+    return pd.DataFrame({"requests": at, "unique_keys": cumulative[at - 1]})
+
+
+def cost_table(curve: pd.DataFrame, *, bytes_per_key: float, dollars_per_gb_month: float,
+               request_rate: float, dollars_per_db_qps_month: float) -> pd.DataFrame:
+    """Monthly cost of each cache size: whiteboard memory plus the filing room's miss load.
+
+    ``curve`` is a table with ``size`` and ``hit_ratio`` (from :func:`lru_curve`).
+    """
+    bytes_per_key = v.positive_real("bytes_per_key", bytes_per_key)
+    request_rate = v.positive_real("request_rate", request_rate)
+    memory = curve["size"] * bytes_per_key / 1e9 * v.nonnegative_real("dollars_per_gb_month",
+                                                                       dollars_per_gb_month)
+    db_qps = request_rate * (1 - curve["hit_ratio"])
+    db = db_qps * v.nonnegative_real("dollars_per_db_qps_month", dollars_per_db_qps_month)
+    return pd.DataFrame({"size": curve["size"], "hit_ratio": curve["hit_ratio"],
+                         "db_qps": db_qps, "memory_cost": memory, "db_cost": db,
+                         "total_cost": memory + db})
+
+
+def smallest_size_for(curve: pd.DataFrame, target_hit_ratio: float) -> int | None:
+    """The smallest size in ``curve`` whose hit ratio reaches the target, or ``None``."""
+    target = v.fraction("target_hit_ratio", target_hit_ratio)
+    ok = curve[curve["hit_ratio"] >= target]
+    return int(ok["size"].min()) if len(ok) else None

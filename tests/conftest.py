@@ -1,0 +1,56 @@
+"""Shared fixtures: a private redis-server (never the machine's own), fakeredis, a real SQLite file.
+
+Tests marked ``real`` need a ``redis-server`` binary; they are skipped with that reason only
+where none exists (CI installs one).
+"""
+import os
+
+import pytest
+
+from simlab.live import FilingRoom, PrivateRedis, build_sqlite, redis_server_binary
+from simlab.live import client as live_client
+
+NO_SERVER = "no redis-server binary on the PATH (CI installs one; apt install redis-server)"
+
+
+@pytest.fixture(scope="session")
+def private_redis():
+    if not redis_server_binary():
+        pytest.skip(NO_SERVER)
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.real)])
+def redis_client(request, monkeypatch):
+    """The same test against fakeredis and against a private real server."""
+    if request.param == "fake":
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        monkeypatch.setattr(live_client, "_FAKE_SERVER", None)
+        client = live_client.connect()
+    else:
+        server = request.getfixturevalue("private_redis")
+        client = live_client.connect(server.url)
+    yield client
+    live_client.cleanup(client)
+
+
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory):
+    return build_sqlite(tmp_path_factory.mktemp("filing") / "users.sqlite", n=3000)
+
+
+@pytest.fixture
+def room(sqlite_path):
+    r = FilingRoom.sqlite(sqlite_path)
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pytest.skip("DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers)")
+    return url

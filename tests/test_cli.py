@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import simlab
+from simlab.live import redis_server_binary
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "simlab.cli", *args], capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def test_simulate_json_has_the_promised_fields():
+    out = run("simulate", "--zipf", "1.0", "--keys", "1000", "--requests", "20000",
+              "--policy", "lru", "--cache-size", "100", "--seed", "7", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for field in ("requests", "hits", "misses", "hit_ratio", "p50_ms", "p99_ms", "seed",
+                  "elapsed_s"):
+        assert field in data
+    assert data["requests"] == 20000 and data["seed"] == 7
+    assert data["hits"] + data["misses"] == 20000
+    assert data["timing"] == "sequential"
+
+
+def test_simulate_matches_the_api():
+    out = run("simulate", "--zipf", "0.8", "--keys", "500", "--requests", "5000", "--rate", "200",
+              "--policy", "lfu", "--cache-size", "50", "--ttl", "3", "--seed", "1", "--json")
+    data = json.loads(out.stdout)
+    w = simlab.zipf(500, 0.8, 5000, rate=200.0, ttl=3.0, seed=1)
+    df = simlab.simulate(w, policy="lfu", cache_size=50, seed=1)
+    assert data["hits"] == int((df["outcome"] == "hit").sum())
+    assert data["timing"] == "arrivals"
+
+
+def test_db_latency_zero_and_trace(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join("abcabcabcd"))
+    data = json.loads(run("simulate", "--trace", str(path), "--policy", "fifo", "--cache-size",
+                          "3", "--db-latency", "0", "--json").stdout)
+    assert data["hits"] == 6 and data["requests"] == 10
+
+
+def test_csv_trace_times_drive_the_clock(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("key,t\na,0\na,0.0001\na,1\n")
+    data = json.loads(run("simulate", "--trace", str(path), "--cache-size", "3",
+                          "--db-latency", "0.01", "--json").stdout)
+    assert data["timing"] == "arrivals" and data["hits"] == 1 and data["inflight_misses"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cache-size", "-5"], "argument --cache-size: must be a positive integer, got '-5'"),
+    (["--cache-size", "ten"], "argument --cache-size: must be a positive integer, got 'ten'"),
+    (["--cache-size", "10", "--keys", "0"], "argument --keys: must be a positive integer, got '0'"),
+    (["--cache-size", "10", "--policy", "mru"], "argument --policy: invalid choice: 'mru'"),
+    (["--cache-size", "10", "--trace", "/nonexistent/trace.txt"],
+     "argument --trace: trace file not found: /nonexistent/trace.txt"),
+    (["--cache-size", "10", "--db-latency", "-1"], "argument --db-latency: must be a non-negative"),
+    (["--cache-size", "10", "--rate", "nan"], "argument --rate: must be a positive number"),
+])
+def test_bad_arguments_one_line_no_traceback(args, message):
+    out = run("simulate", *args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_unreadable_trace_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("key,size\na,big\n")
+    out = run("simulate", "--trace", str(path), "--cache-size", "3")
+    assert out.returncode == 2 and "column 'size'" in out.stderr and "row 1" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_mrc_json():
+    out = run("mrc", "--zipf", "1.0", "--keys", "2000", "--requests", "30000", "--sizes",
+              "10,100,1000", "--seed", "3", "--json")
+    data = json.loads(out.stdout)
+    assert data["sizes"] == [10, 100, 1000]
+    w = simlab.zipf(2000, 1.0, 30000, seed=3)
+    assert data["hits"] == simlab.hit_counts(w, [10, 100, 1000]).tolist()
+    assert "elapsed_s" in data
+
+
+def test_mrc_default_sizes_are_log_spaced():
+    data = json.loads(run("mrc", "--keys", "500", "--requests", "5000", "--seed", "1",
+                          "--json").stdout)
+    assert data["sizes"][0] == 1 and data["sizes"][-1] == data["unique_keys"]
+
+
+def test_mrc_bad_sizes():
+    out = run("mrc", "--sizes", "10,-1")
+    assert out.returncode == 2 and "argument --sizes" in out.stderr
+
+
+def test_doctor_lists_backends():
+    out = run("doctor")
+    assert out.returncode == 0
+    for word in ("fakeredis", "redis-server binary", "REDIS_URL", "SQLite", "DATABASE_URL"):
+        assert word in out.stdout
+
+
+@pytest.mark.real
+def test_with_server_runs_a_command_beside_a_private_server():
+    if not redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+    code = "import os, redis; r = redis.Redis.from_url(os.environ['REDIS_URL']); print(r.ping())"
+    out = run("with-server", "--", sys.executable, "-c", code)
+    assert out.returncode == 0 and out.stdout.strip() == "True"
