@@ -8,7 +8,14 @@ from .caches import POLICIES, Cache, FIFOCache, LFUCache, LRUCache, RandomCache,
 from .engine import hit_counts, simulate, simulate_reference
 from .latency import (PRESETS, Constant, Distribution, Empirical, Exponential, Gamma, LogNormal,
                       Mixture, preset)
-from .results import hit_ratio_over_time, summarize
+from .results import db_load_over_time, hit_ratio_over_time, summarize
+from .analysis import (cheapest_size, che_hit_ratio, cost_table, fanout_latency, fifo_hit_ratio,
+                       lfu_hit_ratio,
+                       log_sizes, lru_curve, replicate, smallest_size_for, theory_curve,
+                       unique_keys_over_time)
+from .live import (CacheAside, PrivateRedis, RedisUnavailable, backend_banner, cleanup, connect,
+                   filing_room, key)
+from . import checks, plots
 from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
                         poisson_arrivals, read_trace, zipf, zipf_probabilities)
 
@@ -24,6 +31,13 @@ __all__ = [
     # caches and the engine
     "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "make_cache",
     "simulate", "simulate_reference", "hit_counts",
-    # results
-    "summarize", "hit_ratio_over_time",
+    # results and analysis
+    "summarize", "hit_ratio_over_time", "db_load_over_time", "lru_curve", "log_sizes", "che_hit_ratio",
+    "fifo_hit_ratio", "lfu_hit_ratio", "theory_curve", "replicate", "unique_keys_over_time",
+    "cost_table", "cheapest_size", "smallest_size_for", "fanout_latency",
+    # the live layer
+    "connect", "filing_room", "CacheAside", "PrivateRedis", "RedisUnavailable", "cleanup", "key",
+    "backend_banner",
+    # notebook helpers
+    "plots", "checks",
 ]

@@ -69,7 +69,7 @@ def cache_state(policy, capacity, n_keys, max_freq):
     return present, expire, prev, nxt, freq, slots, pos, meta
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _touch(policy, k, n_keys, prev, nxt, freq, meta):
     if policy == LRU:
         _unlink(prev, nxt, k)
@@ -83,7 +83,7 @@ def _touch(policy, k, n_keys, prev, nxt, freq, meta):
         _push_front(prev, nxt, n_keys + f + 1, k)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _remove(policy, k, n_keys, present, prev, nxt, freq, slots, pos, meta):
     present[k] = False
     meta[0] -= 1
@@ -96,7 +96,7 @@ def _remove(policy, k, n_keys, present, prev, nxt, freq, slots, pos, meta):
         _unlink(prev, nxt, k)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _evict(policy, n_keys, present, prev, nxt, freq, slots, pos, meta, rand):
     if policy == RANDOM:
         u = rand[meta[2]]
@@ -115,7 +115,7 @@ def _evict(policy, n_keys, present, prev, nxt, freq, slots, pos, meta, rand):
     return victim
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_put(policy, capacity, k, now, ttl, n_keys, present, expire, prev, nxt, freq, slots,
               pos, meta, rand):
     """Write key ``k`` at time ``now`` with ``ttl`` (nan: none), evicting if full."""
@@ -142,7 +142,7 @@ def cache_put(policy, capacity, k, now, ttl, n_keys, present, expire, prev, nxt,
     meta[0] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_get(policy, k, now, n_keys, present, expire, prev, nxt, freq, slots, pos, meta):
     """Look key ``k`` up at ``now``: 0 hit, 1 absent, 2 expired (and removed)."""
     if not present[k]:
@@ -156,7 +156,7 @@ def cache_get(policy, k, now, n_keys, present, expire, prev, nxt, freq, slots, p
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_delete(policy, k, n_keys, present, expire, prev, nxt, freq, slots, pos, meta):
     if present[k]:
         _remove(policy, k, n_keys, present, prev, nxt, freq, slots, pos, meta)
@@ -170,7 +170,7 @@ def _less(ht, hs, a, b):
     return ht[a] < ht[b] or (ht[a] == ht[b] and hs[a] < hs[b])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap(ht, hs, hk, hkind, httl, a, b):
     ht[a], ht[b] = ht[b], ht[a]
     hs[a], hs[b] = hs[b], hs[a]
@@ -179,7 +179,7 @@ def _swap(ht, hs, hk, hkind, httl, a, b):
     httl[a], httl[b] = httl[b], httl[a]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_push(ht, hs, hk, hkind, httl, size, t, seq, k, kind, ttl):
     i = size
     ht[i] = t
@@ -197,7 +197,7 @@ def _heap_push(ht, hs, hk, hkind, httl, size, t, seq, k, kind, ttl):
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_pop(ht, hs, hk, hkind, httl, size):
     """Move the earliest event to index ``size-1`` and restore the heap on the rest."""
     last = size - 1

@@ -231,3 +231,30 @@ def smallest_size_for(curve: pd.DataFrame, target_hit_ratio: float) -> int | Non
     target = v.fraction("target_hit_ratio", target_hit_ratio)
     ok = curve[curve["hit_ratio"] >= target]
     return int(ok["size"].min()) if len(ok) else None
+
+
+def cheapest_size(costs: pd.DataFrame, target_hit_ratio: float | None = None) -> pd.Series:
+    """The row of a :func:`cost_table` with the lowest total cost, among the sizes that reach
+    ``target_hit_ratio`` when one is given."""
+    rows = costs
+    if target_hit_ratio is not None:
+        target = v.fraction("target_hit_ratio", target_hit_ratio)
+        rows = costs[costs["hit_ratio"] >= target]
+        if rows.empty:
+            raise ValueError(f"no size in the table reaches target_hit_ratio {target!r}; the "
+                             f"best is {costs['hit_ratio'].max():.3f}")
+    return rows.loc[rows["total_cost"].idxmin()]
+
+
+def fanout_latency(model, lookups: int, pages: int = 100_000, *, parallel: bool = True,
+                   seed: int | None = None) -> np.ndarray:
+    """Latency (s) of pages that each need ``lookups`` independent lookups drawn from ``model``.
+
+    In parallel the page waits for the slowest lookup; in sequence it waits for their sum.
+    """
+    from ._random import resolve_seed
+    lookups = v.positive_int("lookups", lookups)
+    pages = v.positive_int("pages", pages)
+    draws = model.sample(lookups * pages, np.random.default_rng(resolve_seed(seed)))
+    draws = draws.reshape(pages, lookups)
+    return draws.max(axis=1) if parallel else draws.sum(axis=1)

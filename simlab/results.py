@@ -118,3 +118,19 @@ def hit_ratio_over_time(df: pd.DataFrame, *, window: int = 1000) -> pd.DataFrame
     return pd.DataFrame({"request": (np.arange(n) + 1) * window,
                          "time": reads["time"].to_numpy()[window - 1: n * window: window],
                          "hit_ratio": blocks})
+
+
+def db_load_over_time(df: pd.DataFrame, *, bin_s: float = 1.0) -> pd.DataFrame:
+    """Filing-room queries per second in bins of ``bin_s`` seconds: with the whiteboard (the
+    run's misses and writes) and without it (every request)."""
+    if not bin_s > 0:
+        raise ValueError(f"bin_s must be a positive number of seconds, got {bin_s!r}")
+    t = df["time"].to_numpy()
+    # whole bins only: a last, partly filled bin would look like a drop in load
+    n_bins = max(1, int((t.max() - t.min()) // bin_s))
+    edges = t.min() + bin_s * np.arange(n_bins + 1)
+    to_db = (df["outcome"] != "hit").to_numpy()
+    with_cache, _ = np.histogram(t[to_db], bins=edges)
+    without, _ = np.histogram(t, bins=edges)
+    return pd.DataFrame({"time": edges[:-1], "with_whiteboard": with_cache / bin_s,
+                         "without_whiteboard": without / bin_s})

@@ -1,0 +1,61 @@
+# The Whiteboard: two commands for a newcomer.
+#   make lab    a virtual environment (if there is none), the course installed, JupyterLab open
+#   make test   the environment with the dev extras, then the whole suite, notebooks included
+# Also: make bench (benchmarks against libCacheSim and SimPy), make notebooks (rebuild the
+# learner and solution notebooks from notebooks/source/), make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+NBVAL  := -p no:cacheprovider --nbval-lax --nbval-cell-timeout=300 -q
+NOTEBOOKS := $(wildcard notebooks/[0-9]*.ipynb)
+SOLUTIONS := $(wildcard notebooks/solutions/[0-9]*.ipynb)
+
+.PHONY: lab test test-unit test-notebooks bench notebooks clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The Whiteboard needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.course: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@ $(VENV)/.course
+
+$(VENV)/.bench: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	@touch $@ $(VENV)/.dev $(VENV)/.course
+
+lab: $(VENV)/.course
+	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+
+test: $(VENV)/.dev test-unit test-notebooks
+
+test-unit: $(VENV)/.dev
+	$(PY) -m pytest -p no:cacheprovider -q tests
+
+# Every notebook, learner and solution versions, against fakeredis and against a private real
+# server. Solutions run with strict checks: a wrong answer in a solution fails the run.
+test-notebooks: $(VENV)/.dev
+	env -u REDIS_URL $(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
+	env -u REDIS_URL SIMLAB_STRICT_CHECKS=1 $(PY) -m pytest $(NBVAL) $(SOLUTIONS)
+	@if command -v redis-server >/dev/null 2>&1; then \
+	  $(BIN)/simlab with-server -- $(PY) -m pytest $(NBVAL) $(NOTEBOOKS) && \
+	  SIMLAB_STRICT_CHECKS=1 $(BIN)/simlab with-server -- $(PY) -m pytest $(NBVAL) $(SOLUTIONS); \
+	else \
+	  echo "Skipping the notebooks against a real server: no redis-server binary on the PATH (apt install redis-server)."; \
+	fi
+
+bench: $(VENV)/.bench
+	$(PY) benchmarks/run.py
+
+notebooks: $(VENV)/.dev
+	$(PY) notebooks/build.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,244 @@
+"""Exercise checks: kind feedback, never a bare traceback.
+
+Each ``check_*`` prints one short verdict (and a hint when the answer is not there yet) and
+returns ``True`` or ``False``. With ``SIMLAB_STRICT_CHECKS=1`` in the environment (how the test
+suite runs the solution notebooks), a wrong answer raises ``AssertionError`` instead, so a
+broken solution cannot pass silently.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+GOOD = "✅ "
+NOT_YET = "🟡 Not yet: "
+
+
+class Verdict:
+    """The result of a check: true when the answer is right. It shows nothing by itself in a
+    notebook (the check has already printed its feedback)."""
+
+    def __init__(self, ok: bool, message: str):
+        self.ok, self.message = bool(ok), message
+
+    def __bool__(self):
+        return self.ok
+
+    def __eq__(self, other):
+        return bool(self) == bool(other)
+
+    def __hash__(self):
+        return hash(self.ok)
+
+    def __repr__(self):
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self):  # the printed feedback is the display
+        pass
+
+
+def _verdict(ok: bool, praise: str, problem: str = "", hint: str = "") -> Verdict:
+    if ok:
+        print(GOOD + praise)
+        return Verdict(True, praise)
+    message = NOT_YET + problem + (f"\n   Hint: {hint}" if hint else "")
+    if os.environ.get("SIMLAB_STRICT_CHECKS") == "1":
+        raise AssertionError(message)
+    print(message)
+    return Verdict(False, message)
+
+
+def _missing(answer, what: str):
+    if answer is None or answer is Ellipsis:
+        return _verdict(False, "", f"{what} is still None.", "replace None with your answer and "
+                        "run the cell again.")
+    return None
+
+
+def _number(answer, what):
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        _verdict(False, "", f"{what} should be a number; got {answer!r}.")
+        return None
+
+
+# --- 00 -----------------------------------------------------------------------------------
+
+def check_analogy(answer) -> Verdict:
+    """00: which one is Redis in the analogy?"""
+    missing = _missing(answer, "answer")
+    if missing is not None:
+        return missing
+    text = str(answer).strip().lower()
+    return _verdict("whiteboard" in text,
+                    "Right: Redis is the whiteboard by the door, fast and small.",
+                    f"{answer!r} is not what the course calls Redis.",
+                    "one is complete and slow to reach, the other is by the door.")
+
+
+# --- 01 -----------------------------------------------------------------------------------
+
+def check_session(r, name: str = "wb:session:alice") -> Verdict:
+    """01: a session hash with ``user`` = alice that expires in about 30 minutes."""
+    kind = r.type(name)
+    if kind == "none":
+        return _verdict(False, "", f"there is no key {name!r} yet.",
+                        "use r.hset(name, mapping={...}) and then r.expire(name, seconds).")
+    if kind != "hash":
+        return _verdict(False, "", f"{name!r} is a {kind}, not a hash.",
+                        "delete it (r.delete) and store the session with HSET.")
+    fields = r.hgetall(name)
+    if fields.get("user") != "alice":
+        return _verdict(False, "", f"the hash's 'user' field is {fields.get('user')!r}.",
+                        "the session belongs to user 'alice'.")
+    ttl = r.ttl(name)
+    if ttl == -1:
+        return _verdict(False, "", "the session never expires (TTL is -1).",
+                        "call r.expire(name, 30 * 60) after writing it.")
+    return _verdict(1700 <= ttl <= 1800, f"The session will vanish by itself in {ttl} s.",
+                    f"the TTL is {ttl} s; a 30-minute session needs about 1800 s.")
+
+
+def check_view_counter(count_view, r, *, threads: int = 8, per_thread: int = 50) -> Verdict:
+    """01: ``count_view(r, page)`` must count every view even when threads race."""
+    missing = _missing(count_view, "count_view")
+    if missing is not None:
+        return missing
+    page = "check-page"
+    name = f"wb:views:{page}"
+    r.delete(name)
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(per_thread):
+                count_view(r, page)
+        except Exception as exc:  # report it kindly below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        return _verdict(False, "", f"count_view raised {type(errors[0]).__name__}: {errors[0]}")
+    got = int(r.get(name) or 0)
+    want = threads * per_thread
+    r.delete(name)
+    return _verdict(got == want, f"All {want} views counted by {threads} threads at once.",
+                    f"{threads} threads made {want} views but the counter says {got}.",
+                    f"the key must be {name!r}; an atomic INCR cannot lose updates.")
+
+
+# --- 02 -----------------------------------------------------------------------------------
+
+def check_speedup(answer, whiteboard_samples, filing_room_samples) -> Verdict:
+    """02: the ratio of median filing-room time to median whiteboard time."""
+    missing = _missing(answer, "speedup")
+    if missing is not None:
+        return missing
+    value = _number(answer, "speedup")
+    if value is None:
+        return Verdict(False, "not a number")
+    want = float(np.median(filing_room_samples) / np.median(whiteboard_samples))
+    return _verdict(np.isclose(value, want, rtol=0.02),
+                    f"The filing room's median is {want:.2f}x the whiteboard's here.",
+                    f"{value:.3g} is not the ratio of the two medians ({want:.3g}).",
+                    "np.median(room) / np.median(board); medians, not means.")
+
+
+def check_fanout(answer, lookups: int = 10, quantile: float = 0.99) -> Verdict:
+    """02: chance that a page of ``lookups`` independent lookups meets a p99-slow one."""
+    missing = _missing(answer, "p_slow_page")
+    if missing is not None:
+        return missing
+    value = _number(answer, "p_slow_page")
+    if value is None:
+        return Verdict(False, "not a number")
+    want = 1 - quantile ** lookups
+    return _verdict(abs(value - want) < 0.005,
+                    f"{want:.1%} of pages wait for at least one slow lookup: tails add up.",
+                    f"{value:.4g} is not it.",
+                    "the page is fast only if all 10 lookups are fast: 1 - 0.99 ** 10.")
+
+
+# --- 03 -----------------------------------------------------------------------------------
+
+def check_db_share(answer, table) -> Verdict:
+    """03: the share of reads in ``table`` that went to the filing room."""
+    missing = _missing(answer, "db_share")
+    if missing is not None:
+        return missing
+    value = _number(answer, "db_share")
+    if value is None:
+        return Verdict(False, "not a number")
+    reads = table[table["outcome"] != "write"]
+    want = float((reads["outcome"] == "miss").mean())
+    return _verdict(abs(value - want) < 1e-9,
+                    f"{want:.1%} of reads reached the filing room; the rest stayed at the door.",
+                    f"{value:.4g} is not the share of reads that missed ({want:.4g}).",
+                    "(reads['outcome'] == 'miss').mean(), with reads the rows that are not writes.")
+
+
+def check_cache_aside(get_product) -> Verdict:
+    """03: ``get_product(r, lookup, product_id)`` must follow cache-aside."""
+    missing = _missing(get_product, "get_product")
+    if missing is not None:
+        return missing
+    import fakeredis
+
+    r = fakeredis.FakeRedis(decode_responses=True)
+    calls = []
+
+    def lookup(product_id):
+        calls.append(product_id)
+        return {"id": product_id, "name": f"Product {product_id}"}
+
+    try:
+        first = get_product(r, lookup, 7)
+        second = get_product(r, lookup, 7)
+        get_product(r, lookup, 8)
+    except Exception as exc:
+        return _verdict(False, "", f"get_product raised {type(exc).__name__}: {exc}")
+    if first != {"id": 7, "name": "Product 7"} or second != first:
+        return _verdict(False, "", f"get_product returned {first!r} then {second!r}.",
+                        "return the product dict itself, decoded from JSON on a hit.")
+    if calls != [7, 8]:
+        return _verdict(False, "", f"the filing room was asked for {calls}; it should see "
+                        "7 once and 8 once.", "check the whiteboard first and fill it on a miss.")
+    ttl = r.ttl("wb:product:7")
+    return _verdict(0 < ttl <= 600, "Cache-aside, done: one filing-room trip per product.",
+                    f"wb:product:7 has TTL {ttl}; give cached products a TTL of at most 600 s.",
+                    "r.set(name, json.dumps(product), ex=600).")
+
+
+# --- 04 -----------------------------------------------------------------------------------
+
+def check_smallest_size(answer, curve, target: float = 0.9) -> Verdict:
+    """04: the smallest size in ``curve`` (size, hit_ratio) reaching ``target``."""
+    missing = _missing(answer, "smallest")
+    if missing is not None:
+        return missing
+    ok = curve[curve["hit_ratio"] >= target]
+    want = int(ok["size"].min()) if len(ok) else None
+    return _verdict(answer == want,
+                    f"{want:,} keys is the smallest whiteboard with {target:.0%} hits here.",
+                    f"{answer!r} is not the smallest size reaching {target:.0%}.",
+                    "filter the curve's rows with hit_ratio >= target, then take the smallest size.")
+
+
+def check_alpha_prediction(prediction, hit_low_alpha, hit_high_alpha) -> Verdict:
+    """04: predict whether raising alpha moves the curve 'up' or 'down'."""
+    missing = _missing(prediction, "prediction")
+    if missing is not None:
+        return missing
+    truth = "up" if hit_high_alpha > hit_low_alpha else "down"
+    return _verdict(str(prediction).strip().lower() == truth,
+                    f"Right, {truth}: more skew puts more requests on the few hot keys "
+                    f"({hit_low_alpha:.1%} -> {hit_high_alpha:.1%}).",
+                    f"the simulation says {truth} ({hit_low_alpha:.1%} -> {hit_high_alpha:.1%}).",
+                    "with more skew, do the hottest keys get more or fewer requests?")

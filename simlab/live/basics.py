@@ -1,0 +1,65 @@
+"""Live demonstrations for notebook 01: counters under concurrency, pub/sub, SCAN."""
+from __future__ import annotations
+
+import threading
+import time
+
+from .client import key as course_key
+
+
+def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: int = 200,
+                 gap: float = 0.0) -> dict:
+    """Several threads add 1 to one counter ``per_worker`` times each.
+
+    ``method="get_set"`` reads the value, adds one in Python and writes it back: two commands,
+    with a gap between them in which another client can act (``gap`` seconds of sleep; even 0
+    hands the thread over, as the network round trip does). ``method="incr"`` uses INCR, one
+    atomic command. Returns the expected and actual totals and the lost updates.
+    """
+    if method not in ("get_set", "incr"):
+        raise ValueError(f"method must be 'get_set' or 'incr', got {method!r}")
+    for name, value in (("workers", workers), ("per_worker", per_worker)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    name = course_key("counter", method)
+    r.set(name, 0)
+
+    def work():
+        for _ in range(per_worker):
+            if method == "incr":
+                r.incr(name)
+            else:
+                current = int(r.get(name))
+                time.sleep(gap)
+                r.set(name, current + 1)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    tic = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - tic
+    actual = int(r.get(name))
+    r.delete(name)
+    expected = workers * per_worker
+    return {"method": method, "expected": expected, "actual": actual,
+            "lost_updates": expected - actual, "elapsed_s": elapsed}
+
+
+def pubsub_demo(r, channel: str = "wb:news", messages=("cache warmed", "price changed")) -> list:
+    """Subscribe, publish ``messages``, and return what the subscriber received."""
+    sub = r.pubsub()
+    sub.subscribe(channel)
+    sub.get_message(timeout=1.0)  # the subscription confirmation
+    for text in messages:
+        r.publish(channel, text)
+    received = []
+    deadline = time.monotonic() + 2.0
+    while len(received) < len(messages) and time.monotonic() < deadline:
+        msg = sub.get_message(timeout=0.2)
+        if msg and msg["type"] == "message":
+            received.append(msg["data"])
+    sub.unsubscribe(channel)
+    sub.close()
+    return received
