@@ -74,24 +74,20 @@ def test_compiled_cache_equals_reference(script, capacity, policy):
             return next(it)
 
     ref = simlab.make_cache(policy, capacity, rng=Draws())
-    code = K.POLICY_CODES[policy]
-    n_keys = 16
-    present, expire, prev, nxt, freq, slots, pos, meta = K.cache_state(code, capacity, n_keys,
-                                                                        len(script) + 2)
+    st, expire = K.new_state(K.POLICY_CODES[policy], capacity, 16, len(script) + 2)
     now = 0.0
     for action, k, dt in script:
         now += dt
         if action == 0:
-            status = K.cache_get(code, k, now, n_keys, present, expire, prev, nxt, freq, slots,
-                                 pos, meta)
+            status = K.cache_get(st, expire, k, now)
             assert (status == 0) == ref.get(k, now)
         elif action == 1:
             ttl = dt if dt > 1 else float("nan")
-            K.cache_put(code, capacity, k, now, ttl, n_keys, present, expire, prev, nxt, freq,
-                        slots, pos, meta, draws)
+            K.cache_put(st, expire, draws, k, now, ttl)
             ref.put(k, now, None if np.isnan(ttl) else ttl)
         else:
-            K.cache_delete(code, k, n_keys, present, expire, prev, nxt, freq, slots, pos, meta)
+            K.cache_delete(st, expire, k)
             ref.delete(k)
-        assert {int(x) for x in np.flatnonzero(present)} == set(ref._store())
-    assert meta[3] == ref.evictions
+        assert {int(x) for x in np.flatnonzero(expire != K.ABSENT)} == set(ref._store())
+        assert st[K.COUNT] == len(ref)
+    assert st[K.EVICTIONS] == ref.evictions
