@@ -4,8 +4,9 @@ The filing room is the database (complete, durable, slow to reach); the whiteboa
 (fast, small, wiped now and then). simlab answers each of the course's questions twice: with a
 simulation in virtual time, and with a live run against real or fake Redis, in the same table.
 """
-from .caches import POLICIES, Cache, FIFOCache, LFUCache, LRUCache, RandomCache, make_cache
-from .engine import hit_counts, simulate, simulate_reference
+from .caches import (POLICIES, Cache, FIFOCache, LFUCache, LRUCache, PerfectLFUCache, RandomCache,
+                     make_cache)
+from .engine import hit_counts, simulate, simulate_reference, steady_hit_ratio
 from .latency import (PRESETS, Constant, Distribution, Empirical, Exponential, Gamma, LogNormal,
                       Mixture, preset)
 from .results import db_load_over_time, hit_ratio_over_time, summarize
@@ -29,8 +30,9 @@ __all__ = [
     "Distribution", "LogNormal", "Gamma", "Exponential", "Constant", "Empirical", "Mixture",
     "preset", "PRESETS",
     # caches and the engine
-    "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "make_cache",
-    "simulate", "simulate_reference", "hit_counts",
+    "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "PerfectLFUCache",
+    "make_cache",
+    "simulate", "simulate_reference", "hit_counts", "steady_hit_ratio",
     # results and analysis
     "summarize", "hit_ratio_over_time", "db_load_over_time", "lru_curve", "log_sizes", "che_hit_ratio",
     "fifo_hit_ratio", "lfu_hit_ratio", "theory_curve", "replicate", "unique_keys_over_time",

@@ -14,7 +14,8 @@ Without Numba the same functions run as plain Python (slowly). The reference mod
 :mod:`simlab.caches` and :func:`simlab.engine.simulate_reference` are what this is tested
 against, request by request.
 
-Policy codes: 0 LRU, 1 LFU, 2 FIFO, 3 Random. Outcome codes: 0 hit, 1 miss, 2 write.
+Policy codes: 0 LRU, 1 LFU (counts forgotten on eviction), 2 FIFO, 3 Random, 4 perfect LFU
+(counts kept for every key ever seen). Outcome codes: 0 hit, 1 miss, 2 write.
 Flag bits: 1 the miss found the key's fill still in flight, 2 the miss found the key expired.
 """
 from __future__ import annotations
@@ -32,8 +33,9 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
             return args[0]
         return lambda f: f
 
-LRU, LFU, FIFO, RANDOM = 0, 1, 2, 3
-POLICY_CODES = {"lru": LRU, "lfu": LFU, "fifo": FIFO, "random": RANDOM}
+LRU, LFU, FIFO, RANDOM, PERFECT_LFU = 0, 1, 2, 3, 4
+POLICY_CODES = {"lru": LRU, "lfu": LFU, "fifo": FIFO, "random": RANDOM,
+                "perfect-lfu": PERFECT_LFU}
 HIT, MISS, WRITE = 0, 1, 2
 FLAG_INFLIGHT, FLAG_EXPIRED = 1, 2
 EV_FILL, EV_INVALIDATE = 0, 1
@@ -48,7 +50,7 @@ HEADER = 9
 def new_state(policy, capacity, n_keys, max_freq):
     """Empty whiteboard state for ``policy``; ``max_freq`` bounds an LFU count."""
     n_links = n_keys + 1
-    if policy == LFU:
+    if policy == LFU or policy == PERFECT_LFU:
         n_links = n_keys + max_freq + 2   # one list head per count
     st = np.zeros(HEADER + 2 * n_links + n_keys + capacity, dtype=np.int64)
     st[MIN_FREQ] = 1
@@ -89,7 +91,7 @@ def _touch(st, k):
     if policy == LRU:
         _unlink(st, k)
         _push_front(st, st[N_KEYS], k)
-    elif policy == LFU:
+    elif policy == LFU or policy == PERFECT_LFU:
         aux = HEADER + 2 * st[N_LINKS]
         n_keys = st[N_KEYS]
         f = st[aux + k]
@@ -123,7 +125,7 @@ def _evict(st, expire, rand):
         u = rand[st[RAND_USED]]
         st[RAND_USED] += 1
         victim = st[HEADER + 2 * st[N_LINKS] + n_keys + int(u * st[COUNT])]
-    elif policy == LFU:
+    elif policy == LFU or policy == PERFECT_LFU:
         nxt = HEADER + st[N_LINKS]
         f = st[MIN_FREQ]
         while st[nxt + n_keys + f] == n_keys + f:
@@ -157,6 +159,13 @@ def cache_put(st, expire, rand, k, now, ttl):
         st[HEADER + 2 * st[N_LINKS] + k] = 1
         st[MIN_FREQ] = 1
         _push_front(st, st[N_KEYS] + 1, k)
+    elif policy == PERFECT_LFU:  # the count survives eviction: this access adds one
+        aux = HEADER + 2 * st[N_LINKS]
+        f = st[aux + k] + 1
+        st[aux + k] = f
+        if f < st[MIN_FREQ]:
+            st[MIN_FREQ] = f
+        _push_front(st, st[N_KEYS] + f, k)
     else:
         _push_front(st, st[N_KEYS], k)
     st[COUNT] += 1
@@ -327,8 +336,9 @@ def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand,
 
 
 @njit(cache=True)
-def count_hits(keys, policy, capacity, n_keys, rand):
-    """Hits of a read-only trace, requests one after another, a miss filling at once.
+def count_hits(keys, policy, capacity, n_keys, rand, warmup=0):
+    """Hits of a read-only trace, requests one after another, a miss filling at once; the
+    first ``warmup`` requests warm the whiteboard but are not counted.
 
     The textbook model (and what libCacheSim computes), without latencies or a table: the
     engine behind per-size sweeps.
@@ -340,7 +350,8 @@ def count_hits(keys, policy, capacity, n_keys, rand):
         k = keys[i]
         if expire[k] != ABSENT:
             _touch(st, k)
-            hits += 1
+            if i >= warmup:
+                hits += 1
         else:
             cache_put(st, expire, rand, k, 0.0, np.nan)
     return hits

@@ -167,7 +167,7 @@ def lfu_hit_ratio(p, cache_size: int) -> float:
 
 
 THEORY = {"lru": che_hit_ratio, "fifo": fifo_hit_ratio, "random": fifo_hit_ratio,
-          "lfu": lfu_hit_ratio}
+          "perfect-lfu": lfu_hit_ratio}
 
 
 def theory_curve(p, sizes, policy: str = "lru") -> np.ndarray:

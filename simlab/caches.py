@@ -1,4 +1,4 @@
-"""Cache models with a capacity in keys: LRU, LFU, FIFO, Random, with per-key TTL.
+"""Cache models with a capacity in keys: LRU, LFU, FIFO, Random, perfect LFU; per-key TTL.
 
 These are the plain-Python reference models, one class per policy behind one small interface
 (``get(key, now) -> hit``, ``put(key, now, ttl)``, ``delete(key)``). They are written to be
@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from . import _validate as v
 
-POLICIES = ("lru", "lfu", "fifo", "random")
+POLICIES = ("lru", "lfu", "fifo", "random", "perfect-lfu")
 
 
 class Cache:
@@ -158,6 +158,27 @@ class LFUCache(Cache):
         return key
 
 
+class PerfectLFUCache(LFUCache):
+    """LFU that remembers every key's count, even after eviction (the model behind the
+    "perfect LFU" theory: in the long run it holds the most popular keys)."""
+
+    name = "perfect-lfu"
+
+    def __init__(self, capacity, *, rng=None):
+        super().__init__(capacity)
+        self._seen: dict = {}
+
+    def _touch(self, key):
+        super()._touch(key)
+        self._seen[key] = self._freq[key]
+
+    def _insert(self, key):
+        f = self._seen.get(key, 0) + 1
+        self._seen[key] = f
+        self._freq[key] = f
+        self._buckets.setdefault(f, OrderedDict())[key] = None
+
+
 class RandomCache(Cache):
     """Evicts a key chosen uniformly at random."""
 
@@ -194,10 +215,12 @@ class RandomCache(Cache):
         return key
 
 
-_CLASSES = {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache, "random": RandomCache}
+_CLASSES = {"lru": LRUCache, "lfu": LFUCache, "fifo": FIFOCache, "random": RandomCache,
+            "perfect-lfu": PerfectLFUCache}
 
 
 def make_cache(policy: str, capacity: int, *, rng=None) -> Cache:
-    """A reference cache by policy name: ``lru``, ``lfu``, ``fifo`` or ``random``."""
+    """A reference cache by policy name: ``lru``, ``lfu``, ``fifo``, ``random`` or
+    ``perfect-lfu``."""
     v.choice("policy", policy, POLICIES)
     return _CLASSES[policy](capacity, rng=rng)

@@ -193,19 +193,34 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
                        engine_s)
 
 
-def hit_counts(workload: Workload, sizes, *, policy: str = "lru", seed: int | None = None):
+def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 0,
+               seed: int | None = None):
     """Hits of the read requests at each cache size, in the textbook model (no latencies).
 
     Requests are served one after another and a miss fills the whiteboard at once: what
-    libCacheSim computes. Returns an int64 array, one entry per size.
+    libCacheSim computes. Writes are left out. The first ``warmup`` reads fill the whiteboard
+    but are not counted (for steady-state figures). Returns an int64 array, one per size.
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
     v.choice("policy", policy, POLICIES)
-    sizes = [v.positive_int("sizes[]", int(s) if isinstance(s, (np.integer,)) else s)
+    sizes = [v.positive_int("sizes[]", int(s) if isinstance(s, np.integer) else s)
              for s in np.atleast_1d(sizes).tolist()]
-    keys = workload.keys[workload.ops == GET]
+    keys = workload.keys if np.all(workload.ops == GET) else workload.keys[workload.ops == GET]
+    warmup = v.nonnegative_int("warmup", warmup)
+    if warmup >= len(keys):
+        raise ValueError(f"warmup must be fewer than the {len(keys)} reads, got {warmup}")
     seed = resolve_seed(seed)
     rand = stream(seed, "policy").random(len(keys))
-    return np.array([K.count_hits(keys, K.POLICY_CODES[policy], s, workload.n_keys, rand)
-                     for s in sizes], dtype=np.int64)
+    return np.array([K.count_hits(keys, K.POLICY_CODES[policy], s, workload.n_keys, rand,
+                                  warmup) for s in sizes], dtype=np.int64)
+
+
+def steady_hit_ratio(workload: Workload, size: int, *, policy: str = "lru",
+                     warmup: float = 0.5, seed: int | None = None) -> float:
+    """Hit ratio of the reads after the first ``warmup`` share of them (the steady state)."""
+    warmup = v.fraction("warmup", warmup)
+    n_reads = int(np.sum(workload.ops == GET))
+    skip = int(n_reads * warmup)
+    hits = hit_counts(workload, [size], policy=policy, warmup=skip, seed=seed)[0]
+    return float(hits / (n_reads - skip))

@@ -53,7 +53,7 @@ def test_random_cache_uses_given_draws():
 
 
 def test_make_cache_rejects_unknown_policy():
-    with pytest.raises(ValueError, match="policy must be one of lru, lfu, fifo, random; got 'mru'"):
+    with pytest.raises(ValueError, match="policy must be one of lru, lfu, fifo, random, perfect-lfu; got .mru."):
         simlab.make_cache("mru", 10)
     with pytest.raises(ValueError, match="capacity must be a positive integer, got 0"):
         simlab.make_cache("lru", 0)

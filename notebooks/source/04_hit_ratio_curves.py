@@ -44,14 +44,10 @@ top.round(3).to_frame()
 
 # %%
 workload = simlab.zipf(N_KEYS, 1.0, 1_000_000, seed=1)
-curve = simlab.lru_curve(workload)
-check = simlab.hit_counts(workload, [100, 1000, 10_000])
-print("exact curve at 100 / 1,000 / 10,000 keys:",
-      curve.set_index("size").reindex([100, 1000, 10_000])["hits"].tolist()
-      if {100, 1000, 10_000} <= set(curve["size"]) else "sizes not on the grid")
-print("per-size simulations                    :", check.tolist())
-exact = simlab.lru_curve(workload, [100, 1000, 10_000])
-print("stack distances at the same sizes       :", exact["hits"].tolist())
+curve = simlab.lru_curve(workload)          # every size on a log grid, one pass
+probe = [100, 1000, 10_000]
+print("hits from stack distances :", simlab.lru_curve(workload, probe)["hits"].tolist())
+print("hits from one run per size:", simlab.hit_counts(workload, probe).tolist())
 
 # %% [markdown]
 # ## Theory over it: Che's approximation
@@ -68,28 +64,33 @@ print("stack distances at the same sizes       :", exact["hits"].tolist())
 # %%
 p = simlab.zipf_probabilities(N_KEYS, 1.0)
 sizes = curve["size"].to_numpy()
-theory = {policy: simlab.theory_curve(p, sizes, policy) for policy in ("lru", "fifo", "lfu")}
+theory = {policy: simlab.theory_curve(p, sizes, policy)
+          for policy in ("lru", "fifo", "perfect-lfu")}
 simlab.plots.hit_ratio_curve({
     "LRU, exact (stack distances)": (sizes, curve["hit_ratio"]),
     "LRU theory (Che)": (sizes, theory["lru"]),
     "FIFO/Random theory (fixed point)": (sizes, theory["fifo"]),
-    "perfect LFU theory": (sizes, theory["lfu"]),
+    "perfect LFU theory": (sizes, theory["perfect-lfu"]),
 }, title="Hit ratio against size, Zipf 1.0 over 100,000 keys");
 
 # %% [markdown]
 # ## Policies compared
 #
-# The same workload through LRU, LFU, FIFO and Random, one simulation per size and policy.
-# Under independent requests, frequency is the best predictor of the future: LFU wins, LRU
-# comes next, and FIFO and Random, which ignore hits, trail.
+# The same workload through each policy, one simulation per size and policy. Under
+# independent requests, frequency is the best predictor of the future. *Perfect LFU*, which
+# remembers every key's count even after evicting it, ends up holding the most popular keys
+# and wins; plain LFU forgets a key's count when it leaves, so a key evicted early struggles
+# to get back in. LRU comes next, and FIFO and Random, which ignore hits, trail.
 
 # %%
-grid = simlab.log_sizes(N_KEYS, 14)
+grid = simlab.log_sizes(N_KEYS, 12)
+shorter = simlab.zipf(N_KEYS, 1.0, 300_000, seed=1)
 policies = {}
 for policy in simlab.POLICIES:
-    hits = simlab.hit_counts(workload, grid, policy=policy, seed=1)
-    policies[policy.upper()] = (grid, hits / len(workload))
-simlab.plots.hit_ratio_curve(policies, title="Four policies, per-size simulation, Zipf 1.0");
+    hits = simlab.hit_counts(shorter, grid, policy=policy, seed=1)
+    policies[policy] = (grid, hits / len(shorter))
+simlab.plots.hit_ratio_curve(policies, title="Policies compared, per-size simulation, "
+                             "Zipf 1.0, 300,000 requests");
 
 # %% [markdown]
 # ## How sure are we? Replications and confidence bands
@@ -147,16 +148,20 @@ ax.set(title="Distinct keys requested so far (Zipf 1.0, 100,000 keys)",
 # %% [markdown]
 # ## What does it cost?
 #
-# Memory costs money, and so do filing-room queries. With illustrative prices (whiteboard
-# memory at $10 per GB-month, 200 bytes per cached entry, and $2 per month for each query per
-# second the filing room must sustain) at 5,000 requests per second, the total has a minimum.
+# Memory costs money, and so do filing-room queries. Say each cached entry is a rendered
+# fragment of 50 KB, whiteboard memory costs $10 per GB-month, the service takes 5,000
+# requests per second, and each query per second the filing room must sustain costs $0.10 a
+# month. A bigger whiteboard costs more memory and saves queries: the total has a minimum.
+# (The prices are illustrative; put in your own.)
 
 # %%
 costs = simlab.cost_table(simlab.lru_curve(workload, simlab.log_sizes(N_KEYS, 60)),
-                          bytes_per_key=200, dollars_per_gb_month=10, request_rate=5000,
-                          dollars_per_db_qps_month=2)
+                          bytes_per_key=50_000, dollars_per_gb_month=10, request_rate=5000,
+                          dollars_per_db_qps_month=0.10)
 best = simlab.cheapest_size(costs)
-ax = costs.plot(x="size", y=["memory_cost", "db_cost", "total_cost"], logx=True, figsize=(7, 4))
+ax = costs.rename(columns={"memory_cost": "whiteboard memory", "db_cost": "filing-room load",
+                           "total_cost": "total"}).plot(
+    x="size", y=["whiteboard memory", "filing-room load", "total"], logx=True, figsize=(7, 4))
 ax.axvline(best["size"], ls=":", color="grey")
 ax.set(title="Monthly cost against whiteboard size (illustrative prices)",
        xlabel="whiteboard size (keys, log scale)", ylabel="cost ($ per month)")
@@ -238,7 +243,8 @@ simlab.checks.check_alpha_prediction(prediction, low, high)
 # - Skew is what makes a small whiteboard worth having: the hit ratio depends on alpha.
 # - The exact LRU curve for every size comes from one pass (stack distances).
 # - Che's approximation predicts the steady-state LRU curve from the popularity alone.
-# - Under independent requests LFU > LRU > FIFO ≈ Random; real traces can differ.
+# - Under independent requests perfect LFU > LFU > LRU > FIFO ≈ Random; real traces, whose
+#   popularity drifts, can reverse that order.
 # - Report the warm-up and the steady state separately, with a confidence interval.
 # - The cheapest size balances memory against filing-room load.
 #
