@@ -1,0 +1,368 @@
+"""The whiteboard as Redis runs it: maxmemory in bytes and the eight eviction policies.
+
+Textbook LRU evicts the least recently used key. Redis does not keep that order (it would cost
+memory per key); instead, before every command, while ``used_memory`` is above ``maxmemory``,
+it samples ``maxmemory-samples`` keys (default 5), scores them, merges them into a 16-entry
+pool kept sorted between evictions, and evicts the best-scoring pool entry that still exists
+(``evict.c``). The scores:
+
+* LRU: idle time from a clock with one-second resolution (keys touched in the same second
+  look equally old), so the request rate changes the outcome;
+* LFU: 255 minus a logarithmic 8-bit counter (new keys start at 5; an access adds one with
+  probability ``1 / ((counter - 5) * lfu_log_factor + 1)``; the counter loses one per
+  ``lfu_decay_time`` minutes, applied lazily when the key is touched or sampled);
+* TTL: sooner expiry first.
+
+``volatile-*`` policies choose only among keys with a TTL and act like ``noeviction`` when
+there are none. ``noeviction`` refuses writes with Redis's OOM error while memory is above the
+limit; reads and deletes still work. Expiry here is lazy (a key is removed when a command
+touches it after its deadline).
+
+Sampling is not uniform, and that matters: Redis takes runs of neighbouring hash-table
+entries from a random bucket (``dict.c`` ``dictGetSomeKeys``). Evictions clear old keys out of
+the regions they sample, so later samples from nearby buckets find younger keys, and the result
+is blurrier than uniform sampling (measured with 5 samples, the newest evicted batch keeps
+0.74 of its keys with neighbour sampling, as the real server does, against 0.85 with uniform
+sampling). So the model keeps a hash table like Redis's: each key name gets a random hash on
+first sight, buckets are a power of two, new entries go to the head of their chain.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import random
+
+from . import _validate as v
+from . import redis_memory as mem
+
+REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+                  "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
+OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
+EVPOOL_SIZE = 16
+LFU_INIT_VAL = 5
+LRU_CLOCK_MAX = (1 << 24) - 1
+
+
+class OOMError(RuntimeError):
+    """A write refused because memory is above maxmemory (Redis's text)."""
+
+
+def lfu_log_incr(counter: int, lfu_log_factor: float, draw: float) -> int:
+    """Redis's ``LFULogIncr``: one more with probability 1 / ((counter - 5) * factor + 1)."""
+    if counter >= 255:
+        return 255
+    base = max(counter - LFU_INIT_VAL, 0)
+    return counter + 1 if draw < 1.0 / (base * lfu_log_factor + 1) else counter
+
+
+class _HashTable:
+    """Buckets of one Redis dict, for sampling as ``dictGetSomeKeys`` does."""
+
+    def __init__(self):
+        self.size = 0
+        self.count = 0
+        self.buckets: list = []
+
+    def _resize(self, size):
+        old = self.buckets
+        self.size = size
+        self.buckets = [[] for _ in range(size)]
+        mask = size - 1
+        for chain in old:
+            for key, h in chain:
+                self.buckets[h & mask].insert(0, (key, h))
+
+    def add(self, key, h):
+        if self.count >= self.size:       # _dictExpandIfNeeded: grow when full
+            self._resize(mem.table_size(self.count + 1))
+        self.buckets[h & (self.size - 1)].insert(0, (key, h))
+        self.count += 1
+
+    def remove(self, key, h):
+        self.buckets[h & (self.size - 1)].remove((key, h))
+        self.count -= 1
+
+    def shrink_if_sparse(self):
+        # serverCron: a table under 10% full shrinks (htNeedsResize, tryResizeHashTables)
+        if self.size > mem.MIN_TABLE and self.count * 100 < self.size * 10:
+            self._resize(mem.table_size(self.count) if self.count else mem.MIN_TABLE)
+
+    def some_keys(self, count: int, rng: random.Random) -> list:
+        """Up to ``count`` keys from runs of neighbouring buckets (``dictGetSomeKeys``)."""
+        count = min(count, self.count)
+        out: list = []
+        if count == 0:
+            return out
+        mask = self.size - 1
+        i = rng.getrandbits(64) & mask
+        empty_run = 0
+        for _ in range(count * 10):
+            chain = self.buckets[i]
+            if not chain:
+                empty_run += 1
+                if empty_run >= 5 and empty_run > count:   # jump elsewhere
+                    i = rng.getrandbits(64) & mask
+                    empty_run = 0
+            else:
+                empty_run = 0
+                for key, _ in chain:
+                    out.append(key)
+                    if len(out) == count:
+                        return out
+            i = (i + 1) & mask
+        return out
+
+
+class RedisCache:
+    """A Redis whiteboard with ``maxmemory`` bytes for its data set.
+
+    Parameters
+    ----------
+    policy : str
+        One of :data:`REDIS_POLICIES`.
+    maxmemory : int or None
+        Bytes available to the data set (a real server's ``maxmemory`` less an empty server's
+        ``used_memory``). ``None``: no limit.
+    samples : int
+        ``maxmemory-samples`` (1 to 64).
+    lfu_log_factor, lfu_decay_time : float
+        As in redis.conf (decay time in minutes; 0: no decay).
+    rng : int or random.Random, optional
+        Sampling and the LFU counter's draws.
+    """
+
+    def __init__(self, policy: str = "allkeys-lru", maxmemory: int | None = None, *,
+                 samples: int = 5, lfu_log_factor: float = 10, lfu_decay_time: float = 1,
+                 rng=None):
+        self.policy = v.choice("policy", policy, REDIS_POLICIES)
+        self.maxmemory = None if maxmemory is None else v.nonnegative_int("maxmemory",
+                                                                          maxmemory)
+        self.samples = v.positive_int("samples", samples)
+        if self.samples > 64:
+            raise ValueError(f"samples must be between 1 and 64 (maxmemory-samples), "
+                             f"got {samples!r}")
+        self.lfu_log_factor = v.nonnegative_real("lfu_log_factor", lfu_log_factor)
+        self.lfu_decay_time = v.nonnegative_real("lfu_decay_time", lfu_decay_time)
+        self._rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        self.lfu = policy.endswith("-lfu")
+        self.volatile_only = policy.startswith("volatile-")
+        # key -> [entry bytes, lru-or-lfu field, expire_at (None: no TTL)]
+        self._data: dict = {}
+        self._all: list = []          # dense arrays for sampling
+        self._all_pos: dict = {}
+        self._vol: list = []
+        self._vol_pos: dict = {}
+        self._pool: list = []         # [(score, key)], ascending, at most 16
+        self._entry_bytes = 0
+        self._main = _HashTable()     # the keyspace
+        self._expires = _HashTable()  # keys with a TTL
+        self._hash: dict = {}         # key -> its hash, stable for the key's name
+        self.evictions = 0
+        self.expired = 0
+        self.oom_errors = 0
+        self.max_used = 0
+
+    # --- memory ---------------------------------------------------------------------
+
+    @property
+    def used_memory(self) -> int:
+        """Modelled bytes of the data set (entries plus hash-table buckets)."""
+        return self._entry_bytes + mem.BUCKET * (self._main.size + self._expires.size)
+
+    def used_memory_of(self, key, size: int, ttl: bool = False) -> int:
+        """Bytes a key of this name with a ``size``-byte value takes (buckets aside)."""
+        shared_ok = not (self.policy.endswith("-lru") or self.lfu)
+        return int(mem.entry_bytes(len(str(key)), size, has_ttl=ttl,
+                                   shared_integers=shared_ok))
+
+    # --- per-key access data ----------------------------------------------------------
+
+    @staticmethod
+    def lru_clock(now: float) -> int:
+        return int(now) & LRU_CLOCK_MAX
+
+    def _lfu_decayed(self, field, now) -> int:
+        minutes, counter = field
+        if self.lfu_decay_time > 0:
+            elapsed = (int(now / 60) - minutes) & 0xFFFF
+            periods = int(elapsed / self.lfu_decay_time)
+            counter = max(counter - periods, 0)
+        return counter
+
+    def _touch(self, entry, now):
+        if self.lfu:
+            counter = self._lfu_decayed(entry[1], now)
+            entry[1] = (int(now / 60) & 0xFFFF,
+                        lfu_log_incr(counter, self.lfu_log_factor, self._rng.random()))
+        else:
+            entry[1] = self.lru_clock(now)
+
+    def _score(self, key, now) -> float:
+        entry = self._data[key]
+        if self.policy.endswith("-lru"):
+            return ((self.lru_clock(now) - entry[1]) & LRU_CLOCK_MAX) * 1000.0
+        if self.lfu:
+            return 255 - self._lfu_decayed(entry[1], now)
+        return -entry[2]  # volatile-ttl: the sooner it expires, the higher the score
+
+    # --- dense sets for sampling ----------------------------------------------------------
+
+    @staticmethod
+    def _add(dense, pos, key):
+        pos[key] = len(dense)
+        dense.append(key)
+
+    @staticmethod
+    def _discard(dense, pos, key):
+        i = pos.pop(key, None)
+        if i is None:
+            return
+        last = dense.pop()
+        if i < len(dense):
+            dense[i] = last
+            pos[last] = i
+
+    # --- eviction -----------------------------------------------------------------------
+
+    def _populate(self, table, now):
+        pool = self._pool
+        for key in table.some_keys(self.samples, self._rng):
+            score = self._score(key, now)
+            k = bisect.bisect_left([s for s, _ in pool], score)
+            if k == 0 and len(pool) >= EVPOOL_SIZE:
+                continue  # worse than everything in a full pool
+            if len(pool) < EVPOOL_SIZE:
+                pool.insert(k, (score, key))
+            else:          # full: drop the smallest score, insert just before k
+                pool.pop(0)
+                pool.insert(k - 1, (score, key))
+
+    def _victim(self, now):
+        source = self._vol if self.volatile_only else self._all
+        if not source:
+            return None
+        if self.policy.endswith("-random"):
+            return source[self._rng.randrange(len(source))]
+        holder = self._vol_pos if self.volatile_only else self._all_pos
+        table = self._expires if self.volatile_only else self._main
+        while True:
+            self._populate(table, now)
+            while self._pool:
+                _, key = self._pool.pop()       # best score first
+                if key in holder:               # ghosts (already gone) are skipped
+                    return key
+
+    def make_room(self, now: float) -> bool:
+        """What Redis does before every command: evict while memory is above the limit.
+
+        Returns False when memory stays above the limit (noeviction, or a volatile policy with
+        no key that has a TTL): the command may then not write.
+        """
+        self._main.shrink_if_sparse()
+        self._expires.shrink_if_sparse()
+        if self.maxmemory is None:
+            return True
+        while self.used_memory > self.maxmemory:
+            if self.policy == "noeviction":
+                return False
+            key = self._victim(now)
+            if key is None:
+                return False
+            self._remove(key)
+            self.evictions += 1
+        return True
+
+    # --- commands ---------------------------------------------------------------------
+
+    def _remove(self, key):
+        entry = self._data.pop(key)
+        self._entry_bytes -= entry[0]
+        h = self._hash[key]
+        self._discard(self._all, self._all_pos, key)
+        self._main.remove(key, h)
+        if entry[2] is not None:
+            self._discard(self._vol, self._vol_pos, key)
+            self._expires.remove(key, h)
+
+    def _expire_if_needed(self, key, now) -> bool:
+        entry = self._data.get(key)
+        if entry is not None and entry[2] is not None and now > entry[2]:
+            self._remove(key)
+            self.expired += 1
+            return True
+        return False
+
+    def __contains__(self, key):
+        return key in self._data
+
+    def __len__(self):
+        return len(self._data)
+
+    def get(self, key, now: float = 0.0) -> bool:
+        """GET: True on a hit. Reads work even when memory is above the limit."""
+        self.make_room(now)
+        if self._expire_if_needed(key, now) or key not in self._data:
+            return False
+        self._touch(self._data[key], now)
+        return True
+
+    def put(self, key, now: float = 0.0, ttl: float | None = None, size: int = 100,
+            *, key_length: int | None = None) -> bool:
+        """SET key (``size``-byte value) with an optional TTL. False if refused (OOM)."""
+        if not self.make_room(now):
+            self.oom_errors += 1
+            return False
+        if ttl is not None and isinstance(ttl, float) and math.isnan(ttl):
+            ttl = None
+        key_length = len(str(key)) if key_length is None else key_length
+        shared_ok = not (self.policy.endswith("-lru") or self.lfu)
+        value = int(mem.entry_bytes(key_length, size, shared_integers=shared_ok))
+        expire_at = None if ttl is None else now + ttl
+        old = self._data.get(key)
+        field = None
+        if old is not None:
+            self._expire_if_needed(key, now)
+            old = self._data.get(key)
+        if old is not None:
+            self._touch(old, now)            # SET looks the key up first
+            field = old[1] if self.lfu else None
+            self._remove(key)
+        if field is None:
+            field = (int(now / 60) & 0xFFFF, LFU_INIT_VAL) if self.lfu else self.lru_clock(now)
+        entry = [value + (mem.DICT_ENTRY if expire_at is not None else 0), field, expire_at]
+        self._data[key] = entry
+        self._entry_bytes += entry[0]
+        h = self._hash.get(key)
+        if h is None:
+            h = self._hash[key] = self._rng.getrandbits(64)
+        self._add(self._all, self._all_pos, key)
+        self._main.add(key, h)
+        if expire_at is not None:
+            self._add(self._vol, self._vol_pos, key)
+            self._expires.add(key, h)
+        self.max_used = max(self.max_used, self.used_memory)
+        return True
+
+    def delete(self, key, now: float = 0.0) -> bool:
+        """DEL: works whatever the memory. True if the key was there."""
+        self.make_room(now)
+        if key in self._data:
+            self._remove(key)
+            return True
+        return False
+
+    def set_or_raise(self, key, now=0.0, ttl=None, size=100):
+        """Like :meth:`put`, but raise :class:`OOMError` with Redis's text when refused."""
+        if not self.put(key, now, ttl, size):
+            raise OOMError(OOM_ERROR)
+
+    def lfu_counter(self, key, now: float = 0.0) -> int:
+        """What ``OBJECT FREQ`` would answer for ``key`` (LFU policies)."""
+        if not self.lfu:
+            raise ValueError(f"lfu_counter needs an LFU policy, this cache uses {self.policy!r}")
+        return self._lfu_decayed(self._data[key][1], now)
+
+    def __repr__(self):
+        limit = "no limit" if self.maxmemory is None else f"{self.maxmemory:,} B"
+        return (f"<RedisCache {self.policy}, samples={self.samples}, maxmemory {limit}: "
+                f"{len(self):,} keys, {self.used_memory:,} B>")
