@@ -6,7 +6,7 @@ simulation in virtual time, and with a live run against real or fake Redis, in t
 """
 from .caches import (POLICIES, Cache, FIFOCache, LFUCache, LRUCache, PerfectLFUCache, RandomCache,
                      make_cache)
-from .engine import hit_counts, simulate, simulate_reference, steady_hit_ratio
+from .engine import hit_counts, simulate, simulate_redis, simulate_reference, steady_hit_ratio
 from .latency import (PRESETS, Constant, Distribution, Empirical, Exponential, Gamma, LogNormal,
                       Mixture, preset)
 from .results import db_load_over_time, hit_ratio_over_time, summarize
@@ -32,7 +32,7 @@ __all__ = [
     # caches and the engine
     "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "PerfectLFUCache",
     "make_cache",
-    "simulate", "simulate_reference", "hit_counts", "steady_hit_ratio",
+    "simulate", "simulate_reference", "simulate_redis", "hit_counts", "steady_hit_ratio",
     # results and analysis
     "summarize", "hit_ratio_over_time", "db_load_over_time", "lru_curve", "log_sizes", "che_hit_ratio",
     "fifo_hit_ratio", "lfu_hit_ratio", "theory_curve", "replicate", "unique_keys_over_time",

@@ -54,22 +54,24 @@ class Cache:
         self._touch(key)
         return True
 
-    def put(self, key, now: float = 0.0, ttl: float | None = None) -> None:
-        """Write ``key`` (a fill after a miss); evict first if the whiteboard is full."""
+    def put(self, key, now: float = 0.0, ttl: float | None = None, size: int = 1) -> bool:
+        """Write ``key`` (a fill after a miss); evict first if the whiteboard is full.
+        ``size`` is ignored: capacity here is in keys. Always True (the write is accepted)."""
         if ttl is None or (isinstance(ttl, float) and math.isnan(ttl)):
             self.expire_at.pop(key, None)
         else:
             self.expire_at[key] = now + ttl
         if key in self._store():
             self._touch(key)
-            return
+            return True
         if len(self._store()) >= self.capacity:
             victim = self._evict()
             self.expire_at.pop(victim, None)
             self.evictions += 1
         self._insert(key)
+        return True
 
-    def delete(self, key) -> bool:
+    def delete(self, key, now: float = 0.0) -> bool:
         """Remove ``key`` if present (an invalidation); True if it was there."""
         self.expire_at.pop(key, None)
         if key in self._store():

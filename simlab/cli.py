@@ -35,6 +35,7 @@ nonneg_int = _number(int, "a non-negative integer", lambda x: x >= 0)
 positive_float = _number(float, "a positive number", lambda x: x > 0 and math.isfinite(x))
 nonneg_float = _number(float, "a non-negative number", lambda x: x >= 0 and math.isfinite(x))
 share = _number(float, "a number between 0 and 1", lambda x: 0 <= x <= 1)
+samples_int = _number(int, "an integer from 1 to 64", lambda x: 1 <= x <= 64)
 
 
 def _sizes(text):
@@ -61,7 +62,7 @@ def _add_workload_args(p):
                    help="seed for every random draw (default: fresh, reported in the output)")
 
 
-def _workload(args, *, rate=None, read_fraction=1.0, ttl=None):
+def _workload(args, *, rate=None, read_fraction=1.0, ttl=None, value_size=100):
     from . import read_trace, zipf
     from ._random import resolve_seed
 
@@ -69,7 +70,7 @@ def _workload(args, *, rate=None, read_fraction=1.0, ttl=None):
     if args.trace:
         return read_trace(args.trace)
     return zipf(args.keys, args.zipf, args.requests, rate=rate, read_fraction=read_fraction,
-                ttl=ttl, seed=args.seed)
+                ttl=ttl, value_size=value_size, seed=args.seed)
 
 
 def _with_trace_overrides(workload, args):
@@ -85,19 +86,46 @@ def _with_trace_overrides(workload, args):
         changes["times"] = poisson_arrivals(len(workload), args.rate, stream(args.seed, "arrivals"))
     if args.ttl is not None and np.all(np.isnan(workload.ttls)):
         changes["ttls"] = np.full(len(workload), args.ttl)
+    if args.value_size is not None:
+        if "size" in workload.params.get("columns", ()):
+            raise ValueError("argument --value-size: the trace has a 'size' column; use one "
+                             "or the other")
+        changes["sizes"] = np.full(len(workload), args.value_size, dtype=np.int64)
+    elif "size" not in workload.params.get("columns", ()):
+        changes["sizes"] = np.full(len(workload), 100, dtype=np.int64)
     return dataclasses.replace(workload, **changes) if changes else workload
 
 
 def cmd_simulate(args):
-    from . import simulate, summarize
+    from . import simulate, simulate_redis, summarize
+    from .redis_cache import REDIS_POLICIES
 
-    workload = _workload(args, rate=args.rate, read_fraction=args.read_fraction, ttl=args.ttl)
+    redis_policy = args.policy in REDIS_POLICIES
+    if redis_policy and args.maxmemory is None:
+        raise ValueError(f"argument --maxmemory: the Redis policy {args.policy} needs a "
+                         "memory limit in bytes (--maxmemory BYTES)")
+    if not redis_policy and args.cache_size is None:
+        raise ValueError(f"argument --cache-size: the policy {args.policy} needs a size in keys "
+                         "(--cache-size KEYS); for a limit in bytes use a Redis policy such as "
+                         "allkeys-lru with --maxmemory")
+    if not redis_policy and args.maxmemory is not None:
+        raise ValueError(f"argument --maxmemory: applies to the Redis policies "
+                         f"({', '.join(REDIS_POLICIES)}), not {args.policy}")
+    value_size = args.value_size if args.value_size is not None else 100
+    workload = _workload(args, rate=args.rate, read_fraction=args.read_fraction, ttl=args.ttl,
+                         value_size=value_size)
     if args.trace:
         workload = _with_trace_overrides(workload, args)
     filing = args.db_latency if args.db_latency is not None else "postgres-indexed"
     tic = time.perf_counter()
-    df = simulate(workload, policy=args.policy, cache_size=args.cache_size, filing_room=filing,
-                  seed=args.seed)
+    if redis_policy:
+        df = simulate_redis(workload, policy=args.policy, maxmemory=args.maxmemory,
+                            samples=args.samples, lfu_log_factor=args.lfu_log_factor,
+                            lfu_decay_time=args.lfu_decay_time, filing_room=filing,
+                            seed=args.seed)
+    else:
+        df = simulate(workload, policy=args.policy, cache_size=args.cache_size,
+                      filing_room=filing, seed=args.seed)
     summary = summarize(df)
     elapsed = time.perf_counter() - tic
     out = {
@@ -109,8 +137,9 @@ def cmd_simulate(args):
         "db_qps_without_cache": summary["db_qps_without_cache"],
         "inflight_misses": df.attrs["inflight_misses"],
         "expired_misses": int(df["expired"].sum()),
-        "evictions": df.attrs["evictions"], "keys_at_end": df.attrs["keys_at_end"],
-        "policy": args.policy, "cache_size": args.cache_size,
+        "evictions": df.attrs["evictions"], "oom_errors": df.attrs.get("oom_errors", 0),
+        "keys_at_end": df.attrs["keys_at_end"], "bytes_at_end": df.attrs.get("bytes_at_end"),
+        "policy": args.policy, "cache_size": args.cache_size, "maxmemory": args.maxmemory,
         "timing": "sequential" if workload.times is None else "arrivals",
         "seed": args.seed, "elapsed_s": elapsed,
     }
@@ -220,6 +249,7 @@ def cmd_with_server(args):
 
 def build_parser():
     from .caches import POLICIES
+    from .redis_cache import REDIS_POLICIES
 
     parser = _Parser(prog="simlab", description="The Whiteboard's simulation lab.")
     sub = parser.add_subparsers(dest="command_name", required=True, parser_class=_Parser)
@@ -231,8 +261,20 @@ def build_parser():
     _add_workload_args(p)
     p.add_argument("--rate", type=positive_float, metavar="RPS",
                    help="Poisson arrivals at RPS requests/s (default: one after another)")
-    p.add_argument("--policy", choices=POLICIES, default="lru")
-    p.add_argument("--cache-size", type=positive_int, metavar="KEYS", required=True)
+    p.add_argument("--policy", choices=POLICIES + REDIS_POLICIES, default="lru",
+                   metavar="POLICY",
+                   help=f"textbook ({', '.join(POLICIES)}; need --cache-size) or Redis "
+                        f"({', '.join(REDIS_POLICIES)}; need --maxmemory)")
+    p.add_argument("--cache-size", type=positive_int, metavar="KEYS",
+                   help="whiteboard capacity in keys (textbook policies)")
+    p.add_argument("--maxmemory", type=positive_int, metavar="BYTES",
+                   help="bytes for the data set (Redis policies)")
+    p.add_argument("--samples", type=samples_int, default=5, metavar="N",
+                   help="maxmemory-samples, 1 to 64 (default 5)")
+    p.add_argument("--value-size", type=positive_int, metavar="BYTES",
+                   help="bytes per value (default 100, or the trace's size column)")
+    p.add_argument("--lfu-log-factor", type=nonneg_float, default=10.0, metavar="F")
+    p.add_argument("--lfu-decay-time", type=nonneg_float, default=1.0, metavar="MINUTES")
     p.add_argument("--ttl", type=positive_float, metavar="SECONDS")
     p.add_argument("--read-fraction", type=share, default=1.0, metavar="SHARE",
                    help="share of requests that are reads (default 1)")

@@ -115,6 +115,73 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
                        engine_s)
 
 
+def _event_loop(workload: Workload, cache, inputs, names=None):
+    """Cache-aside over ``workload`` with any cache offering ``get(key, now) -> hit``,
+    ``put(key, now, ttl, size)`` and ``delete(key, now)``, in plain Python.
+
+    The model is the one :func:`simulate` compiles; ``names`` maps key ids to the names the
+    cache sees (default: the ids). Returns the output columns and counters.
+    """
+    n = len(workload)
+    start = np.empty(n)
+    outcome = np.empty(n, dtype=np.int8)
+    wb = np.empty(n)
+    db = np.empty(n)
+    total = np.empty(n)
+    flags = np.zeros(n, dtype=np.int8)
+    events: list = []  # (time, seq, kind, key id, ttl, size)
+    pending: dict = {}
+    clock, seq, inflight, fills = 0.0, 0, 0, 0
+    name_of = (lambda k: k) if names is None else names.__getitem__
+
+    def apply(event):
+        nonlocal fills
+        when, _, kind, key, ttl, size = event
+        if kind == K.EV_FILL:
+            pending[key] -= 1
+            cache.put(name_of(key), when, None if math.isnan(ttl) else ttl, size)
+            fills += 1
+        else:
+            cache.delete(name_of(key), when)
+
+    for i in range(n):
+        t = clock if workload.times is None else float(workload.times[i])
+        while events and events[0][0] <= t:
+            apply(heapq.heappop(events))
+        key = int(workload.keys[i])
+        if workload.ops[i] == GET:
+            w = inputs.wb_get[i]
+            expired_before = cache.expired
+            if cache.get(name_of(key), t):
+                outcome[i], wb[i], db[i], total[i] = K.HIT, w, 0.0, w
+            else:
+                if cache.expired > expired_before:
+                    flags[i] |= K.FLAG_EXPIRED
+                if pending.get(key, 0) > 0:
+                    flags[i] |= K.FLAG_INFLIGHT
+                    inflight += 1
+                d = inputs.db[i]
+                heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, float(workload.ttls[i]),
+                                        int(workload.sizes[i])))
+                seq += 1
+                pending[key] = pending.get(key, 0) + 1
+                outcome[i], wb[i], db[i] = K.MISS, w + inputs.wb_set[i], d
+                total[i] = w + d + inputs.wb_set[i]
+        else:
+            d = inputs.db[i]
+            heapq.heappush(events, (t + d, seq, K.EV_INVALIDATE, key, math.nan, 0))
+            seq += 1
+            outcome[i], wb[i], db[i] = K.WRITE, inputs.wb_set[i], d
+            total[i] = d + inputs.wb_set[i]
+        start[i] = t
+        if workload.times is None:
+            clock = t + total[i]
+    while events:
+        apply(heapq.heappop(events))
+    counters = np.array([cache.evictions, cache.expired, inflight, fills, len(cache)])
+    return start, outcome, wb, db, total, flags, counters
+
+
 def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: int,
                        whiteboard="redis-loopback", filing_room="postgres-indexed",
                        seed: int | None = None):
@@ -131,66 +198,57 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
             return next(uniforms)
 
     cache = make_cache(policy, cache_size, rng=_Draws())
-    n = len(workload)
-    start = np.empty(n)
-    outcome = np.empty(n, dtype=np.int8)
-    wb = np.empty(n)
-    db = np.empty(n)
-    total = np.empty(n)
-    flags = np.zeros(n, dtype=np.int8)
-    events: list = []  # (time, seq, kind, key, ttl)
-    pending: dict = {}
-    clock, seq, inflight, fills = 0.0, 0, 0, 0
-
-    def apply(event):
-        nonlocal fills
-        when, _, kind, key, ttl = event
-        if kind == K.EV_FILL:
-            pending[key] -= 1
-            cache.put(key, when, None if math.isnan(ttl) else ttl)
-            fills += 1
-        else:
-            cache.delete(key)
-
     tic = time.perf_counter()
-    for i in range(n):
-        t = clock if workload.times is None else float(workload.times[i])
-        while events and events[0][0] <= t:
-            apply(heapq.heappop(events))
-        key = int(workload.keys[i])
-        if workload.ops[i] == GET:
-            w = inputs.wb_get[i]
-            expired_before = cache.expired
-            if cache.get(key, t):
-                outcome[i], wb[i], db[i], total[i] = K.HIT, w, 0.0, w
-            else:
-                if cache.expired > expired_before:
-                    flags[i] |= K.FLAG_EXPIRED
-                if pending.get(key, 0) > 0:
-                    flags[i] |= K.FLAG_INFLIGHT
-                    inflight += 1
-                d = inputs.db[i]
-                heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, float(workload.ttls[i])))
-                seq += 1
-                pending[key] = pending.get(key, 0) + 1
-                outcome[i], wb[i], db[i] = K.MISS, w + inputs.wb_set[i], d
-                total[i] = w + d + inputs.wb_set[i]
-        else:
-            d = inputs.db[i]
-            heapq.heappush(events, (t + d, seq, K.EV_INVALIDATE, key, math.nan))
-            seq += 1
-            outcome[i], wb[i], db[i] = K.WRITE, inputs.wb_set[i], d
-            total[i] = d + inputs.wb_set[i]
-        start[i] = t
-        if workload.times is None:
-            clock = t + total[i]
-    while events:
-        apply(heapq.heappop(events))
+    columns = _event_loop(workload, cache, inputs)
     engine_s = time.perf_counter() - tic
-    counters = np.array([cache.evictions, cache.expired, inflight, fills, len(cache)])
     params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference")
-    return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
-                       engine_s)
+    return build_table(workload, *columns, params, engine_s)
+
+
+def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory: int,
+                   samples: int = 5, lfu_log_factor: float = 10, lfu_decay_time: float = 1,
+                   whiteboard="redis-loopback", filing_room="postgres-indexed",
+                   seed: int | None = None):
+    """Cache-aside with the whiteboard as Redis runs it: ``maxmemory`` bytes, a Redis policy.
+
+    Parameters
+    ----------
+    policy : str
+        A Redis policy name: ``noeviction``, ``allkeys-lru``, ``allkeys-lfu``,
+        ``allkeys-random``, ``volatile-lru``, ``volatile-lfu``, ``volatile-random``,
+        ``volatile-ttl``.
+    maxmemory : int
+        Bytes for the data set (a real server's setting less an empty server's usage).
+    samples, lfu_log_factor, lfu_decay_time
+        As in redis.conf (``maxmemory-samples``, ``lfu-log-factor``, ``lfu-decay-time``).
+
+    Other parameters and the table as in :func:`simulate`; keys are stored under names
+    ``key:%08d`` (synthetic workloads) or ``key:<label>`` (traces), with the request's value
+    size and TTL. ``attrs`` adds ``oom_errors`` (fills refused under ``noeviction`` or a
+    volatile policy with nothing to evict) and ``bytes_at_end``.
+    """
+    from .redis_cache import RedisCache
+
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    whiteboard = _latency_model("whiteboard", whiteboard)
+    filing_room = _latency_model("filing_room", filing_room)
+    seed = resolve_seed(seed)
+    cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
+                       lfu_decay_time=lfu_decay_time, rng=seed)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    synthetic = workload.params.get("generator") in ("zipf", "hot_set")
+    names = ([f"key:{k:08d}" for k in range(workload.n_keys)] if synthetic
+             else [f"key:{label}" for label in workload.key_names])
+    tic = time.perf_counter()
+    columns = _event_loop(workload, cache, inputs, names)
+    engine_s = time.perf_counter() - tic
+    params = _params(workload, policy, None, whiteboard, filing_room, seed, "redis-model")
+    params.update({"maxmemory": maxmemory, "samples": samples,
+                   "lfu_log_factor": lfu_log_factor, "lfu_decay_time": lfu_decay_time})
+    df = build_table(workload, *columns, params, engine_s)
+    df.attrs.update({"oom_errors": cache.oom_errors, "bytes_at_end": cache.used_memory})
+    return df
 
 
 def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 0,

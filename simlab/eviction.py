@@ -20,19 +20,6 @@ import pandas as pd
 from . import _validate as v
 from .redis_cache import REDIS_POLICIES, RedisCache
 
-# cache-aside in one round trip: GET, and on a miss SET with the given size and TTL
-_CACHE_ASIDE_LUA = """
-local value = redis.call('GET', KEYS[1])
-if value then return 1 end
-if tonumber(ARGV[2]) > 0 then
-    redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])), 'PX', ARGV[2])
-else
-    redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))
-end
-return 0
-"""
-
-
 def key_name(i: int) -> str:
     """The name under which key id ``i`` is stored in these experiments (12 bytes)."""
     return f"key:{i:08d}"
@@ -53,19 +40,16 @@ def _check_experiment(policy, samples):
 
 def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: int = 8,
                    batch_size: int = 5000, new_keys: int = 20_000, value_size: int = 10,
-                   real: bool = False, kept_keys: int | None = None,
-                   seed: int | None = 0) -> pd.Series:
+                   real: bool = False, seed: int | None = 0) -> pd.Series:
     """Share of each batch (oldest first) still present after the new keys were written.
 
     With ``real=True`` the experiment runs on a private redis-server, in real time (one
     second between batches, so about ``batches`` seconds); otherwise on the model, in
     virtual time with the same timing.
 
-    A real server keeps somewhat fewer keys than "maxmemory at the usage" suggests: while
-    commands flow, its client buffers and bookkeeping hold tens of kilobytes more than when
-    it was idle (measured here: about 600 keys of 80 bytes). The real run reports how many
-    keys it kept (``attrs["kept_keys"]``); pass that as ``kept_keys`` to give the model the
-    same capacity, so that the comparison is about *which* keys go, not how many.
+    The real run lifts ``maxmemory`` before it checks which keys are left (or the checks
+    would evict keys themselves) and reports in ``attrs`` how many keys it kept and its
+    memory beyond the model's bytes for those keys (``other_bytes``: client buffers).
     """
     samples = _check_experiment(policy, samples)
     for name, value in (("batches", batches), ("batch_size", batch_size),
@@ -76,6 +60,7 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
         from .live.server import PrivateRedis
         with PrivateRedis(_server_config(policy, samples)) as server:
             r = server.client(decode_responses=False)
+            base = r.info("memory")["used_memory"]
             for b in range(batches):
                 start = time.time()
                 pipe = r.pipeline(transaction=False)
@@ -88,34 +73,65 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
             pipe = r.pipeline(transaction=False)
             for j in range(new_keys):
                 pipe.set(key_name(batches * batch_size + j), value)
-                if j % 1000 == 999:
+                if j % 100 == 99:  # small pipelines: client buffers count against maxmemory
                     pipe.execute()
             pipe.execute()
+            used = r.info("memory")["used_memory"]
+            # Lift the limit before looking, or the checks themselves would evict keys.
+            r.config_set("maxmemory", 0)
             pipe = r.pipeline(transaction=False)
             for i in range(batches * batch_size):
                 pipe.exists(key_name(i))
             present = np.array(pipe.execute(), dtype=bool)
             kept = r.dbsize()
+            other = used - base - dataset_bytes_of(r, policy)
     else:
         cache = RedisCache(policy, None, samples=samples, rng=seed)
         for b in range(batches):
             for j in range(batch_size):
                 cache.put(key_name(b * batch_size + j), b + 0.25 + j * 1e-6, None, value_size)
         cache.maxmemory = cache.used_memory
-        if kept_keys is not None:
-            missing = batches * batch_size - v.positive_int("kept_keys", kept_keys)
-            cache.maxmemory -= missing * cache.used_memory_of(key_name(0), value_size)
         for j in range(new_keys):
             cache.put(key_name(batches * batch_size + j), batches + 0.25 + j * 1e-6, None,
                       value_size)
         present = np.array([key_name(i) in cache for i in range(batches * batch_size)])
         kept = len(cache)
+        other = 0
     survival = present.reshape(batches, batch_size).mean(axis=1)
     out = pd.Series(survival, index=pd.RangeIndex(batches, name="batch"),
                     name=f"{'real' if real else 'model'} {policy}, samples {samples}")
-    out.attrs.update({"kept_keys": int(kept), "policy": policy, "samples": samples,
-                      "real": real})
+    out.attrs.update({"kept_keys": int(kept), "other_bytes": int(other),
+                      "policy": policy, "samples": samples, "real": real})
     return out
+
+
+def dataset_bytes_of(r, policy: str) -> int:
+    """The model's bytes for exactly the keys a real server holds now (SCAN, STRLEN, PTTL)."""
+    from . import redis_memory as mem
+    names = sorted(set(r.scan_iter(count=1000)))   # SCAN may repeat a key
+    pipe = r.pipeline(transaction=False)
+    for name in names:
+        pipe.strlen(name)
+        pipe.pttl(name)
+    answers = pipe.execute()
+    ttl = np.array(answers[1::2])
+    exists = ttl != -2          # a command may have evicted a key since SCAN saw it
+    names = [n for n, keep in zip(names, exists) if keep]
+    lengths = np.array(answers[0::2], dtype=np.int64)[exists]
+    has_ttl = ttl[exists] >= 0
+    shared_ok = not (policy.endswith("-lru") or policy.endswith("-lfu"))
+    entries = sum(mem.entry_bytes(len(n), int(s), has_ttl=bool(t), shared_integers=shared_ok)
+                  for n, s, t in zip(names, lengths, has_ttl))
+    # The tables keep the size they grew to (they shrink only under 10% full), so read the
+    # real bucket counts: MEMORY STATS reports 24 + 16 bytes per key plus 8 per bucket for the
+    # main table, and 24 per key plus 8 per bucket for the expires table.
+    stats = r.memory_stats().get("db.0", {})
+    n, n_ttl = len(names), int(has_ttl.sum())
+    main = stats.get(b"overhead.hashtable.main", stats.get("overhead.hashtable.main"))
+    expires = stats.get(b"overhead.hashtable.expires", stats.get("overhead.hashtable.expires"))
+    buckets = (mem.table_size(n) + mem.table_size(n_ttl) if main is None
+               else (main - 40 * n) // 8 + (expires - 24 * n_ttl) // 8)
+    return int(entries + mem.BUCKET * buckets)
 
 
 def true_lru_survival(batches: int = 8, batch_size: int = 5000, new_keys: int = 20_000):
@@ -126,29 +142,37 @@ def true_lru_survival(batches: int = 8, batch_size: int = 5000, new_keys: int = 
     return pd.Series(survival, index=pd.RangeIndex(batches, name="batch"), name="true LRU")
 
 
-def _replay_model(cache, keys, sizes, ttls, times):
+def _replay_model(cache, keys, sizes, ttls, times, batch):
+    """The model's side of :func:`compare_cache_aside`, batch by batch as the real run."""
     hits = np.zeros(len(keys), dtype=bool)
-    for i in range(len(keys)):
-        name = key_name(int(keys[i]))
-        if cache.get(name, times[i]):
-            hits[i] = True
-        else:
-            ttl = ttls[i]
-            cache.put(name, times[i], None if np.isnan(ttl) else float(ttl), int(sizes[i]))
+    names = [key_name(int(k)) for k in keys]
+    for lo in range(0, len(keys), batch):
+        hi = min(len(keys), lo + batch)
+        now = times[lo]
+        for i in range(lo, hi):
+            hits[i] = cache.get(names[i], now)
+        for i in range(lo, hi):
+            if not hits[i]:
+                ttl = ttls[i]
+                cache.put(names[i], now, None if np.isnan(ttl) else float(ttl), int(sizes[i]))
     return hits
 
 
 def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int = 5,
                         lfu_log_factor: float = 10, lfu_decay_time: float = 1,
-                        batch: int = 500, seed: int | None = 0) -> pd.DataFrame:
+                        batch: int = 100, seed: int | None = 0) -> pd.DataFrame:
     """Run a cache-aside workload on the model and on a private real server; one table.
 
-    Each read is a GET; a miss SETs the key with the request's value size and TTL (in one
-    round trip, a Lua script, so that the real run is quick). ``maxmemory`` is the bytes for
-    the data set: the real server's limit is its empty ``used_memory`` plus this. Requests
-    go out in pipelined batches at the workload's arrival times (as fast as possible when it
-    has none); the model replays the same requests at the times they were really sent, so
-    both see the same LRU clock.
+    Requests go out in pipelined batches of ``batch``, at the workload's arrival times (as
+    fast as possible when it has none): first the batch's GETs, then a SET (with the
+    request's value size and TTL) for each miss, as concurrent clients would, so a key
+    requested twice in one batch misses twice. ``maxmemory`` is the bytes for the data set:
+    the real server's limit is its empty ``used_memory`` plus this. The model replays the
+    same batches at the times they were really sent, so both see the same LRU clock.
+
+    ``attrs["other_bytes"]`` is what the real server holds beyond the model's bytes for the
+    keys it has at the end (the connection's buffers, tens of kilobytes); the model is not
+    adjusted for it.
 
     Returns
     -------
@@ -161,8 +185,10 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
 
     samples = _check_experiment(policy, samples)
     maxmemory = v.positive_int("maxmemory", maxmemory)
+    batch = v.positive_int("batch", batch)
     keys, sizes = workload.keys, workload.sizes
     ttls_ms = np.where(np.isnan(workload.ttls), 0, np.round(workload.ttls * 1000)).astype(int)
+    names = [key_name(int(k)) for k in keys]
     n = len(keys)
     sent = np.empty(n)
     real_hits = np.empty(n, dtype=bool)
@@ -171,7 +197,6 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
         r = server.client(decode_responses=False)
         base = r.info("memory")["used_memory"]
         r.config_set("maxmemory", base + maxmemory)
-        script = r.register_script(_CACHE_ASIDE_LUA)
         t0 = time.time()
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
@@ -182,15 +207,21 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
             sent[lo:hi] = time.time()
             pipe = r.pipeline(transaction=False)
             for i in range(lo, hi):
-                script(keys=[key_name(int(keys[i]))], args=[int(sizes[i]), int(ttls_ms[i])],
-                       client=pipe)
-            real_hits[lo:hi] = np.array(pipe.execute(), dtype=bool)
-        real_keys = r.dbsize()
+                pipe.get(names[i])
+            real_hits[lo:hi] = [value is not None for value in pipe.execute()]
+            pipe = r.pipeline(transaction=False)
+            for i in range(lo, hi):
+                if not real_hits[i]:
+                    pipe.set(names[i], b"x" * int(sizes[i]), px=int(ttls_ms[i]) or None)
+            pipe.execute()
         real_bytes = r.info("memory")["used_memory"] - base
+        r.config_set("maxmemory", 0)   # so that looking does not evict
+        real_keys = r.dbsize()
         real_evictions = r.info("stats")["evicted_keys"]
-    cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
-                       lfu_decay_time=lfu_decay_time, rng=seed)
-    model_hits = _replay_model(cache, keys, sizes, workload.ttls, sent)
+        other = real_bytes - dataset_bytes_of(r, policy)
+    cache = RedisCache(policy, maxmemory, samples=samples,
+                       lfu_log_factor=lfu_log_factor, lfu_decay_time=lfu_decay_time, rng=seed)
+    model_hits = _replay_model(cache, keys, sizes, workload.ttls, sent, batch)
     df = pd.DataFrame({"time": sent - sent[0], "key": keys, "real": real_hits,
                        "model": model_hits})
     df.attrs.update({
@@ -199,6 +230,7 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
         "real_keys": int(real_keys), "model_keys": len(cache),
         "real_bytes": int(real_bytes), "model_bytes": cache.used_memory,
         "real_evictions": int(real_evictions), "model_evictions": cache.evictions,
+        "other_bytes": int(other),
         "duration_s": float(sent[-1] - sent[0]), "seed": seed,
     })
     return df

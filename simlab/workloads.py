@@ -328,4 +328,5 @@ def read_trace(path) -> Workload:
                         minimum=np.nextafter(0, 1))
     return Workload(keys=workload.keys, ops=ops, times=times, sizes=sizes, ttls=ttls,
                     key_names=workload.key_names,
-                    params={"generator": "trace", "path": str(path), "n_requests": n})
+                    params={"generator": "trace", "path": str(path), "n_requests": n,
+                            "columns": list(frame.columns)})

@@ -1,0 +1,226 @@
+"""The Redis model (memory in bytes, the eight policies) against the facts and a real server."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import redis
+
+import simlab
+from simlab import redis_memory as mem
+from simlab.eviction import batch_survival, compare_cache_aside, key_name, true_lru_survival
+from simlab.live import PrivateRedis, redis_server_binary
+from simlab.redis_cache import OOM_ERROR, REDIS_POLICIES, OOMError, RedisCache, lfu_log_incr
+
+needs_server = pytest.mark.skipif(not redis_server_binary(),
+                                  reason="no redis-server binary on the PATH")
+
+
+# --- memory ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, ttl, per_key", [(10, False, 90.8), (10, True, 133.0),
+                                                 (100, False, 186.5)])
+def test_memory_model_reproduces_the_measured_bytes_per_key(value, ttl, per_key):
+    n = 100_000
+    total = mem.dataset_bytes(np.full(n, 12), np.full(n, value), np.full(n, ttl))
+    assert total / n == pytest.approx(per_key, abs=1.0)
+
+
+def test_integers_and_size_classes():
+    assert mem.entry_bytes(12, 5, integer=True, integer_value=12345) + \
+        8 * mem.table_size(100_000) / 100_000 == pytest.approx(74.5, abs=1.0)
+    assert mem.entry_bytes(12, 4, integer=True, integer_value=42) == 32 + 16     # shared
+    assert mem.entry_bytes(12, 4, integer=True, integer_value=42,
+                           shared_integers=False) == 32 + 16 + 16
+    assert [mem.size_class(n) for n in (1, 9, 24, 129, 200, 257)] == [8, 16, 32, 160, 224, 320]
+    assert mem.table_size(0) == 0 and mem.table_size(5) == 8 and mem.table_size(4096) == 4096
+
+
+@pytest.mark.real
+@needs_server
+@pytest.mark.parametrize("value, ttl", [(10, False), (10, True), (100, False), (100, True)])
+def test_memory_model_within_5_percent_of_a_real_server(value, ttl):
+    n = 100_000
+    with PrivateRedis() as server:
+        r = redis.Redis.from_url(server.url)
+        base = r.info("memory")["used_memory"]
+        pipe = r.pipeline(transaction=False)
+        for i in range(n):
+            pipe.set(key_name(i), b"x" * value, ex=3600 if ttl else None)
+            if i % 2000 == 1999:
+                pipe.execute()
+        pipe.execute()
+        used = r.info("memory")["used_memory"] - base
+    model = mem.dataset_bytes(np.full(n, 12), np.full(n, value), np.full(n, ttl))
+    assert abs(model - used) / used < 0.05
+
+
+# --- policies in the model ------------------------------------------------------------
+
+def test_noeviction_refuses_writes_with_redis_text_but_reads_work():
+    c = RedisCache("noeviction", 2000)
+    i = 0
+    while c.put(key_name(i), float(i), None, 100):
+        i += 1
+    assert c.oom_errors == 1 and i > 5
+    with pytest.raises(OOMError, match=r"OOM command not allowed when used memory > 'maxmemory'\."):
+        c.set_or_raise(key_name(999), 0.0, None, 100)
+    assert c.get(key_name(0), 1.0)          # reads still work
+    assert c.delete(key_name(0), 1.0)       # and DEL
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
+                                    "volatile-ttl"])
+def test_volatile_policies_act_like_noeviction_without_ttls(policy):
+    c = RedisCache(policy, 2000)
+    results = [c.put(key_name(i), float(i), None, 100) for i in range(30)]
+    assert not all(results) and c.evictions == 0 and c.oom_errors > 0
+    c2 = RedisCache(policy, 2000)
+    assert all(c2.put(key_name(i), float(i), 3600.0, 100) for i in range(30))
+    assert c2.evictions > 0
+
+
+def test_volatile_ttl_evicts_the_soonest_expiry():
+    c = RedisCache("volatile-ttl", 10**6, samples=64)
+    for i in range(40):
+        c.put(key_name(i), 0.0, 1000.0 - i, 10)   # later keys expire sooner
+    c.put("keep", 0.0, None, 10)
+    c.maxmemory = c.used_memory - 1
+    c.put(key_name(99), 0.0, 5000.0, 10)
+    assert key_name(39) not in c and "keep" in c and key_name(0) in c
+
+
+def test_lru_clock_has_one_second_resolution():
+    c = RedisCache("allkeys-lru", None)
+    c.put("a", 10.1, None, 10)
+    c.put("b", 10.9, None, 10)
+    assert c._score("a", 12.0) == c._score("b", 12.0) == 2000.0
+    c.get("a", 11.2)
+    assert c._score("a", 12.0) == 1000.0
+
+
+def test_request_rate_changes_the_outcome():
+    """The same requests, faster: more keys share one LRU second, and the hit ratio moves."""
+    w = simlab.zipf(20_000, 0.8, 60_000, seed=2)
+    ratios = []
+    for rate in (50.0, 50_000.0):
+        timed = simlab.zipf(20_000, 0.8, 60_000, rate=rate, seed=2)
+        assert np.array_equal(timed.keys, w.keys)
+        df = simlab.simulate_redis(timed, policy="allkeys-lru", maxmemory=300_000,
+                                   filing_room=0.0, whiteboard=0.0, seed=1)
+        ratios.append(simlab.summarize(df)["hit_ratio"])
+    assert abs(ratios[0] - ratios[1]) > 0.003
+
+
+def test_lfu_counter_growth_matches_the_measurements():
+    # Measured OBJECT FREQ after N GETs of one key: 100 -> 9, 1,000 -> 22, 10,000 -> 55,
+    # 100,000 -> 145 (the counter is random; tolerances cover the spread of 20 runs).
+    expected = {100: (9, 2), 1000: (22, 3), 10_000: (55, 5), 100_000: (145, 8)}
+    for n, (want, tol) in expected.items():
+        finals = []
+        for seed in range(20):
+            c = RedisCache("allkeys-lfu", None, lfu_decay_time=0, rng=seed)
+            c.put("hot", 0.0, None, 10)
+            for _ in range(n):
+                c.get("hot", 0.0)
+            finals.append(c.lfu_counter("hot"))
+        assert abs(np.median(finals) - want) <= tol, (n, np.median(finals))
+
+
+def test_lfu_decay_is_lazy_and_per_minute():
+    c = RedisCache("allkeys-lfu", None, lfu_decay_time=1, rng=1)
+    c.put("k", 0.0, None, 10)
+    assert c.lfu_counter("k", 0.0) == 5
+    assert c.lfu_counter("k", 180.0) == 2            # three minutes later
+    assert c.lfu_counter("k", 3600.0) == 0           # floored at zero
+    slow = RedisCache("allkeys-lfu", None, lfu_decay_time=2, rng=1)
+    slow.put("k", 0.0, None, 10)
+    assert slow.lfu_counter("k", 240.0) == 3
+
+
+def test_lfu_log_incr():
+    assert lfu_log_incr(5, 10, 0.99) == 6          # at the initial value p = 1
+    assert lfu_log_incr(15, 10, 0.5) == 15          # p = 1/101
+    assert lfu_log_incr(15, 10, 0.001) == 16
+    assert lfu_log_incr(255, 10, 0.0) == 255
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(policy="allkeys-mru"), "policy must be one of noeviction, allkeys-lru"),
+    (dict(policy="allkeys-lru", maxmemory=-1), "maxmemory must be a non-negative integer"),
+    (dict(policy="allkeys-lru", samples=0), "samples must be a positive integer, got 0"),
+    (dict(policy="allkeys-lru", samples=65), "samples must be between 1 and 64"),
+    (dict(policy="allkeys-lfu", lfu_log_factor=-1), "lfu_log_factor must be a non-negative"),
+])
+def test_bad_model_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RedisCache(**kwargs)
+
+
+def test_simulate_redis_table_and_determinism():
+    w = simlab.zipf(5000, 1.0, 20_000, rate=2000.0, ttl=600.0, seed=1)
+    a = simlab.simulate_redis(w, policy="allkeys-lfu", maxmemory=200_000, seed=3)
+    b = simlab.simulate_redis(w, policy="allkeys-lfu", maxmemory=200_000, seed=3)
+    assert a["outcome"].equals(b["outcome"])
+    assert list(a.columns) == list(simlab.simulate(w, cache_size=10, seed=1).columns)
+    assert a.attrs["bytes_at_end"] <= 200_000 + 300
+    assert a.attrs["evictions"] > 0 and a.attrs["oom_errors"] == 0
+
+
+def test_true_lru_survival():
+    assert true_lru_survival().tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_cli_redis_policy_fields():
+    out = subprocess.run([sys.executable, "-m", "simlab.cli", "simulate", "--keys", "2000",
+                          "--requests", "10000", "--policy", "volatile-lru", "--maxmemory",
+                          "20000", "--value-size", "50", "--seed", "1", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    data = json.loads(out.stdout)
+    for field in ("evictions", "oom_errors", "keys_at_end", "bytes_at_end"):
+        assert field in data
+    assert data["oom_errors"] > 0 and data["evictions"] == 0   # no TTLs: like noeviction
+
+
+# --- against a real server --------------------------------------------------------------
+
+@pytest.mark.real
+@needs_server
+def test_noeviction_on_a_real_server_and_the_model_agree():
+    with PrivateRedis({"maxmemory-policy": "noeviction"}) as server:
+        r = server.client()
+        base = r.info("memory")["used_memory"]
+        r.config_set("maxmemory", base + 1_000_000)
+        with pytest.raises(redis.exceptions.OutOfMemoryError) as info:
+            for i in range(10_000):
+                r.set(key_name(i), "x" * 100)
+        # redis-py strips the error's "OOM" prefix into the exception type
+        assert "OOM " + str(info.value) == OOM_ERROR
+        assert r.get(key_name(0)) == "x" * 100    # reads still work
+        model = RedisCache("noeviction", 1_000_000)
+        stored = sum(model.put(key_name(j), 0.0, None, 100) for j in range(10_000))
+        assert abs(stored - i) <= 0.05 * i          # about as many keys fit in both
+
+
+@pytest.mark.real
+@needs_server
+@pytest.mark.parametrize("policy, samples", [("allkeys-lru", 5), ("allkeys-lru", 10),
+                                             ("allkeys-random", 5)])
+def test_batch_survival_model_within_010_of_a_real_server(policy, samples):
+    real = batch_survival(policy, samples, real=True)
+    model = batch_survival(policy, samples, seed=1)
+    assert (real - model).abs().max() <= 0.10, (real.tolist(), model.tolist())
+
+
+@pytest.mark.real
+@needs_server
+@pytest.mark.parametrize("policy, samples", [("allkeys-lru", 5), ("allkeys-lru", 10),
+                                             ("allkeys-lfu", 5), ("allkeys-random", 5),
+                                             ("volatile-ttl", 5)])
+def test_cache_aside_hit_ratio_within_15_points_of_a_real_server(policy, samples):
+    w = simlab.zipf(20_000, 1.0, 100_000, rate=20_000.0, value_size=100, ttl=3600.0, seed=3)
+    df = compare_cache_aside(w, policy, 1_000_000, samples=samples)
+    a = df.attrs
+    assert abs(a["real_hit_ratio"] - a["model_hit_ratio"]) <= 0.015, a
+    assert abs(a["real_keys"] - a["model_keys"]) <= 0.05 * a["model_keys"], a
