@@ -16,7 +16,10 @@ from .analysis import (cheapest_size, che_hit_ratio, cost_table, fanout_latency,
                        unique_keys_over_time)
 from .live import (CacheAside, PrivateRedis, RedisUnavailable, backend_banner, cleanup, connect,
                    filing_room, key)
-from . import checks, plots
+from .redis_cache import OOM_ERROR, REDIS_POLICIES, OOMError, RedisCache
+from .eviction import batch_survival, compare_cache_aside, true_lru_survival
+from .workloads import with_scans
+from . import checks, plots, redis_memory
 from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
                         poisson_arrivals, read_trace, zipf, zipf_probabilities)
 
@@ -40,6 +43,9 @@ __all__ = [
     # the live layer
     "connect", "filing_room", "CacheAside", "PrivateRedis", "RedisUnavailable", "cleanup", "key",
     "backend_banner",
+    # Redis-faithful eviction and memory
+    "RedisCache", "REDIS_POLICIES", "OOM_ERROR", "OOMError", "simulate_redis", "redis_memory",
+    "batch_survival", "compare_cache_aside", "true_lru_survival", "with_scans",
     # notebook helpers
     "plots", "checks",
 ]

@@ -242,3 +242,35 @@ def check_alpha_prediction(prediction, hit_low_alpha, hit_high_alpha) -> Verdict
                     f"({hit_low_alpha:.1%} -> {hit_high_alpha:.1%}).",
                     f"the simulation says {truth} ({hit_low_alpha:.1%} -> {hit_high_alpha:.1%}).",
                     "with more skew, do the hottest keys get more or fewer requests?")
+
+
+# --- 08 -----------------------------------------------------------------------------------
+
+def check_scan_policy(choice, evidence, results) -> Verdict:
+    """08: the best policy for a workload with scans, with its hit ratio as evidence.
+
+    ``results`` maps policy name to the simulated hit ratio of the regular (non-scan) reads.
+    """
+    missing = _missing(choice, "choice")
+    if missing is not None:
+        return missing
+    if choice not in results:
+        return _verdict(False, "", f"{choice!r} is not one of the policies simulated: "
+                        f"{', '.join(results)}.")
+    best = max(results, key=results.get)
+    if choice != best:
+        return _verdict(False, "", f"{choice} keeps {results[choice]:.1%} of regular reads as "
+                        f"hits; another policy does better.",
+                        "compare the hit ratios in `results`: which one is highest, and why?")
+    missing = _missing(evidence, "evidence")
+    if missing is not None:
+        return missing
+    value = _number(evidence, "evidence")
+    if value is None:
+        return Verdict(False, "not a number")
+    return _verdict(abs(value - results[best]) < 0.005,
+                    f"{best}: {results[best]:.1%} of regular reads hit, "
+                    f"{results[best] - min(results.values()):.1%} more than the worst policy. "
+                    "Frequency survives a scan; recency does not.",
+                    f"your evidence {value:.4g} is not {best}'s hit ratio ({results[best]:.4g}).",
+                    "quote the number from `results` for the policy you chose.")

@@ -234,3 +234,110 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
         "duration_s": float(sent[-1] - sent[0]), "seed": seed,
     })
     return df
+
+
+def fill_until_oom(policy: str = "noeviction", limit: int = 200_000, value_size: int = 100,
+                   *, real: bool = False) -> dict:
+    """Write keys until the whiteboard refuses one; then try a read.
+
+    Returns how many keys went in, the error text of the refused write, and whether a read
+    of the first key still worked. ``limit`` is the bytes for the data set.
+    """
+    v.choice("policy", policy, REDIS_POLICIES)
+    limit = v.positive_int("limit", limit)
+    value = "x" * v.positive_int("value_size", value_size)
+    if real:
+        import redis as redis_py
+
+        from .live.server import PrivateRedis
+        with PrivateRedis({"maxmemory-policy": policy}) as server:
+            r = server.client()
+            r.config_set("maxmemory", r.info("memory")["used_memory"] + limit)
+            written, error = 0, None
+            while written < 10 * limit:
+                try:
+                    r.set(key_name(written), value)
+                except redis_py.exceptions.OutOfMemoryError as exc:
+                    error = f"OOM {exc}"   # redis-py moves the "OOM" prefix into the type
+                    break
+                written += 1
+            return {"written": written, "error": error,
+                    "read_after": r.get(key_name(0)) == value, "source": "real server"}
+    cache = RedisCache(policy, limit)
+    written = 0
+    while cache.put(key_name(written), 0.0, None, len(value)):
+        written += 1
+        if written >= 10 * limit:
+            break
+    from .redis_cache import OOM_ERROR
+    return {"written": written, "error": OOM_ERROR if cache.oom_errors else None,
+            "read_after": cache.get(key_name(0), 0.0), "source": "model"}
+
+
+def memory_per_key(value_sizes=(10, 100, 1000), *, n_keys: int = 20_000,
+                   real: bool = False) -> pd.DataFrame:
+    """Bytes per key, with and without a TTL, for each value size: the model, and (``real``)
+    measured on a private server as the growth of ``used_memory``."""
+    from . import redis_memory as mem
+    n_keys = v.positive_int("n_keys", n_keys)
+    rows = []
+    for size in value_sizes:
+        size = v.positive_int("value_sizes[]", size)
+        for ttl in (False, True):
+            model = mem.dataset_bytes(np.full(n_keys, 12), np.full(n_keys, size),
+                                      np.full(n_keys, ttl)) / n_keys
+            row = {"value_bytes": size, "ttl": ttl, "model_bytes_per_key": round(model, 1)}
+            if real:
+                from .live.server import PrivateRedis
+                with PrivateRedis() as server:
+                    r = server.client(decode_responses=False)
+                    base = r.info("memory")["used_memory"]
+                    pipe = r.pipeline(transaction=False)
+                    for i in range(n_keys):
+                        pipe.set(key_name(i), b"x" * size, ex=3600 if ttl else None)
+                        if i % 1000 == 999:
+                            pipe.execute()
+                    pipe.execute()
+                    used = r.info("memory")["used_memory"] - base
+                row["real_bytes_per_key"] = round(used / n_keys, 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lfu_counter_after(accesses, *, lfu_log_factor: float = 10, runs: int = 10,
+                      seed: int = 0) -> pd.DataFrame:
+    """The LFU counter (what ``OBJECT FREQ`` shows) after each number of ``accesses`` of one
+    key, median and range over ``runs`` (the counter grows at random)."""
+    accesses = sorted(int(a) for a in accesses)
+    runs = v.positive_int("runs", runs)
+    table = np.empty((runs, len(accesses)))
+    for run in range(runs):
+        cache = RedisCache("allkeys-lfu", None, lfu_log_factor=lfu_log_factor,
+                           lfu_decay_time=0, rng=seed + run)
+        cache.put("hot", 0.0, None, 10)
+        done = 0
+        for j, target in enumerate(accesses):
+            for _ in range(target - done):
+                cache.get("hot", 0.0)
+            done = target
+            table[run, j] = cache.lfu_counter("hot")
+    return pd.DataFrame({"accesses": accesses, "median": np.median(table, axis=0),
+                         "low": table.min(axis=0), "high": table.max(axis=0)})
+
+
+def scan_experiment(policies=("allkeys-lru", "allkeys-lfu", "allkeys-random"), *,
+                    n_keys: int = 10_000, requests: int = 40_000, every: int = 4000,
+                    length: int = 3000, maxmemory: int = 300_000, seed: int = 1) -> dict:
+    """Hit ratio of the regular reads (scans left out) under each policy, for a Zipf 0.9
+    workload interrupted by a scan of ``length`` one-off keys every ``every`` requests."""
+    from .engine import simulate_redis
+    from .workloads import with_scans, zipf
+    base = zipf(n_keys, 0.9, requests, rate=2000.0, value_size=100, seed=seed)
+    w = with_scans(base, every=every, length=length)
+    regular = w.keys < n_keys
+    out = {}
+    for policy in policies:
+        df = simulate_redis(w, policy=policy, maxmemory=maxmemory, filing_room=0.0,
+                            whiteboard=0.0, seed=seed)
+        out[policy] = float((df["outcome"].to_numpy()[regular] == "hit").mean())
+    return out

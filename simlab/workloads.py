@@ -330,3 +330,43 @@ def read_trace(path) -> Workload:
                     key_names=workload.key_names,
                     params={"generator": "trace", "path": str(path), "n_requests": n,
                             "columns": list(frame.columns)})
+
+
+def with_scans(workload: Workload, *, every: int, length: int) -> Workload:
+    """``workload`` with a scan inserted after every ``every`` requests: ``length`` reads of
+    keys never seen before and never read again (a report, a crawler, a batch job).
+
+    Scans pollute recency-based caches: LRU makes room for keys that will not come back.
+    """
+    every = v.positive_int("every", every)
+    length = v.positive_int("length", length)
+    n = len(workload)
+    n_scans = n // every
+    if n_scans == 0:
+        raise ValueError(f"every ({every}) must be at most the number of requests ({n})")
+    scan_ids = workload.n_keys + np.arange(n_scans * length, dtype=np.int64)
+    pieces_k, pieces_o, pieces_s, pieces_t, pieces_time = [], [], [], [], []
+    times = workload.times
+    for s in range(n_scans + 1):
+        lo, hi = s * every, min(n, (s + 1) * every)
+        pieces_k.append(workload.keys[lo:hi])
+        pieces_o.append(workload.ops[lo:hi])
+        pieces_s.append(workload.sizes[lo:hi])
+        pieces_t.append(workload.ttls[lo:hi])
+        if times is not None:
+            pieces_time.append(times[lo:hi])
+        if s < n_scans:
+            pieces_k.append(scan_ids[s * length:(s + 1) * length])
+            pieces_o.append(np.zeros(length, dtype=np.int8))
+            pieces_s.append(np.full(length, int(np.median(workload.sizes)), dtype=np.int64))
+            pieces_t.append(np.full(length, np.nan) if np.all(np.isnan(workload.ttls))
+                            else np.full(length, np.nanmedian(workload.ttls)))
+            if times is not None:  # the scan runs at the moment it interrupts
+                pieces_time.append(np.full(length, times[hi - 1]))
+    names = np.concatenate([workload.key_names,
+                            np.array([f"scan:{i}" for i in range(len(scan_ids))], dtype=object)])
+    return Workload(keys=np.concatenate(pieces_k), ops=np.concatenate(pieces_o),
+                    times=np.concatenate(pieces_time) if times is not None else None,
+                    sizes=np.concatenate(pieces_s), ttls=np.concatenate(pieces_t),
+                    key_names=names,
+                    params=dict(workload.params, scans={"every": every, "length": length}))

@@ -1,0 +1,181 @@
+# %% [markdown]
+# # 08 · What happens when the whiteboard is full?
+#
+# **Time:** 75 minutes. **You will:** hit the memory limit and read Redis's refusal; see what
+# each eviction policy keeps; find out why Redis's LRU is *approximately* LRU and measure by
+# how much; watch the LFU counter grow and fade; learn what a key costs in bytes; and pick a
+# policy for a workload that scans.
+#
+# fakeredis has no memory limit at all (it stores `maxmemory` and never evicts), so this
+# lesson runs its real experiments on a **private redis-server** that simlab starts and stops
+# itself, and runs everything on simlab's **Redis model** too, which follows the server's
+# source (`evict.c`): memory in bytes, sampling, a 16-entry pool, a one-second LRU clock, a
+# logarithmic LFU counter.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import simlab
+from simlab import eviction
+
+REAL = simlab.live.redis_server_binary() is not None
+print("private redis-server:", "available, experiments run on the model AND a real server"
+      if REAL else "not found: this notebook shows the model only (install redis-server to "
+      "see the real server beside it)")
+
+# %% [markdown]
+# ## When nothing may be evicted: `noeviction`
+#
+# `noeviction` is Redis's default. When memory is above `maxmemory`, writes are refused with
+# an error, while reads (and deletes) keep working. A cache that runs out of room this way
+# starts failing every fill.
+
+# %%
+runs = [eviction.fill_until_oom("noeviction", limit=1_000_000)]
+if REAL:
+    runs.append(eviction.fill_until_oom("noeviction", limit=1_000_000, real=True))
+pd.DataFrame(runs).set_index("source")
+
+# %% [markdown]
+# The real server takes fewer keys than the model for the same limit: its own connection
+# buffers (tens of kilobytes while a client talks to it) count against `maxmemory` too.
+
+# %% [markdown]
+# ## What a key costs
+#
+# `maxmemory` counts bytes, not keys. A key costs far more than its value: a hash-table entry,
+# the key's own string, the value object, a share of the table's buckets, and a second entry
+# if it has a TTL. Each piece is rounded up to the allocator's size classes.
+
+# %%
+memory = eviction.memory_per_key((10, 100, 1000), n_keys=5000, real=REAL)
+memory
+
+# %%
+ax = memory.pivot(index="value_bytes", columns="ttl", values="model_bytes_per_key").plot.bar(
+    figsize=(7, 4), rot=0)
+ax.set(title="Memory per key in Redis (model; 12-byte key names)",
+       xlabel="value size (bytes)", ylabel="bytes per key")
+ax.legend(["no TTL", "with a TTL"]);
+
+# %% [markdown]
+# ## Approximated LRU against true LRU
+#
+# Exact LRU would need a linked list through every key. Redis instead samples a few keys
+# (`maxmemory-samples`, 5 by default), keeps the best candidates in a 16-entry pool, and evicts
+# the one idle longest, with idle time measured by a clock that ticks once a second.
+#
+# The experiment: write 8 batches of keys, one second apart; freeze `maxmemory` at the memory
+# in use; write as many new keys as half the old ones. True LRU evicts exactly the 4 oldest
+# batches. What does Redis keep of each batch?
+
+# %%
+size = dict(batch_size=2000, new_keys=8000)
+survival = pd.concat([eviction.true_lru_survival(batch_size=2000, new_keys=8000),
+                      eviction.batch_survival("allkeys-lru", 5, **size),
+                      eviction.batch_survival("allkeys-lru", 10, **size),
+                      eviction.batch_survival("allkeys-random", 5, **size)], axis=1)
+if REAL:  # about 8 seconds: the batches are a real second apart
+    survival = survival.join(eviction.batch_survival("allkeys-lru", 5, real=True, **size))
+ax = survival.plot.bar(figsize=(9, 4), rot=0, width=0.85)
+ax.set(title="Share of each batch kept after eviction (batch 0 is the oldest)",
+       xlabel="batch (written one second apart)", ylabel="share of the batch still present")
+ax.legend(fontsize=8);
+
+# %% [markdown]
+# With 5 samples Redis keeps a blurred LRU: some of the oldest keys survive and some recent
+# ones go. With 10 samples it is closer to the true order; random eviction ignores age
+# entirely. The model samples the way Redis does, runs of neighbouring hash-table buckets, and
+# the course's tests check it against a real server within 0.10 per batch.
+
+# %% [markdown]
+# ## The LFU counter: logarithmic, and fading
+#
+# LFU needs a frequency per key, in 8 bits. Redis makes the counter *logarithmic*: a new key
+# starts at 5, and each access adds one with probability 1 / ((counter - 5) × `lfu-log-factor`
+# + 1). Every `lfu-decay-time` minutes without access, it loses one. Below, the model's counter
+# after N accesses, with the values measured on a real server for the default factor.
+
+# %%
+counts = [1, 10, 100, 1000, 10_000, 100_000]
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+for factor in (1, 10, 100):
+    growth = eviction.lfu_counter_after(counts, lfu_log_factor=factor, runs=3)
+    left.plot(growth["accesses"], growth["median"], "o-", label=f"lfu-log-factor {factor}")
+left.plot([100, 1000, 10_000, 100_000], [9, 22, 55, 145], "k*", ms=12,
+          label="measured, factor 10")
+left.set(xscale="log", title="LFU counter after N accesses", xlabel="accesses (log scale)",
+         ylabel="counter (0-255)")
+left.legend()
+cache = simlab.RedisCache("allkeys-lfu", None, lfu_decay_time=1, rng=1)
+cache.put("k", 0.0, None, 10)
+for _ in range(10_000):
+    cache.get("k", 0.0)
+minutes = np.arange(0, 61)
+right.plot(minutes, [cache.lfu_counter("k", m * 60.0) for m in minutes])
+right.set(title="Decay: the same key left alone (lfu-decay-time 1)",
+          xlabel="minutes without access", ylabel="counter");
+
+# %% [markdown]
+# ## Each policy's hit ratio
+#
+# A cache-aside workload (Zipf 1.0 over 20,000 keys, 100-byte values, every key with a TTL of an
+# hour) against a whiteboard of 1 MB. `noeviction` keeps whatever came first and then refuses
+# every fill; the others keep evicting.
+
+# %%
+w = simlab.zipf(20_000, 1.0, 20_000, rate=5000.0, value_size=100, ttl=3600.0, seed=3)
+policies = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl"]
+table = pd.DataFrame({p: simlab.summarize(simlab.simulate_redis(w, policy=p, maxmemory=1_000_000,
+                                                                seed=1))
+                      for p in policies}).T[["hit_ratio", "hit_ratio_after_warmup"]]
+if REAL:  # the same requests on a real server (a few seconds each)
+    for p in ("allkeys-lru", "allkeys-lfu"):
+        table.loc[p, "real_server_hit_ratio"] = eviction.compare_cache_aside(
+            simlab.zipf(20_000, 1.0, 20_000, value_size=100, ttl=3600.0, seed=3),
+            p, 1_000_000).attrs["real_hit_ratio"]
+table.round(4)
+
+# %% [markdown]
+# ## When a scan comes through
+#
+# Now the same kind of workload, but every 3,000 requests a report reads 2,000 keys once each
+# (a scan). Under LRU those one-off keys are the most recent, so they push out the popular
+# ones. LFU's counter remembers that the popular keys are popular.
+
+# %%
+results = eviction.scan_experiment(requests=18_000, every=3000, length=2000)
+ax = pd.Series(results).plot.bar(figsize=(7, 4), rot=0)
+ax.set(title="Hit ratio of the regular reads with periodic scans (model, 300 KB whiteboard)",
+       xlabel="policy", ylabel="hit ratio of non-scan reads", ylim=(0, 1))
+for i, value in enumerate(results.values()):
+    ax.annotate(f"{value:.1%}", (i, value), ha="center", va="bottom")
+
+# %% [markdown]
+# ## Exercise: choose a policy, and say why with a number
+#
+# For the workload with scans above, which policy should the whiteboard use? Set `choice` to
+# its name and `evidence` to its hit ratio on the regular reads (from `results`).
+
+# %%
+# BEGIN SOLUTION
+# LEARNER: choice = None
+# LEARNER: evidence = None
+choice = max(results, key=results.get)
+evidence = results[choice]
+# END SOLUTION
+simlab.checks.check_scan_policy(choice, evidence, results)
+
+# %% [markdown]
+# ## What to remember
+#
+# - `maxmemory` is in bytes; a small key costs about 90 bytes, a TTL about 40 more.
+# - `noeviction` (the default) refuses writes when full; reads and deletes still work.
+# - Redis's LRU and LFU are approximations: sampled keys, a 16-entry pool, a one-second clock.
+#   More samples give a sharper LRU at more CPU per eviction.
+# - LFU's counter is logarithmic and decays; it resists scans that flush an LRU cache.
+# - `volatile-*` policies only evict keys with a TTL, and act like `noeviction` without them.
+#
+# **Next:** `09_invalidation_and_stampedes` (in progress).
