@@ -261,15 +261,16 @@ def _apply_due(st, expire, rand, hf, hi, hsize, pending, until, fills):
 
 @njit(cache=True)
 def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand, policy,
-                capacity, n_keys, max_freq, out_start, out_outcome, out_wb, out_db, out_total,
-                out_flags):
+                capacity, n_keys, max_freq, sliding, out_start, out_outcome, out_wb, out_db,
+                out_total, out_flags):
     """Run cache-aside over the requests; fill the ``out_*`` columns; return counters.
 
     Reads: GET on the whiteboard; on a miss, read the filing room, and the key is filled when
     that read completes (``start + wb_get + db``); the reader also pays the SET round trip.
     Writes (SET/DEL): write the filing room, then DEL the key; the deletion takes effect when
     the filing-room write completes. Sequential mode starts each request when the previous
-    one finishes; otherwise requests start at ``arrivals`` and overlap.
+    one finishes; otherwise requests start at ``arrivals`` and overlap. With ``sliding``, a
+    hit restarts the key's TTL (EXPIRE on every access); otherwise the TTL runs from the fill.
     """
     n = keys.shape[0]
     st, expire = new_state(policy, capacity, n_keys, max_freq)
@@ -292,6 +293,10 @@ def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand,
             w = wb_get[i]
             status = cache_get(st, expire, k, t)
             if status == 0:
+                if sliding:
+                    ttl = ttls[0] if one_ttl else ttls[i]
+                    if ttl == ttl:
+                        expire[k] = t + ttl
                 out_outcome[i] = HIT
                 out_wb[i] = w
                 out_db[i] = 0.0

@@ -258,3 +258,57 @@ def fanout_latency(model, lookups: int, pages: int = 100_000, *, parallel: bool 
     draws = model.sample(lookups * pages, np.random.default_rng(resolve_seed(seed)))
     draws = draws.reshape(pages, lookups)
     return draws.max(axis=1) if parallel else draws.sum(axis=1)
+
+
+# --- TTL ------------------------------------------------------------------------------
+
+def ttl_hit_ratio(p, rate: float, ttl: float, mode: str = "fixed") -> float:
+    """Hit ratio of a whiteboard without a size limit where keys expire after ``ttl``.
+
+    Requests arrive as a Poisson stream of ``rate`` per second, key ``i`` with probability
+    ``p[i]``; a miss fills at once. Per key with request rate ``l``: a fixed TTL (timer set
+    on the fill) gives ``l T / (1 + l T)`` (one miss, then on average ``l T`` hits, per
+    cycle); a sliding TTL (timer restarted by every hit) gives ``1 - exp(-l T)`` (a request
+    hits when the previous one came less than ``T`` before). Summed over the popularity.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    rate = v.positive_real("rate", rate)
+    ttl = v.positive_real("ttl", ttl)
+    v.choice("mode", mode, ("fixed", "sliding"))
+    x = p * rate * ttl
+    per_key = x / (1 + x) if mode == "fixed" else -np.expm1(-x)
+    return float(np.sum(p * per_key))
+
+
+def stale_share_fixed_ttl(ttl: float, update_rate: float) -> float:
+    """Share of hits that return an outdated value under a fixed TTL, when the filing room
+    changes a key as a Poisson stream of ``update_rate`` per second and nobody deletes the
+    whiteboard's copy: hits fall uniformly over the TTL, so ``1 - (1 - e^(-mu T)) / (mu T)``."""
+    ttl = v.positive_real("ttl", ttl)
+    mu = v.positive_real("update_rate", update_rate)
+    x = mu * ttl
+    return float(1 + np.expm1(-x) / x)
+
+
+def stale_share(df: pd.DataFrame, update_rate: float) -> float:
+    """Expected share of a run's hits that saw an outdated value, if the filing room updates
+    each key as a Poisson stream of ``update_rate`` per second without deleting the cached
+    copy: each hit of a value filled ``a`` seconds earlier is stale with probability
+    ``1 - exp(-update_rate * a)``. Ages come from the table (the fill is taken to complete
+    when the miss's filing-room read does)."""
+    mu = v.positive_real("update_rate", update_rate)
+    age = value_age(df)
+    hits = age.dropna()
+    if hits.empty:
+        raise ValueError("the table has no hits to judge")
+    return float(np.mean(-np.expm1(-mu * hits.to_numpy())))
+
+
+def value_age(df: pd.DataFrame) -> pd.Series:
+    """For every hit, seconds since the value it returned was filled (NaN for other rows)."""
+    fill = np.where(df["outcome"].to_numpy() == "miss",
+                    (df["time"] + df["latency"] - df["whiteboard_latency"] / 2).to_numpy(),
+                    np.nan)
+    last_fill = pd.Series(fill, index=df.index).groupby(df["key"].to_numpy()).ffill()
+    age = df["time"] - last_fill
+    return age.where(df["outcome"] == "hit")

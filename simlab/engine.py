@@ -61,9 +61,12 @@ def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine)
             "workload": dict(workload.params)}
 
 
+TTL_MODES = ("fixed", "sliding")
+
+
 def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
              whiteboard="redis-loopback", filing_room="postgres-indexed",
-             seed: int | None = None):
+             ttl_mode: str = "fixed", seed: int | None = None):
     """Simulate cache-aside over ``workload`` in virtual time.
 
     Parameters
@@ -77,6 +80,8 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
     whiteboard, filing_room : latency model, preset name or seconds
         Latency of one whiteboard round trip and of one filing-room query. A number means a
         constant (0: a miss fills the whiteboard instantly).
+    ttl_mode : {"fixed", "sliding"}
+        ``fixed``: a key's TTL runs from its fill; ``sliding``: every hit restarts it.
     seed : int, optional
         Seed for latencies and random eviction; stored in ``df.attrs``.
 
@@ -88,6 +93,7 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
         parameters, seed and counters in ``df.attrs``. See :func:`simlab.summarize`.
     """
     cache_size = _check(workload, policy, cache_size)
+    v.choice("ttl_mode", ttl_mode, TTL_MODES)
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
     seed = resolve_seed(seed)
@@ -108,14 +114,15 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
     counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
                              inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
                              K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
-                             start, outcome, wb, db, total, flags)
+                             ttl_mode == "sliding", start, outcome, wb, db, total, flags)
     engine_s = time.perf_counter() - tic
     params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "fast")
+    params["ttl_mode"] = ttl_mode
     return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
                        engine_s)
 
 
-def _event_loop(workload: Workload, cache, inputs, names=None):
+def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False):
     """Cache-aside over ``workload`` with any cache offering ``get(key, now) -> hit``,
     ``put(key, now, ttl, size)`` and ``delete(key, now)``, in plain Python.
 
@@ -154,6 +161,8 @@ def _event_loop(workload: Workload, cache, inputs, names=None):
             expired_before = cache.expired
             if cache.get(name_of(key), t):
                 outcome[i], wb[i], db[i], total[i] = K.HIT, w, 0.0, w
+                if sliding and not math.isnan(workload.ttls[i]):
+                    cache.expire_at[name_of(key)] = t + float(workload.ttls[i])
             else:
                 if cache.expired > expired_before:
                     flags[i] |= K.FLAG_EXPIRED
@@ -184,9 +193,10 @@ def _event_loop(workload: Workload, cache, inputs, names=None):
 
 def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: int,
                        whiteboard="redis-loopback", filing_room="postgres-indexed",
-                       seed: int | None = None):
+                       ttl_mode: str = "fixed", seed: int | None = None):
     """The same model as :func:`simulate`, written plainly in Python (slow; for checking)."""
     cache_size = _check(workload, policy, cache_size)
+    v.choice("ttl_mode", ttl_mode, TTL_MODES)
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
     seed = resolve_seed(seed)
@@ -199,9 +209,10 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
 
     cache = make_cache(policy, cache_size, rng=_Draws())
     tic = time.perf_counter()
-    columns = _event_loop(workload, cache, inputs)
+    columns = _event_loop(workload, cache, inputs, sliding=ttl_mode == "sliding")
     engine_s = time.perf_counter() - tic
     params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference")
+    params["ttl_mode"] = ttl_mode
     return build_table(workload, *columns, params, engine_s)
 
 

@@ -129,15 +129,20 @@ def _sizes(value_size, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.full(n, value_size, dtype=np.int64)
 
 
-def _ttls(ttl, n: int) -> np.ndarray:
+def _ttls(ttl, n: int, jitter: float = 0.0, rng=None) -> np.ndarray:
     if ttl is None:
         return np.full(n, np.nan)
     ttl = v.positive_real("ttl", ttl)
-    return np.full(n, ttl)
+    jitter = v.fraction("ttl_jitter", jitter)
+    if jitter == 0:
+        return np.full(n, ttl)
+    if jitter >= 1:
+        raise ValueError(f"ttl_jitter must be below 1 (a TTL stays positive), got {jitter!r}")
+    return ttl * rng.uniform(1 - jitter, 1 + jitter, n)
 
 
 def _assemble(keys, n_keys, *, n_requests, rate, read_fraction, value_size, ttl, seed,
-              params) -> Workload:
+              params, ttl_jitter=0.0) -> Workload:
     read_fraction = v.fraction("read_fraction", read_fraction)
     if rate is not None:
         rate = v.positive_real("rate", rate)
@@ -147,16 +152,16 @@ def _assemble(keys, n_keys, *, n_requests, rate, read_fraction, value_size, ttl,
     times = None if rate is None else poisson_arrivals(n_requests, rate, stream(seed, "arrivals"))
     params = dict(params, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
                   value_size=repr(value_size) if hasattr(value_size, "sample") else value_size,
-                  ttl=ttl, seed=seed)
+                  ttl=ttl, ttl_jitter=ttl_jitter, seed=seed)
     return Workload(keys=keys, ops=ops, times=times,
                     sizes=_sizes(value_size, n_requests, stream(seed, "sizes")),
-                    ttls=_ttls(ttl, n_requests),
+                    ttls=_ttls(ttl, n_requests, ttl_jitter, stream(seed, "ttl")),
                     key_names=np.arange(n_keys).astype(str).astype(object), params=params)
 
 
 def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = None,
          read_fraction: float = 1.0, value_size=100, ttl: float | None = None,
-         seed: int | None = None) -> Workload:
+         ttl_jitter: float = 0.0, seed: int | None = None) -> Workload:
     """Requests whose popularity follows a bounded Zipf law.
 
     Parameters
@@ -176,6 +181,9 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
         Bytes per value: a constant, or any object with ``sample(n, rng)``.
     ttl : float, optional
         Seconds a key stays on the whiteboard after it is filled.
+    ttl_jitter : float
+        Spread each TTL uniformly over ``ttl * (1 ± ttl_jitter)`` (0 to below 1), so keys
+        filled together do not all expire together.
     seed : int, optional
         Seed for every random draw; the same seed gives the same workload, bit for bit.
 
@@ -190,6 +198,7 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
     keys = _draw(probabilities, n_requests, stream(seed, "keys"))
     return _assemble(keys, len(probabilities), n_requests=n_requests, rate=rate,
                      read_fraction=read_fraction, value_size=value_size, ttl=ttl, seed=seed,
+                     ttl_jitter=ttl_jitter,
                      params={"generator": "zipf", "n_keys": int(n_keys), "alpha": float(alpha)})
 
 
@@ -210,7 +219,8 @@ def hot_set_probabilities(n_keys: int, hot_fraction: float, hot_share: float) ->
 
 def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_share: float = 0.8,
             rate: float | None = None, read_fraction: float = 1.0, value_size=100,
-            ttl: float | None = None, seed: int | None = None) -> Workload:
+            ttl: float | None = None, ttl_jitter: float = 0.0,
+            seed: int | None = None) -> Workload:
     """Requests where a hot set of keys (``hot_fraction`` of them) gets ``hot_share`` of traffic.
 
     The default is the 80/20 rule. Other parameters as in :func:`zipf`.
@@ -220,7 +230,7 @@ def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_shar
     seed = resolve_seed(seed)
     keys = _draw(probabilities, n_requests, stream(seed, "keys"))
     return _assemble(keys, n_keys, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
-                     value_size=value_size, ttl=ttl, seed=seed,
+                     value_size=value_size, ttl=ttl, seed=seed, ttl_jitter=ttl_jitter,
                      params={"generator": "hot_set", "n_keys": int(n_keys),
                              "hot_fraction": float(hot_fraction), "hot_share": float(hot_share)})
 

@@ -66,11 +66,13 @@ def test_same_seed_same_result_bit_for_bit():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), policy=st.sampled_from(simlab.POLICIES),
        size=st.integers(1, 60), rate=st.sampled_from([None, 50.0, 2000.0]),
-       read_fraction=st.sampled_from([1.0, 0.8]), ttl=st.sampled_from([None, 0.05, 2.0]))
-def test_fast_engine_equals_reference(seed, policy, size, rate, read_fraction, ttl):
+       read_fraction=st.sampled_from([1.0, 0.8]), ttl=st.sampled_from([None, 0.05, 2.0]),
+       ttl_mode=st.sampled_from(["fixed", "sliding"]))
+def test_fast_engine_equals_reference(seed, policy, size, rate, read_fraction, ttl, ttl_mode):
     w = simlab.zipf(200, 0.9, 1500, rate=rate, read_fraction=read_fraction, ttl=ttl, seed=seed)
-    fast = simlab.simulate(w, policy=policy, cache_size=size, seed=seed)
-    ref = simlab.simulate_reference(w, policy=policy, cache_size=size, seed=seed)
+    fast = simlab.simulate(w, policy=policy, cache_size=size, ttl_mode=ttl_mode, seed=seed)
+    ref = simlab.simulate_reference(w, policy=policy, cache_size=size, ttl_mode=ttl_mode,
+                                    seed=seed)
     for col in CLOUDPHYSICS_LIKE_COLUMNS:
         assert fast[col].equals(ref[col]), col
     for name in ("evictions", "inflight_misses", "fills", "keys_at_end", "expired_removed"):
