@@ -19,7 +19,9 @@ from .live import (CacheAside, PrivateRedis, RedisUnavailable, backend_banner, c
 from .redis_cache import OOM_ERROR, REDIS_POLICIES, OOMError, RedisCache
 from .eviction import batch_survival, compare_cache_aside, true_lru_survival
 from .workloads import with_scans
-from . import checks, plots, redis_memory
+from .clock import FakeRedisClock, RealClock, clock_for
+from .analysis import stale_share, stale_share_fixed_ttl, ttl_hit_ratio, value_age
+from . import checks, expiry, plots, redis_memory
 from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
                         poisson_arrivals, read_trace, zipf, zipf_probabilities)
 
@@ -46,6 +48,9 @@ __all__ = [
     # Redis-faithful eviction and memory
     "RedisCache", "REDIS_POLICIES", "OOM_ERROR", "OOMError", "simulate_redis", "redis_memory",
     "batch_survival", "compare_cache_aside", "true_lru_survival", "with_scans",
+    # time and expiry
+    "clock_for", "FakeRedisClock", "RealClock", "ttl_hit_ratio", "stale_share",
+    "stale_share_fixed_ttl", "value_age", "expiry",
     # notebook helpers
     "plots", "checks",
 ]

@@ -108,6 +108,9 @@ def cmd_simulate(args):
         raise ValueError(f"argument --cache-size: the policy {args.policy} needs a size in keys "
                          "(--cache-size KEYS); for a limit in bytes use a Redis policy such as "
                          "allkeys-lru with --maxmemory")
+    if redis_policy and args.ttl_mode != "fixed":
+        raise ValueError("argument --ttl-mode: sliding TTLs are simulated for the textbook "
+                         "policies; the Redis model keeps each key's TTL from its SET")
     if not redis_policy and args.maxmemory is not None:
         raise ValueError(f"argument --maxmemory: applies to the Redis policies "
                          f"({', '.join(REDIS_POLICIES)}), not {args.policy}")
@@ -125,7 +128,7 @@ def cmd_simulate(args):
                             seed=args.seed)
     else:
         df = simulate(workload, policy=args.policy, cache_size=args.cache_size,
-                      filing_room=filing, seed=args.seed)
+                      filing_room=filing, ttl_mode=args.ttl_mode, seed=args.seed)
     summary = summarize(df)
     elapsed = time.perf_counter() - tic
     out = {
@@ -140,6 +143,7 @@ def cmd_simulate(args):
         "evictions": df.attrs["evictions"], "oom_errors": df.attrs.get("oom_errors", 0),
         "keys_at_end": df.attrs["keys_at_end"], "bytes_at_end": df.attrs.get("bytes_at_end"),
         "policy": args.policy, "cache_size": args.cache_size, "maxmemory": args.maxmemory,
+        "ttl": args.ttl, "ttl_mode": args.ttl_mode,
         "timing": "sequential" if workload.times is None else "arrivals",
         "seed": args.seed, "elapsed_s": elapsed,
     }
@@ -276,6 +280,8 @@ def build_parser():
     p.add_argument("--lfu-log-factor", type=nonneg_float, default=10.0, metavar="F")
     p.add_argument("--lfu-decay-time", type=nonneg_float, default=1.0, metavar="MINUTES")
     p.add_argument("--ttl", type=positive_float, metavar="SECONDS")
+    p.add_argument("--ttl-mode", choices=("fixed", "sliding"), default="fixed",
+                   help="fixed: the TTL runs from the fill; sliding: every hit restarts it")
     p.add_argument("--read-fraction", type=share, default=1.0, metavar="SHARE",
                    help="share of requests that are reads (default 1)")
     p.add_argument("--db-latency", type=nonneg_float, metavar="SECONDS",

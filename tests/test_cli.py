@@ -112,3 +112,14 @@ def test_with_server_runs_a_command_beside_a_private_server():
     code = "import os, redis; r = redis.Redis.from_url(os.environ['REDIS_URL']); print(r.ping())"
     out = run("with-server", "--", sys.executable, "-c", code)
     assert out.returncode == 0 and out.stdout.strip() == "True"
+
+
+def test_ttl_mode_and_expired_misses():
+    base = ["simulate", "--keys", "1000", "--requests", "20000", "--rate", "500", "--cache-size",
+            "2000", "--ttl", "2", "--db-latency", "0", "--seed", "3", "--json"]
+    fixed = json.loads(run(*base).stdout)
+    sliding = json.loads(run(*base, "--ttl-mode", "sliding").stdout)
+    assert fixed["expired_misses"] > sliding["expired_misses"] > 0
+    assert sliding["hit_ratio"] > fixed["hit_ratio"] and sliding["ttl_mode"] == "sliding"
+    out = run("simulate", "--cache-size", "10", "--ttl-mode", "forever")
+    assert out.returncode == 2 and "argument --ttl-mode" in out.stderr
