@@ -164,6 +164,19 @@ def cmd_mrc(args):
     _emit(out, args.json)
 
 
+def cmd_ratelimit(args):
+    from .ratelimit import simulate_ratelimit
+
+    tic = time.perf_counter()
+    out = simulate_ratelimit(args.algorithm, limit=args.limit, window=args.window,
+                             rate=args.rate, duration=args.duration, pattern=args.pattern,
+                             seed=args.seed)
+    elapsed = time.perf_counter() - tic
+    out = {k: val for k, val in out.items() if k not in ("times", "decisions")}
+    out["elapsed_s"] = elapsed
+    _emit(out, args.json)
+
+
 def _emit(out, as_json):
     if as_json:
         print(json.dumps(out))
@@ -295,6 +308,21 @@ def build_parser():
                    help="cache sizes in keys (default: log-spaced up to the unique keys)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_mrc)
+
+    p = sub.add_parser("ratelimit", help="a rate limiter over one user's request stream")
+    p.add_argument("--algorithm", required=True,
+                   choices=("fixed-window", "sliding-log", "sliding-counter", "token-bucket"))
+    p.add_argument("--limit", type=positive_int, required=True, metavar="N",
+                   help="requests allowed per window")
+    p.add_argument("--window", type=positive_float, required=True, metavar="SECONDS")
+    p.add_argument("--rate", type=positive_float, required=True, metavar="RPS",
+                   help="the user's request rate (Poisson)")
+    p.add_argument("--duration", type=positive_float, required=True, metavar="SECONDS")
+    p.add_argument("--pattern", choices=("poisson", "edge-burst"), default="poisson",
+                   help="edge-burst adds 2x-limit bursts around every window edge")
+    p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_ratelimit)
 
     p = sub.add_parser("with-server", help="run a command beside a private redis-server")
     p.add_argument("command", nargs=argparse.REMAINDER)

@@ -1,0 +1,184 @@
+"""Rate limiters on Redis, each atomic: fixed window, sliding log, sliding counter, token bucket.
+
+Every limiter has ``allow(user) -> bool`` and reads the time from a clock (``clock.now()``), so
+a :class:`simlab.clock.FakeRedisClock` can put a test exactly on a window's edge. Their
+decisions are those of :class:`simlab.ratelimit.Limiter` for one client; several clients at
+once cannot break them, because each decision is one transaction or one Lua script.
+:func:`limit_race` shows what happens when the steps are not atomic.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from ..clock import RealClock
+from .client import key as course_key
+
+_SLIDING_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local estimate = previous * (1 - tonumber(ARGV[2])) + current
+if estimate < tonumber(ARGV[1]) then
+    redis.call('INCR', KEYS[1])
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return 1
+end
+return 0
+"""
+
+_TOKEN_BUCKET = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local last = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - last) * rate)
+local allowed = 0
+if tokens >= 1 then
+    tokens = tokens - 1
+    allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return allowed
+"""
+
+
+class _Base:
+    name = "base"
+
+    def __init__(self, r, *, limit: int, window: float, clock=None):
+        if not (isinstance(limit, int) and limit > 0):
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if not (isinstance(window, (int, float)) and window > 0):
+            raise ValueError(f"window must be a positive number of seconds, got {window!r}")
+        self.r, self.limit, self.window = r, limit, float(window)
+        self.clock = clock or RealClock()
+
+    def _key(self, user, *parts):
+        return course_key("rl", self.name, user, *parts)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(limit={self.limit}, window={self.window})"
+
+
+class FixedWindow(_Base):
+    """A counter per window: INCR and EXPIRE in one MULTI/EXEC transaction."""
+
+    name = "fixed-window"
+
+    def allow(self, user) -> bool:
+        index = int(self.clock.now() // self.window)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.incr(self._key(user, index))
+        pipe.pexpire(self._key(user, index), int(self.window * 1000) + 1000)
+        count, _ = pipe.execute()
+        return count <= self.limit
+
+
+class SlidingLog(_Base):
+    """The time of every allowed request in a sorted set: drop the old, add this one, count,
+    in one transaction; over the limit, take this one back out."""
+
+    name = "sliding-log"
+
+    def allow(self, user) -> bool:
+        now = self.clock.now()
+        name = self._key(user)
+        member = f"{now!r}:{uuid.uuid4().hex[:8]}"
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zremrangebyscore(name, "-inf", now - self.window)
+        pipe.zadd(name, {member: now})
+        pipe.zcard(name)
+        pipe.pexpire(name, int(self.window * 1000) + 1000)
+        _, _, count, _ = pipe.execute()
+        if count > self.limit:
+            self.r.zrem(name, member)
+            return False
+        return True
+
+
+class SlidingCounter(_Base):
+    """This window's count plus the previous window's, weighted by its overlap (Lua)."""
+
+    name = "sliding-counter"
+
+    def __init__(self, r, **kwargs):
+        super().__init__(r, **kwargs)
+        self._script = r.register_script(_SLIDING_COUNTER)
+
+    def allow(self, user) -> bool:
+        now = self.clock.now()
+        index = int(now // self.window)
+        elapsed = now / self.window - index
+        return bool(self._script(keys=[self._key(user, index), self._key(user, index - 1)],
+                                 args=[self.limit, repr(elapsed), int(self.window * 2000)]))
+
+
+class TokenBucket(_Base):
+    """``limit`` tokens, refilled at ``limit / window`` per second (Lua)."""
+
+    name = "token-bucket"
+
+    def __init__(self, r, **kwargs):
+        super().__init__(r, **kwargs)
+        self._script = r.register_script(_TOKEN_BUCKET)
+
+    def allow(self, user) -> bool:
+        return bool(self._script(keys=[self._key(user)],
+                                 args=[self.limit, repr(self.limit / self.window),
+                                       repr(self.clock.now())]))
+
+
+LIMITERS = {cls.name: cls for cls in (FixedWindow, SlidingLog, SlidingCounter, TokenBucket)}
+
+
+def limiter(algorithm: str, r, *, limit: int, window: float, clock=None):
+    """A live limiter by name: ``fixed-window``, ``sliding-log``, ``sliding-counter``,
+    ``token-bucket``."""
+    if algorithm not in LIMITERS:
+        raise ValueError(f"algorithm must be one of {', '.join(LIMITERS)}; got {algorithm!r}")
+    return LIMITERS[algorithm](r, limit=limit, window=window, clock=clock)
+
+
+def racy_allow(r, user, *, limit: int, window: float, clock=None, gap: float = 0.0) -> bool:
+    """A fixed window done wrong: GET the count, decide in Python, then INCR. Between the two
+    commands another client can read the same count, so both are let through."""
+    clock = clock or RealClock()
+    name = course_key("rl", "racy", user, int(clock.now() // window))
+    count = int(r.get(name) or 0)
+    if count >= limit:
+        return False
+    time.sleep(gap)          # the network round trip between the two commands
+    r.incr(name)
+    r.pexpire(name, int(window * 1000) + 1000)
+    return True
+
+
+def limit_race(r, *, atomic: bool, limit: int = 50, threads: int = 8, attempts: int = 40,
+               window: float = 60.0, gap: float = 0.0005) -> dict:
+    """``threads`` clients each try ``attempts`` requests for one user at once; how many got
+    through a limit of ``limit`` per window?"""
+    user = f"race-{uuid.uuid4().hex[:6]}"
+    fixed = FixedWindow(r, limit=limit, window=window)
+    allowed = []
+    lock = threading.Lock()
+
+    def client():
+        mine = 0
+        for _ in range(attempts):
+            ok = fixed.allow(user) if atomic else racy_allow(r, user, limit=limit,
+                                                             window=window, gap=gap)
+            mine += ok
+        with lock:
+            allowed.append(mine)
+
+    pool = [threading.Thread(target=client) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {"atomic": atomic, "limit": limit, "attempts": threads * attempts,
+            "allowed": sum(allowed)}
