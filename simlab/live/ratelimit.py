@@ -144,16 +144,16 @@ def limiter(algorithm: str, r, *, limit: int, window: float, clock=None):
 
 
 def racy_allow(r, user, *, limit: int, window: float, clock=None, gap: float = 0.0) -> bool:
-    """A fixed window done wrong: GET the count, decide in Python, then INCR. Between the two
-    commands another client can read the same count, so both are let through."""
+    """A fixed window done wrong: GET the count, decide in Python, then SET count + 1.
+    Between the two commands other clients read the same count: they are all let through,
+    and their writes overwrite each other, so the counter falls behind."""
     clock = clock or RealClock()
     name = course_key("rl", "racy", user, int(clock.now() // window))
     count = int(r.get(name) or 0)
     if count >= limit:
         return False
     time.sleep(gap)          # the network round trip between the two commands
-    r.incr(name)
-    r.pexpire(name, int(window * 1000) + 1000)
+    r.set(name, count + 1, px=int(window * 1000) + 1000)
     return True
 
 
@@ -182,3 +182,25 @@ def limit_race(r, *, atomic: bool, limit: int = 50, threads: int = 8, attempts: 
         t.join()
     return {"atomic": atomic, "limit": limit, "attempts": threads * attempts,
             "allowed": sum(allowed)}
+
+
+def edge_demo(lim, clock, *, before: int, after: int, user: str = "edge") -> dict:
+    """Requests just before and just after a window edge: how many pass on each side?
+
+    With a controllable clock the edge is reached by jumping; with a real one, by waiting
+    until 20 ms before the next window boundary.
+    """
+    now = clock.now()
+    edge = (int(now // lim.window) + 1) * lim.window
+    if clock.controllable:
+        clock.advance(edge - 0.01 - now)
+    else:
+        time.sleep(max(0.0, edge - 0.02 - time.time()))
+    first = sum(lim.allow(user) for _ in range(before))
+    if clock.controllable:
+        clock.advance(0.02)
+    else:
+        time.sleep(max(0.0, edge + 0.005 - time.time()))
+    second = sum(lim.allow(user) for _ in range(after))
+    return {"algorithm": lim.name, "allowed just before the edge": first,
+            "allowed just after": second, "in about 20 ms": first + second}
