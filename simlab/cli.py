@@ -177,6 +177,21 @@ def cmd_ratelimit(args):
     _emit(out, args.json)
 
 
+def cmd_queue(args):
+    from .queueing import queue_summary, simulate_queue
+
+    tic = time.perf_counter()
+    df = simulate_queue(arrival_rate=args.arrival_rate, service_mean=args.service_mean,
+                        workers=args.workers, jobs=args.jobs, crash_rate=args.crash_rate,
+                        reliable=args.reliable, seed=args.seed)
+    out = queue_summary(df)
+    out.update({"workers": args.workers, "arrival_rate": args.arrival_rate,
+                "service_mean": args.service_mean, "reliable": args.reliable,
+                "crash_rate": args.crash_rate, "seed": df.attrs["seed"],
+                "elapsed_s": time.perf_counter() - tic})
+    _emit(out, args.json)
+
+
 def _emit(out, as_json):
     if as_json:
         print(json.dumps(out))
@@ -323,6 +338,21 @@ def build_parser():
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ratelimit)
+
+    p = sub.add_parser("queue", help="jobs, a queue and c workers (that may crash)")
+    p.add_argument("--arrival-rate", type=positive_float, required=True, metavar="RATE",
+                   help="jobs per second (Poisson)")
+    p.add_argument("--service-mean", type=positive_float, required=True, metavar="SECONDS",
+                   help="mean service time (exponential)")
+    p.add_argument("--workers", type=positive_int, required=True, metavar="C")
+    p.add_argument("--jobs", type=positive_int, required=True, metavar="N")
+    p.add_argument("--crash-rate", type=nonneg_float, default=0.0, metavar="R",
+                   help="crashes per second of a busy worker")
+    p.add_argument("--reliable", action="store_true",
+                   help="BLMOVE into a processing list: a crashed worker's job is redelivered")
+    p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_queue)
 
     p = sub.add_parser("with-server", help="run a command beside a private redis-server")
     p.add_argument("command", nargs=argparse.REMAINDER)
