@@ -1,0 +1,233 @@
+"""Handing slow work to a worker, for real: a Redis list as the queue, workers as processes.
+
+The producer (the "API") pushes a job and returns at once; workers take jobs and do the slow
+work. Workers run as separate processes (see ``_queue_worker.py``) so that one can be killed
+in the middle of a job, for real. They reach Redis over TCP: the server at ``REDIS_URL``, a
+private redis-server, or, when neither is available, fakeredis's TCP server in this process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .client import PREFIX
+
+WORKER = Path(__file__).with_name("_queue_worker.py")
+
+
+class QueueServer:
+    """A Redis that worker processes can reach: ``url`` and ``client()``.
+
+    ``REDIS_URL`` if set; otherwise a private redis-server if the binary is there; otherwise
+    fakeredis served over TCP from a thread of this process.
+    """
+
+    def __init__(self):
+        self._private = None
+        self._tcp = None
+        self.url = os.environ.get("REDIS_URL")
+        self.kind = "REDIS_URL"
+        if not self.url:
+            from .server import PrivateRedis, redis_server_binary
+            if redis_server_binary():
+                self._private = PrivateRedis().start()
+                self.url, self.kind = self._private.url, "private redis-server"
+            else:
+                import fakeredis
+                self._tcp = fakeredis.TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+                threading.Thread(target=self._tcp.serve_forever, daemon=True).start()
+                host, port = self._tcp.server_address
+                self.url, self.kind = f"redis://{host}:{port}/0", "fakeredis over TCP"
+
+    def client(self):
+        import redis
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+    def close(self):
+        if self._private:
+            self._private.stop()
+        if self._tcp:
+            self._tcp.shutdown()
+            self._tcp.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<QueueServer {self.kind} at {self.url}>"
+
+
+class JobQueue:
+    """A job queue under its own key prefix, with worker processes.
+
+    Parameters
+    ----------
+    server : QueueServer
+    reliable : bool
+        Workers use BLMOVE into a processing list and acknowledge (LREM) when done, instead
+        of BRPOP.
+    """
+
+    def __init__(self, server: QueueServer, *, reliable: bool = False, name: str | None = None):
+        self.server = server
+        self.r = server.client()
+        self.reliable = reliable
+        self.prefix = f"{PREFIX}queue:{name or uuid.uuid4().hex[:8]}"
+        self.workers: dict[str, subprocess.Popen] = {}
+        self._next_id = 0
+        self.kills = 0
+
+    # the producer ------------------------------------------------------------------------
+
+    def enqueue(self, work_s: float, payload=None) -> int:
+        """Push one job (``work_s`` seconds of work); return its id. Returns at once."""
+        job_id = self._next_id
+        self._next_id += 1
+        self.r.lpush(f"{self.prefix}:jobs",
+                     json.dumps({"id": job_id, "work_s": float(work_s), "payload": payload}))
+        return job_id
+
+    # workers -----------------------------------------------------------------------------
+
+    def start_worker(self, name: str | None = None) -> str:
+        name = name or f"w{len(self.workers) + 1}"
+        self.workers[name] = subprocess.Popen(
+            [sys.executable, str(WORKER), self.server.url, name,
+             "reliable" if self.reliable else "plain", self.prefix],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return name
+
+    def kill_worker(self, name: str) -> None:
+        """Stop a worker for real (SIGKILL): no clean-up, no chance to finish its job."""
+        proc = self.workers[name]
+        proc.kill()
+        proc.wait(5)
+        self.kills += 1
+
+    def kill_when_busy(self, name: str, timeout: float = 10.0) -> int | None:
+        """Wait until ``name`` has started a job, kill it mid-job; return that job's id."""
+        deadline = time.monotonic() + timeout
+        seen = self.r.llen(f"{self.prefix}:started")
+        while time.monotonic() < deadline:
+            started = self.r.lrange(f"{self.prefix}:started", seen, -1)
+            if started:
+                time.sleep(0.05)                  # well inside the job's work
+                self.kill_worker(name)
+                return int(started[0])
+            time.sleep(0.01)
+        raise TimeoutError(f"worker {name} took no job within {timeout} s")
+
+    def recover(self, *, wait: float = 2.0) -> int:
+        """Move the jobs of dead workers back to the queue; return how many.
+
+        A worker is dead when its heartbeat key (a 1.5 s TTL it keeps renewing) is gone;
+        waits up to ``wait`` seconds for the heartbeats of workers that hold jobs to lapse.
+        """
+        moved = 0
+        deadline = time.monotonic() + wait
+        pending = list(self.r.scan_iter(match=f"{self.prefix}:processing:*"))
+        while pending:
+            for name in list(pending):
+                worker = name.rsplit(":", 1)[-1]
+                if self.r.exists(f"{self.prefix}:alive:{worker}"):
+                    continue
+                while self.r.lmove(name, f"{self.prefix}:jobs", "RIGHT", "RIGHT") is not None:
+                    moved += 1
+                pending.remove(name)
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return moved
+
+    def wait_until_done(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued or held and every started job has finished, except
+        the ones whose worker was killed; True if that happened within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            held = sum(self.r.llen(k) for k in self.r.scan_iter(
+                match=f"{self.prefix}:processing:*"))
+            started = self.r.llen(f"{self.prefix}:started")
+            done = self.r.llen(f"{self.prefix}:done")
+            if (self.r.llen(f"{self.prefix}:jobs") == 0 and held == 0
+                    and started - done == self.kills):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def done_ids(self) -> list[int]:
+        return [int(x) for x in self.r.lrange(f"{self.prefix}:done", 0, -1)]
+
+    def report(self, n_jobs: int) -> dict:
+        """Every job id processed at least once? How many lost, how many processed twice?"""
+        done = self.done_ids()
+        started = [int(x) for x in self.r.lrange(f"{self.prefix}:started", 0, -1)]
+        counts = np.bincount(done, minlength=n_jobs) if done else np.zeros(n_jobs, int)
+        starts = np.bincount(started, minlength=n_jobs) if started else np.zeros(n_jobs, int)
+        return {"jobs": n_jobs, "processed": int((counts > 0).sum()),
+                "lost": int((counts == 0).sum()), "processed_twice": int((counts > 1).sum()),
+                "started_twice": int((starts > 1).sum()), "reliable": self.reliable}
+
+    def close(self) -> None:
+        """Stop the workers and delete this queue's keys."""
+        self.r.set(f"{self.prefix}:stop", "1")
+        for proc in self.workers.values():
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(3)
+            if proc.stderr:
+                proc.stderr.close()
+        for name in self.r.scan_iter(match=f"{self.prefix}:*"):
+            self.r.delete(name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def crash_experiment(server: QueueServer, *, reliable: bool, jobs: int = 6,
+                     work_s: float = 0.3) -> dict:
+    """Queue ``jobs`` jobs, start a worker, kill it in the middle of a job, recover (reliable
+    queue), let a fresh worker finish; report lost and duplicated jobs."""
+    with JobQueue(server, reliable=reliable) as q:
+        for _ in range(jobs):
+            q.enqueue(work_s)
+        first = q.start_worker("w1")
+        killed_job = q.kill_when_busy(first)
+        recovered = q.recover() if reliable else 0
+        q.start_worker("w2")
+        q.wait_until_done(timeout=jobs * work_s + 10)
+        out = q.report(jobs)
+        out.update({"killed_during_job": killed_job, "recovered": recovered})
+        return out
+
+
+def user_latency(r, *, requests: int = 50, work_s: float = 0.02) -> dict:
+    """What the user waits for, per request: doing ``work_s`` of work inline, or pushing a job
+    to a queue and answering at once. Returns both as arrays of seconds."""
+    inline = np.empty(requests)
+    queued = np.empty(requests)
+    name = f"{PREFIX}queue:latency:{uuid.uuid4().hex[:6]}"
+    for i in range(requests):
+        tic = time.perf_counter()
+        time.sleep(work_s)                      # the slow work itself (email, resize...)
+        inline[i] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        r.lpush(name, json.dumps({"id": i, "work_s": work_s}))
+        queued[i] = time.perf_counter() - tic
+    r.delete(name)
+    return {"inline": inline, "queued": queued}
