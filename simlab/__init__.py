@@ -21,7 +21,7 @@ from .eviction import batch_survival, compare_cache_aside, true_lru_survival
 from .workloads import with_scans
 from .clock import FakeRedisClock, RealClock, clock_for
 from .analysis import stale_share, stale_share_fixed_ttl, ttl_hit_ratio, value_age
-from . import checks, expiry, plots, redis_memory
+from . import checks, expiry, plots, queueing, ratelimit, redis_memory
 from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
                         poisson_arrivals, read_trace, zipf, zipf_probabilities)
 
@@ -51,6 +51,8 @@ __all__ = [
     # time and expiry
     "clock_for", "FakeRedisClock", "RealClock", "ttl_hit_ratio", "stale_share",
     "stale_share_fixed_ttl", "value_age", "expiry",
+    # rate limiting and queues (simulation modules; live ones in simlab.live)
+    "ratelimit", "queueing",
     # notebook helpers
     "plots", "checks",
 ]

@@ -248,4 +248,4 @@ simlab.checks.check_alpha_prediction(prediction, low, high)
 # - Report the warm-up and the steady state separately, with a confidence interval.
 # - The cheapest size balances memory against filing-room load.
 #
-# **Next:** `05_ttl_and_expiry` (in progress): data that expires by itself.
+# **Next:** [05_ttl_and_expiry](05_ttl_and_expiry.ipynb): data that expires by itself.

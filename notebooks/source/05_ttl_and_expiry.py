@@ -219,7 +219,7 @@ ax.legend();
 # - Expired keys linger until touched or found by the active cycle; memory and `DBSIZE` count
 #   them meanwhile.
 #
-# **Next:** `06_rate_limiting`.
+# **Next:** [06_rate_limiting](06_rate_limiting.ipynb).
 
 # %%
 if FAST:

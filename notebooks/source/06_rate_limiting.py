@@ -149,7 +149,7 @@ simlab.checks.check_sliding_log_memory(memory_bytes)
 # - A sliding counter (two counters) is nearly exact; a token bucket allows bursts, then a rate.
 # - Make each decision one atomic step: decide on INCR's answer, or use MULTI/EXEC or Lua.
 #
-# **Next:** `07_queues`.
+# **Next:** [07_queues](07_queues.ipynb).
 
 # %%
 if clock.controllable:

@@ -183,7 +183,7 @@ simlab.checks.check_crash_safe_take(take)
 #   forever.
 # - Little's law: jobs in the system = arrival rate x time in the system.
 #
-# **Next:** `08_eviction`: what happens when the whiteboard is full.
+# **Next:** [08_eviction](08_eviction.ipynb): what happens when the whiteboard is full.
 
 # %%
 server.close()
