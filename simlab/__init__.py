@@ -46,7 +46,7 @@ __all__ = [
     "connect", "filing_room", "CacheAside", "PrivateRedis", "RedisUnavailable", "cleanup", "key",
     "backend_banner",
     # Redis-faithful eviction and memory
-    "RedisCache", "REDIS_POLICIES", "OOM_ERROR", "OOMError", "simulate_redis", "redis_memory",
+    "RedisCache", "REDIS_POLICIES", "OOM_ERROR", "OOMError", "redis_memory",
     "batch_survival", "compare_cache_aside", "true_lru_survival", "with_scans",
     # time and expiry
     "clock_for", "FakeRedisClock", "RealClock", "ttl_hit_ratio", "stale_share",

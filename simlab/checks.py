@@ -57,6 +57,17 @@ def _missing(answer, what: str):
     return None
 
 
+def _answer(answer, what):
+    """``(value, None)`` for a usable number, or ``(None, verdict)`` for the check to return."""
+    missing = _missing(answer, what)
+    if missing is not None:
+        return None, missing
+    value = _number(answer, what)
+    if value is None:
+        return None, Verdict(False, "not a number")
+    return value, None
+
+
 def _number(answer, what):
     try:
         return float(answer)
@@ -138,12 +149,9 @@ def check_view_counter(count_view, r, *, threads: int = 8, per_thread: int = 50)
 
 def check_speedup(answer, whiteboard_samples, filing_room_samples) -> Verdict:
     """02: the ratio of median filing-room time to median whiteboard time."""
-    missing = _missing(answer, "speedup")
-    if missing is not None:
-        return missing
-    value = _number(answer, "speedup")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(answer, "speedup")
+    if verdict is not None:
+        return verdict
     want = float(np.median(filing_room_samples) / np.median(whiteboard_samples))
     return _verdict(np.isclose(value, want, rtol=0.02),
                     f"The filing room's median is {want:.2f}x the whiteboard's here.",
@@ -153,12 +161,9 @@ def check_speedup(answer, whiteboard_samples, filing_room_samples) -> Verdict:
 
 def check_fanout(answer, lookups: int = 10, quantile: float = 0.99) -> Verdict:
     """02: chance that a page of ``lookups`` independent lookups meets a p99-slow one."""
-    missing = _missing(answer, "p_slow_page")
-    if missing is not None:
-        return missing
-    value = _number(answer, "p_slow_page")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(answer, "p_slow_page")
+    if verdict is not None:
+        return verdict
     want = 1 - quantile ** lookups
     return _verdict(abs(value - want) < 0.005,
                     f"{want:.1%} of pages wait for at least one slow lookup: tails add up.",
@@ -170,12 +175,9 @@ def check_fanout(answer, lookups: int = 10, quantile: float = 0.99) -> Verdict:
 
 def check_db_share(answer, table) -> Verdict:
     """03: the share of reads in ``table`` that went to the filing room."""
-    missing = _missing(answer, "db_share")
-    if missing is not None:
-        return missing
-    value = _number(answer, "db_share")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(answer, "db_share")
+    if verdict is not None:
+        return verdict
     reads = table[table["outcome"] != "write"]
     want = float((reads["outcome"] == "miss").mean())
     return _verdict(abs(value - want) < 1e-9,
@@ -246,6 +248,27 @@ def check_alpha_prediction(prediction, hit_low_alpha, hit_high_alpha) -> Verdict
 
 # --- 08 -----------------------------------------------------------------------------------
 
+def check_keys_that_fit(answer, maxmemory: int = 10 * 2**20, value_size: int = 100,
+                        key_length: int = 12, ttl: bool = True) -> Verdict:
+    """08: how many keys of ``key_length`` bytes with ``value_size``-byte values (and a TTL)
+    fit in ``maxmemory`` bytes, by the memory model (buckets included)."""
+    from . import redis_memory as mem
+    value, verdict = _answer(answer, "keys")
+    if verdict is not None:
+        return verdict
+    per_key = mem.entry_bytes(key_length, value_size, has_ttl=ttl, shared_integers=False)
+    n = maxmemory // per_key
+    while n > 0 and mem.dataset_bytes(np.full(n, key_length), np.full(n, value_size),
+                                      np.full(n, ttl)) > maxmemory:
+        n -= max(1, n // 1000)
+    return _verdict(abs(value - n) <= 0.03 * n,
+                    f"About {n:,} keys: {per_key} bytes each plus the hash tables' buckets, "
+                    f"for {value_size}-byte values.",
+                    f"{value:,.0f} keys is off (the model says about {n:,}).",
+                    "bytes per key from simlab.redis_memory.entry_bytes(12, 100, has_ttl=True, "
+                    "shared_integers=False), and leave room for the buckets (8 bytes each, two "
+                    "tables, a power of two at or above the key count).")
+
 def check_scan_policy(choice, evidence, results) -> Verdict:
     """08: the best policy for a workload with scans, with its hit ratio as evidence.
 
@@ -262,12 +285,9 @@ def check_scan_policy(choice, evidence, results) -> Verdict:
         return _verdict(False, "", f"{choice} keeps {results[choice]:.1%} of regular reads as "
                         f"hits; another policy does better.",
                         "compare the hit ratios in `results`: which one is highest, and why?")
-    missing = _missing(evidence, "evidence")
-    if missing is not None:
-        return missing
-    value = _number(evidence, "evidence")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(evidence, "evidence")
+    if verdict is not None:
+        return verdict
     return _verdict(abs(value - results[best]) < 0.005,
                     f"{best}: {results[best]:.1%} of regular reads hit, "
                     f"{results[best] - min(results.values()):.1%} more than the worst policy. "
@@ -281,12 +301,9 @@ def check_scan_policy(choice, evidence, results) -> Verdict:
 def check_ttl_for_staleness(ttl, update_rate: float, target: float = 0.01) -> Verdict:
     """05: a fixed TTL giving at most ``target`` stale hits, and not needlessly short."""
     from .analysis import stale_share_fixed_ttl
-    missing = _missing(ttl, "ttl")
-    if missing is not None:
-        return missing
-    value = _number(ttl, "ttl")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(ttl, "ttl")
+    if verdict is not None:
+        return verdict
     if value <= 0:
         return _verdict(False, "", f"a TTL must be positive; got {value}.")
     stale = stale_share_fixed_ttl(value, update_rate)
@@ -304,12 +321,9 @@ def check_ttl_for_staleness(ttl, update_rate: float, target: float = 0.01) -> Ve
 
 def check_fixed_ttl_hit_ratio(answer, rate: float = 2.0, ttl: float = 10.0) -> Verdict:
     """05: the hit ratio of one key read ``rate`` times a second with a fixed TTL."""
-    missing = _missing(answer, "hit_ratio")
-    if missing is not None:
-        return missing
-    value = _number(answer, "hit_ratio")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(answer, "hit_ratio")
+    if verdict is not None:
+        return verdict
     x = rate * ttl
     want = x / (1 + x)
     return _verdict(abs(value - want) < 1e-3,
@@ -372,12 +386,9 @@ def check_fixed_window(allow) -> Verdict:
 def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -> Verdict:
     """06: bytes for ``users`` users each holding ``limit`` entries in a sliding log."""
     from .ratelimit import BYTES_PER_COUNTER, BYTES_PER_LOG_ENTRY
-    missing = _missing(answer, "memory_bytes")
-    if missing is not None:
-        return missing
-    value = _number(answer, "memory_bytes")
-    if value is None:
-        return Verdict(False, "not a number")
+    value, verdict = _answer(answer, "memory_bytes")
+    if verdict is not None:
+        return verdict
     want = users * (BYTES_PER_COUNTER + limit * BYTES_PER_LOG_ENTRY)
     return _verdict(abs(value - want) <= 0.05 * want,
                     f"About {want / 1e9:.1f} GB: a log per user grows with the limit; a "

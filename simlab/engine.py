@@ -52,6 +52,13 @@ def _check(workload, policy, cache_size):
     return v.positive_int("cache_size", cache_size)
 
 
+def _columns(n):
+    """The engine's output columns, preallocated: start, outcome, whiteboard, filing room,
+    total latency, flags."""
+    return (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n), np.empty(n), np.empty(n),
+            np.zeros(n, dtype=np.int8))
+
+
 def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine):
     return {"policy": policy, "cache_size": cache_size, "whiteboard": repr(whiteboard.model
             if isinstance(whiteboard, Preset) else whiteboard),
@@ -99,12 +106,7 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
     seed = resolve_seed(seed)
     inputs = _Inputs(workload, whiteboard, filing_room, seed)
     n = len(workload)
-    start = np.empty(n)
-    outcome = np.empty(n, dtype=np.int8)
-    wb = np.empty(n)
-    db = np.empty(n)
-    total = np.empty(n)
-    flags = np.empty(n, dtype=np.int8)
+    start, outcome, wb, db, total, flags = _columns(n)
     sequential = workload.times is None
     arrivals = np.zeros(1) if sequential else workload.times
     ttls = workload.ttls
@@ -130,12 +132,7 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False):
     cache sees (default: the ids). Returns the output columns and counters.
     """
     n = len(workload)
-    start = np.empty(n)
-    outcome = np.empty(n, dtype=np.int8)
-    wb = np.empty(n)
-    db = np.empty(n)
-    total = np.empty(n)
-    flags = np.zeros(n, dtype=np.int8)
+    start, outcome, wb, db, total, flags = _columns(n)
     events: list = []  # (time, seq, kind, key id, ttl, size)
     pending: dict = {}
     clock, seq, inflight, fills = 0.0, 0, 0, 0

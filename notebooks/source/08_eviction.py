@@ -169,6 +169,25 @@ evidence = results[choice]
 simlab.checks.check_scan_policy(choice, evidence, results)
 
 # %% [markdown]
+# ## Exercise 2: how many keys fit?
+#
+# A whiteboard gets 10 MiB (10 x 2^20 bytes) for its data set. How many keys named like
+# `key:00000001` (12 bytes), with 100-byte values and a TTL each, fit? Use
+# `simlab.redis_memory.entry_bytes` for a key's bytes and remember the buckets: two tables
+# (keys, and keys with a TTL), 8 bytes a bucket, a power of two at or above the key count.
+
+# %%
+from simlab import redis_memory
+
+# BEGIN SOLUTION
+# LEARNER: keys = None
+per_key = redis_memory.entry_bytes(12, 100, has_ttl=True, shared_integers=False)
+# about 45,000 keys fit, so each table has 65,536 (2**16) buckets
+keys = (10 * 2**20 - 2 * 8 * 2**16) // per_key
+# END SOLUTION
+simlab.checks.check_keys_that_fit(keys)
+
+# %% [markdown]
 # ## What to remember
 #
 # - `maxmemory` is in bytes; a small key costs about 90 bytes, a TTL about 40 more.
