@@ -32,7 +32,7 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	@touch $@ $(VENV)/.dev $(VENV)/.course
 
 lab: $(VENV)/.course
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00_welcome.ipynb
 
 test: $(VENV)/.dev test-unit test-notebooks
 

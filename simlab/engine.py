@@ -52,6 +52,17 @@ def _check(workload, policy, cache_size):
     return v.positive_int("cache_size", cache_size)
 
 
+def _prepare(workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed):
+    """Validate a run's parameters and draw its random inputs (shared by both engines)."""
+    cache_size = _check(workload, policy, cache_size)
+    v.choice("ttl_mode", ttl_mode, TTL_MODES)
+    whiteboard = _latency_model("whiteboard", whiteboard)
+    filing_room = _latency_model("filing_room", filing_room)
+    seed = resolve_seed(seed)
+    return cache_size, whiteboard, filing_room, seed, _Inputs(workload, whiteboard,
+                                                              filing_room, seed)
+
+
 def _columns(n):
     """The engine's output columns, preallocated: start, outcome, whiteboard, filing room,
     total latency, flags."""
@@ -99,12 +110,8 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
         ``filing_room_latency``, ``latency`` (seconds), ``inflight``, ``expired``; the
         parameters, seed and counters in ``df.attrs``. See :func:`simlab.summarize`.
     """
-    cache_size = _check(workload, policy, cache_size)
-    v.choice("ttl_mode", ttl_mode, TTL_MODES)
-    whiteboard = _latency_model("whiteboard", whiteboard)
-    filing_room = _latency_model("filing_room", filing_room)
-    seed = resolve_seed(seed)
-    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    cache_size, whiteboard, filing_room, seed, inputs = _prepare(
+        workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
     n = len(workload)
     start, outcome, wb, db, total, flags = _columns(n)
     sequential = workload.times is None
@@ -192,12 +199,8 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
                        whiteboard="redis-loopback", filing_room="postgres-indexed",
                        ttl_mode: str = "fixed", seed: int | None = None):
     """The same model as :func:`simulate`, written plainly in Python (slow; for checking)."""
-    cache_size = _check(workload, policy, cache_size)
-    v.choice("ttl_mode", ttl_mode, TTL_MODES)
-    whiteboard = _latency_model("whiteboard", whiteboard)
-    filing_room = _latency_model("filing_room", filing_room)
-    seed = resolve_seed(seed)
-    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    cache_size, whiteboard, filing_room, seed, inputs = _prepare(
+        workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
     uniforms = iter(inputs.rand.tolist())
 
     class _Draws:

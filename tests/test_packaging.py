@@ -92,3 +92,33 @@ def test_public_api_is_explicit():
     assert len(simlab.__all__) == len(set(simlab.__all__))
     for name in simlab.__all__:
         assert hasattr(simlab, name), name
+
+
+def test_jupyterlab_serves_the_course(tmp_path):
+    """What `make lab` starts: JupyterLab, serving notebooks/00_welcome.ipynb."""
+    import time
+    import urllib.request
+
+    from simlab.live.server import free_port
+
+    port = free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser",
+                             f"--port={port}", "--ServerApp.token=", "--ServerApp.password=",
+                             "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}"]
+                            + (["--allow-root"] if os.geteuid() == 0 else []),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/notebooks/00_welcome.ipynb"
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    assert response.status == 200
+                    assert b"The Whiteboard" in response.read()
+                    return
+            except OSError:
+                time.sleep(0.25)
+        pytest.fail("JupyterLab did not serve notebooks/00_welcome.ipynb within 30 s")
+    finally:
+        proc.terminate()
+        proc.wait(10)
