@@ -1,7 +1,6 @@
 """Time that tests control, data that expires, and how Redis removes it: live and simulated."""
 import time
 
-import numpy as np
 import pytest
 
 import simlab

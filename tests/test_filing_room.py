@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from simlab.live import FilingRoom, build_sqlite, filing_room, make_users
+from simlab.live import FilingRoom, filing_room, make_users
 
 
 def test_dataset_is_seeded():

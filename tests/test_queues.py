@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import simlab
-from simlab.live import queues
 from simlab.live.queues import JobQueue, QueueServer, crash_experiment, user_latency
 
 

@@ -11,7 +11,7 @@ import simlab
 from simlab import redis_memory as mem
 from simlab.eviction import batch_survival, compare_cache_aside, key_name, true_lru_survival
 from simlab.live import PrivateRedis, redis_server_binary
-from simlab.redis_cache import OOM_ERROR, REDIS_POLICIES, OOMError, RedisCache, lfu_log_incr
+from simlab.redis_cache import OOM_ERROR, OOMError, RedisCache, lfu_log_incr
 
 needs_server = pytest.mark.skipif(not redis_server_binary(),
                                   reason="no redis-server binary on the PATH")
