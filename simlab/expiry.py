@@ -33,8 +33,8 @@ SLOW_TIME_PERC = 25
 FAST_DURATION = 1e-3           # seconds
 # Calibrated on redis-server 7.0.15 here (100,000 keys expiring over 1 s beside 200,000
 # persistent ones; see tests/test_expiry.py): CPU seconds to look at one key and to delete one.
-KEY_COST = 0.1e-6
-EXPIRE_COST = 0.6e-6
+KEY_COST = 0.2e-6
+EXPIRE_COST = 1.2e-6
 
 
 class ActiveExpiry:
