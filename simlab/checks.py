@@ -8,7 +8,6 @@ broken solution cannot pass silently.
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 
@@ -118,25 +117,14 @@ def check_view_counter(count_view, r, *, threads: int = 8, per_thread: int = 50)
     missing = _missing(count_view, "count_view")
     if missing is not None:
         return missing
+    from .live.basics import run_clients
     page = "check-page"
     name = f"wb:views:{page}"
     r.delete(name)
-    errors = []
-
-    def worker():
-        try:
-            for _ in range(per_thread):
-                count_view(r, page)
-        except Exception as exc:  # report it kindly below
-            errors.append(exc)
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if errors:
-        return _verdict(False, "", f"count_view raised {type(errors[0]).__name__}: {errors[0]}")
+    try:
+        run_clients(lambda: [count_view(r, page) for _ in range(per_thread)], threads)
+    except Exception as exc:  # report it kindly, never as a traceback
+        return _verdict(False, "", f"count_view raised {type(exc).__name__}: {exc}")
     got = int(r.get(name) or 0)
     want = threads * per_thread
     r.delete(name)
@@ -357,19 +345,10 @@ def check_fixed_window(allow) -> Verdict:
         if [allow(r, "bob", 5, 1.0, start + 0.2) for _ in range(5)] != [True] * 5:
             return _verdict(False, "", "bob was refused because of alice's requests.",
                             "put the user in the key too.")
-        results = []
-        lock = threading.Lock()
-
-        def client():
-            mine = [allow(r, "carol", 20, 1.0, start + 0.5) for _ in range(10)]
-            with lock:
-                results.extend(mine)
-
-        pool = [threading.Thread(target=client) for _ in range(8)]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
+        from .live.basics import run_clients
+        results = [ok for batch in run_clients(
+            lambda: [allow(r, "carol", 20, 1.0, start + 0.5) for _ in range(10)], 8)
+            for ok in batch]
     except Exception as exc:
         return _verdict(False, "", f"allow raised {type(exc).__name__}: {exc}")
     if sum(results) != 20:

@@ -1,10 +1,18 @@
 """Live demonstrations for notebook 01: counters under concurrency, pub/sub, SCAN."""
 from __future__ import annotations
 
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .client import key as course_key
+
+
+def run_clients(fn, clients: int) -> list:
+    """Run ``fn()`` in ``clients`` threads at once, like that many clients of one server;
+    return their results. The first exception any of them raised is raised here."""
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        futures = [pool.submit(fn) for _ in range(clients)]
+        return [f.result() for f in futures]
 
 
 def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: int = 200,
@@ -33,12 +41,8 @@ def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: in
                 time.sleep(gap)
                 r.set(name, current + 1)
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
     tic = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_clients(work, workers)
     elapsed = time.perf_counter() - tic
     actual = int(r.get(name))
     r.delete(name)

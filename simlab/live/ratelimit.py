@@ -8,11 +8,11 @@ once cannot break them, because each decision is one transaction or one Lua scri
 """
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 from ..clock import RealClock
+from .basics import run_clients
 from .client import key as course_key
 
 _SLIDING_COUNTER = """
@@ -163,25 +163,14 @@ def limit_race(r, *, atomic: bool, limit: int = 50, threads: int = 8, attempts: 
     through a limit of ``limit`` per window?"""
     user = f"race-{uuid.uuid4().hex[:6]}"
     fixed = FixedWindow(r, limit=limit, window=window)
-    allowed = []
-    lock = threading.Lock()
 
     def client():
-        mine = 0
-        for _ in range(attempts):
-            ok = fixed.allow(user) if atomic else racy_allow(r, user, limit=limit,
-                                                             window=window, gap=gap)
-            mine += ok
-        with lock:
-            allowed.append(mine)
+        return sum(fixed.allow(user) if atomic else
+                   racy_allow(r, user, limit=limit, window=window, gap=gap)
+                   for _ in range(attempts))
 
-    pool = [threading.Thread(target=client) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
     return {"atomic": atomic, "limit": limit, "attempts": threads * attempts,
-            "allowed": sum(allowed)}
+            "allowed": sum(run_clients(client, threads))}
 
 
 def edge_demo(lim, clock, *, before: int, after: int, user: str = "edge") -> dict:
