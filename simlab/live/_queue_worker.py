@@ -31,6 +31,7 @@ def main(url, name, mode, prefix):
             item = r.brpop([queue], timeout=0.5)
             raw = item[1] if item else None
         if raw is None:
+            r.set(f"{prefix}:idle:{name}", "1")   # an empty poll: this worker holds no job
             continue
         job = json.loads(raw)
         r.rpush(f"{prefix}:started", job["id"])

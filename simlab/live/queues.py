@@ -86,7 +86,6 @@ class JobQueue:
         self.prefix = f"{PREFIX}queue:{name or uuid.uuid4().hex[:8]}"
         self.workers: dict[str, subprocess.Popen] = {}
         self._next_id = 0
-        self.kills = 0
 
     # the producer ------------------------------------------------------------------------
 
@@ -113,7 +112,6 @@ class JobQueue:
         proc = self.workers[name]
         proc.kill()
         proc.wait(5)
-        self.kills += 1
 
     def kill_when_busy(self, name: str, timeout: float = 10.0) -> int | None:
         """Wait until ``name`` has started a job, kill it mid-job; return that job's id."""
@@ -151,17 +149,27 @@ class JobQueue:
         return moved
 
     def wait_until_done(self, timeout: float = 30.0) -> bool:
-        """Wait until nothing is queued or held and every started job has finished, except
-        the ones whose worker was killed; True if that happened within ``timeout``."""
+        """Wait until nothing is queued or held and every live worker has come back empty-
+        handed from a poll of the empty queue; True if that happened within ``timeout``.
+
+        (With BRPOP a job in a worker's hands is invisible in Redis, so an empty queue alone
+        does not mean the work is done: each worker's own "idle" report after the queue
+        emptied does.)
+        """
         deadline = time.monotonic() + timeout
+        armed = False
         while time.monotonic() < deadline:
             held = sum(self.r.llen(k) for k in self.r.scan_iter(
                 match=f"{self.prefix}:processing:*"))
-            started = self.r.llen(f"{self.prefix}:started")
-            done = self.r.llen(f"{self.prefix}:done")
-            if (self.r.llen(f"{self.prefix}:jobs") == 0 and held == 0
-                    and started - done == self.kills):
-                return True
+            if self.r.llen(f"{self.prefix}:jobs") or held:
+                armed = False
+            elif not armed:
+                self.r.delete(*[f"{self.prefix}:idle:{n}" for n in self.workers] or ["-"])
+                armed = True
+            else:
+                live = [n for n, proc in self.workers.items() if proc.poll() is None]
+                if all(self.r.exists(f"{self.prefix}:idle:{n}") for n in live):
+                    return True
             time.sleep(0.05)
         return False
 
