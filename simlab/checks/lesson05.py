@@ -1,0 +1,38 @@
+"""Checks for lesson 05 (ttl and expiry)."""
+from __future__ import annotations
+
+from ._common import Verdict, _verdict, _answer
+
+
+def check_ttl_for_staleness(ttl, update_rate: float, target: float = 0.01) -> Verdict:
+    """05: a fixed TTL giving at most ``target`` stale hits, and not needlessly short."""
+    from ..analysis import stale_share_fixed_ttl
+    value, verdict = _answer(ttl, "ttl")
+    if verdict is not None:
+        return verdict
+    if value <= 0:
+        return _verdict(False, "", f"a TTL must be positive; got {value}.")
+    stale = stale_share_fixed_ttl(value, update_rate)
+    if stale > target * (1 + 1e-6):
+        return _verdict(False, "", f"with a TTL of {value:.3g} s, {stale:.2%} of hits are stale "
+                        f"(the target is {target:.0%}).", "shorter: stale_share_fixed_ttl(ttl, "
+                        "update_rate) tells you the share for any TTL.")
+    if stale < 0.8 * target:
+        return _verdict(False, "", f"{value:.3g} s meets the target ({stale:.2%} stale) but a "
+                        "longer TTL would too, and would hit more often.",
+                        "find the longest TTL that stays at or below the target.")
+    return _verdict(True, f"A TTL of {value:.3g} s gives {stale:.2%} stale hits: as long as "
+                    "the target allows.")
+
+
+def check_fixed_ttl_hit_ratio(answer, rate: float = 2.0, ttl: float = 10.0) -> Verdict:
+    """05: the hit ratio of one key read ``rate`` times a second with a fixed TTL."""
+    value, verdict = _answer(answer, "hit_ratio")
+    if verdict is not None:
+        return verdict
+    x = rate * ttl
+    want = x / (1 + x)
+    return _verdict(abs(value - want) < 1e-3,
+                    f"{want:.4f}: per TTL cycle one miss, then on average {x:g} hits.",
+                    f"{value:.4g} is not it.",
+                    "one miss starts a cycle of ttl seconds in which rate * ttl requests hit.")
