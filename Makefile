@@ -12,7 +12,7 @@ NBVAL  := -p no:cacheprovider --nbval-lax --nbval-cell-timeout=300 -q
 NOTEBOOKS := $(wildcard notebooks/[0-9]*.ipynb)
 SOLUTIONS := $(wildcard notebooks/solutions/[0-9]*.ipynb)
 
-.PHONY: lab test test-unit test-notebooks bench notebooks clean
+.PHONY: lab test test-unit test-notebooks bench fidelity notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The Whiteboard needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Run: make PYTHON=python3.11 ...")'
@@ -31,7 +31,12 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	@touch $@ $(VENV)/.dev $(VENV)/.course
 
+# psycopg is in the default install; an environment made before that gets it here.
 lab: $(VENV)/.course
+	@if [ -n "$$DATABASE_URL" ] && ! $(PY) -c "import psycopg" 2>/dev/null; then \
+	  echo "DATABASE_URL is set: installing psycopg for the PostgreSQL filing room"; \
+	  $(PY) -m pip install -q "psycopg[binary]>=3.1"; \
+	fi
 	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00_welcome.ipynb
 
 test: $(VENV)/.dev test-unit test-notebooks
@@ -53,6 +58,10 @@ test-notebooks: $(VENV)/.dev
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/run.py
+
+# The Redis model beside a private redis-server on real-like traces (about 15 minutes).
+fidelity: $(VENV)/.dev
+	$(PY) benchmarks/fidelity.py
 
 notebooks: $(VENV)/.dev
 	$(PY) notebooks/build.py

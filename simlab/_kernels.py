@@ -261,8 +261,8 @@ def _apply_due(st, expire, rand, hf, hi, hsize, pending, until, fills):
 
 @njit(cache=True)
 def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand, policy,
-                capacity, n_keys, max_freq, sliding, out_start, out_outcome, out_wb, out_db,
-                out_total, out_flags):
+                capacity, n_keys, max_freq, sliding, atomic, out_start, out_outcome, out_wb,
+                out_db, out_total, out_flags):
     """Run cache-aside over the requests; fill the ``out_*`` columns; return counters.
 
     Reads: GET on the whiteboard; on a miss, read the filing room, and the key is filled when
@@ -271,6 +271,8 @@ def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand,
     the filing-room write completes. Sequential mode starts each request when the previous
     one finishes; otherwise requests start at ``arrivals`` and overlap. With ``sliding``, a
     hit restarts the key's TTL (EXPIRE on every access); otherwise the TTL runs from the fill.
+    With ``atomic``, a miss fills the key at its own start (GET and SET on a miss in one step,
+    as a Lua script does): no later request finds it in flight.
     """
     n = keys.shape[0]
     st, expire = new_state(policy, capacity, n_keys, max_freq)
@@ -309,7 +311,8 @@ def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand,
                     inflight += 1
                 d = db[i]
                 ttl = ttls[0] if one_ttl else ttls[i]
-                hsize = _heap_push(hf, hi, hsize, t + w + d, seq, k, EV_FILL, ttl)
+                hsize = _heap_push(hf, hi, hsize, t if atomic else t + w + d, seq, k,
+                                   EV_FILL, ttl)
                 seq += 1
                 pending[k] += 1
                 out_outcome[i] = MISS

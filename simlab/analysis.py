@@ -182,7 +182,8 @@ def replicate(experiment, seeds, *, confidence: float = 0.95) -> pd.DataFrame:
     """Run ``experiment(seed) -> dict of numbers`` for each seed; mean and CI per number.
 
     Returns a table with one row per measured quantity: ``mean``, ``low``, ``high``
-    (Student's t interval at ``confidence``), ``std``, ``runs``.
+    (Student's t interval at ``confidence``), ``std``, ``runs``; ``attrs["runs"]`` maps
+    each quantity to its value in every run, in the order of ``seeds``.
     """
     seeds = list(seeds)
     if len(seeds) < 2:
@@ -195,6 +196,7 @@ def replicate(experiment, seeds, *, confidence: float = 0.95) -> pd.DataFrame:
     out = pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half,
                         "std": runs.std(ddof=1), "runs": len(runs)})
     out.attrs["seeds"] = seeds
+    out.attrs["runs"] = runs.to_dict(orient="list")   # quantity -> one value per seed
     return out
 
 

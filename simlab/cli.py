@@ -1,4 +1,4 @@
-"""The ``simlab`` command line: ``doctor``, ``simulate``, ``mrc``, ``with-server``.
+"""The ``simlab`` command line: ``doctor``, ``clean``, ``simulate``, ``mrc``, ``with-server``.
 
 Bad arguments exit with status 2 and one line naming the argument and the rule.
 """
@@ -36,6 +36,60 @@ positive_float = _number(float, "a positive number", lambda x: x > 0 and math.is
 nonneg_float = _number(float, "a non-negative number", lambda x: x >= 0 and math.isfinite(x))
 share = _number(float, "a number between 0 and 1", lambda x: 0 <= x <= 1)
 samples_int = _number(int, "an integer from 1 to 64", lambda x: 1 <= x <= 64)
+keys_int = _number(int, "a positive integer up to 2**53", lambda x: 0 < x <= 2 ** 53)
+seconds = _number(float, "a number of seconds from 0 to 1e9",
+                  lambda x: 0 <= x <= 1e9)
+positive_seconds = _number(float, "a positive number of seconds up to 1e9",
+                           lambda x: 0 < x <= 1e9)
+value_bytes = _number(int, "a whole number of bytes from 1 to 536870912 (512 MB, the largest "
+                      "string Redis keeps)", lambda x: 1 <= x <= 512 * 1024 ** 2)
+
+# Defaults applied after the contradiction checks, so that those know what the user typed.
+_DEFAULTS = {"zipf": 1.0, "keys": 100_000, "requests": 1_000_000, "samples": 5,
+             "lfu_log_factor": 10.0, "lfu_decay_time": 1.0, "ttl_mode": "fixed",
+             "read_fraction": 1.0}
+
+
+def _flag(dest):
+    return "--" + dest.replace("_", "-")
+
+
+def _note_given(args):
+    """Record which options the user gave (``args.given``), then fill in the defaults."""
+    args.given = {name for name, value in vars(args).items()
+                  if value is not None and value is not False and name not in
+                  ("func", "command_name", "command", "json")}
+    for name, value in _DEFAULTS.items():
+        if getattr(args, name, False) is None:
+            setattr(args, name, value)
+
+
+def _refuse(args, names, why):
+    for name in names:
+        if name in args.given:
+            raise ValueError(f"argument {_flag(name)}: {why}")
+
+
+def _refuse_contradictions(args, redis_policy):
+    """Flags that the chosen policy or trace would silently ignore are refused by name."""
+    from .redis_cache import REDIS_POLICIES
+
+    if redis_policy:
+        _refuse(args, ["cache_size"], f"counts keys for the textbook policies; the Redis "
+                f"policy {args.policy} limits bytes: use --maxmemory BYTES")
+        if not args.policy.endswith("-lfu"):
+            _refuse(args, ["lfu_log_factor", "lfu_decay_time"], "applies to allkeys-lfu and "
+                    f"volatile-lfu, not {args.policy}")
+        if args.policy in ("noeviction", "allkeys-random", "volatile-random"):
+            _refuse(args, ["samples"], f"applies to the policies that sample (lru, lfu, ttl); "
+                    f"{args.policy} does not")
+    else:
+        _refuse(args, ["samples", "value_size", "lfu_log_factor", "lfu_decay_time"],
+                f"applies to the Redis policies ({', '.join(REDIS_POLICIES)}), "
+                f"not {args.policy}")
+    if args.trace:
+        _refuse(args, ["read_fraction"], "the trace says which requests are reads (its 'op' "
+                "column); give --trace or --read-fraction, not both")
 
 
 def _sizes(text):
@@ -52,11 +106,11 @@ def _sizes(text):
 def _add_workload_args(p):
     p.add_argument("--trace", metavar="PATH",
                    help="a trace: one key per line, or a CSV with key[,t,op,size,ttl]")
-    p.add_argument("--zipf", type=nonneg_float, metavar="ALPHA", default=1.0,
+    p.add_argument("--zipf", type=nonneg_float, metavar="ALPHA",
                    help="Zipf skew of the synthetic workload (default 1.0; 0 is uniform)")
-    p.add_argument("--keys", type=positive_int, metavar="N", default=100_000,
-                   help="number of distinct keys (default 100000)")
-    p.add_argument("--requests", type=positive_int, metavar="R", default=1_000_000,
+    p.add_argument("--keys", type=keys_int, metavar="N",
+                   help="number of distinct keys (default 100000; any number up to 2**53)")
+    p.add_argument("--requests", type=positive_int, metavar="R",
                    help="number of requests (default 1000000)")
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None,
                    help="seed for every random draw (default: fresh, reported in the output)")
@@ -68,9 +122,30 @@ def _workload(args, *, rate=None, read_fraction=1.0, ttl=None, value_size=100):
 
     args.seed = resolve_seed(args.seed)
     if args.trace:
+        _refuse(args, ["keys", "zipf", "requests"], "the trace sets the keys and requests; "
+                "give --trace or the synthetic workload's flags, not both")
         return read_trace(args.trace)
+    _check_budget(args)
     return zipf(args.keys, args.zipf, args.requests, rate=rate, read_fraction=read_fraction,
                 ttl=ttl, value_size=value_size, seed=args.seed)
+
+
+def _check_budget(args):
+    """Refuse, before anything is drawn, a workload and table this machine cannot hold."""
+    from . import _validate as v
+    from .redis_cache import REDIS_POLICIES
+    from .workloads import check_workload_memory
+
+    if args.command_name == "mrc":
+        extra, purpose = v.CURVE_BYTES_PER_READ, "the workload and its stack distances"
+        advice = "use fewer requests"
+    else:
+        redis = args.policy in REDIS_POLICIES
+        extra = v.REDIS_MODEL_BYTES_PER_REQUEST if redis else v.TABLE_BYTES_PER_REQUEST
+        purpose = "the workload and the per-request table"
+        advice = "use `simlab mrc` (no per-request table) or fewer requests"
+    check_workload_memory(args.keys, args.requests, names=("--keys ", "--requests "),
+                          extra_per_request=extra, purpose=purpose, advice=advice)
 
 
 def _with_trace_overrides(workload, args):
@@ -82,6 +157,12 @@ def _with_trace_overrides(workload, args):
     from .workloads import poisson_arrivals
     from ._random import stream
     changes = {}
+    columns = workload.params.get("columns", ())
+    if args.rate is not None and "t" in columns:
+        raise ValueError("argument --rate: the trace has a 't' column (its own arrival "
+                         "times); use one or the other")
+    if args.ttl is not None and "ttl" in columns:
+        raise ValueError("argument --ttl: the trace has a 'ttl' column; use one or the other")
     if args.rate is not None and workload.times is None:
         changes["times"] = poisson_arrivals(len(workload), args.rate, stream(args.seed, "arrivals"))
     if args.ttl is not None and np.all(np.isnan(workload.ttls)):
@@ -101,6 +182,7 @@ def cmd_simulate(args):
     from .redis_cache import REDIS_POLICIES
 
     redis_policy = args.policy in REDIS_POLICIES
+    _refuse_contradictions(args, redis_policy)
     if redis_policy and args.maxmemory is None:
         raise ValueError(f"argument --maxmemory: the Redis policy {args.policy} needs a "
                          "memory limit in bytes (--maxmemory BYTES)")
@@ -120,15 +202,19 @@ def cmd_simulate(args):
     if args.trace:
         workload = _with_trace_overrides(workload, args)
     filing = args.db_latency if args.db_latency is not None else "postgres-indexed"
+    board = (args.whiteboard_latency if args.whiteboard_latency is not None
+             else "redis-loopback")
+    atomic = True if args.atomic else None   # None: atomic exactly when --db-latency is 0
     tic = time.perf_counter()
     if redis_policy:
         df = simulate_redis(workload, policy=args.policy, maxmemory=args.maxmemory,
                             samples=args.samples, lfu_log_factor=args.lfu_log_factor,
                             lfu_decay_time=args.lfu_decay_time, filing_room=filing,
-                            seed=args.seed)
+                            whiteboard=board, atomic=atomic, seed=args.seed)
     else:
         df = simulate(workload, policy=args.policy, cache_size=args.cache_size,
-                      filing_room=filing, ttl_mode=args.ttl_mode, seed=args.seed)
+                      filing_room=filing, whiteboard=board, atomic=atomic,
+                      ttl_mode=args.ttl_mode, seed=args.seed)
     summary = summarize(df)
     elapsed = time.perf_counter() - tic
     out = {
@@ -145,6 +231,10 @@ def cmd_simulate(args):
         "policy": args.policy, "cache_size": args.cache_size, "maxmemory": args.maxmemory,
         "ttl": args.ttl, "ttl_mode": args.ttl_mode,
         "timing": "sequential" if workload.times is None else "arrivals",
+        "db_latency": args.db_latency if args.db_latency is not None else "postgres-indexed",
+        "whiteboard_latency": (args.whiteboard_latency if args.whiteboard_latency is not None
+                               else "redis-loopback"),
+        "atomic": df.attrs["atomic"],
         "seed": args.seed, "elapsed_s": elapsed,
     }
     _emit(out, args.json)
@@ -156,9 +246,10 @@ def cmd_mrc(args):
     workload = _workload(args)
     tic = time.perf_counter()
     sizes = args.sizes or log_sizes(workload.unique_keys)
-    curve = lru_curve(workload, sizes)
+    # a whiteboard larger than the key space holds every key: computed as the key space
+    curve = lru_curve(workload, [min(size, workload.n_keys) for size in sizes])
     elapsed = time.perf_counter() - tic
-    out = {"sizes": curve["size"].tolist(), "hits": curve["hits"].tolist(),
+    out = {"sizes": [int(size) for size in sizes], "hits": curve["hits"].tolist(),
            "hit_ratio": curve["hit_ratio"].tolist(), "requests": int(curve.attrs["reads"]),
            "unique_keys": workload.unique_keys, "seed": args.seed, "elapsed_s": elapsed}
     _emit(out, args.json)
@@ -193,8 +284,9 @@ def cmd_queue(args):
 
 
 def _emit(out, as_json):
-    if as_json:
-        print(json.dumps(out))
+    if as_json:   # strict JSON: NaN and infinities are written as null
+        from ._validate import dumps
+        print(dumps(out))
         return
     for name, value in out.items():
         if isinstance(value, float):
@@ -205,12 +297,14 @@ def _emit(out, as_json):
 
 
 def cmd_doctor(args):
-    """Which backends and binaries this machine has."""
+    """Which backends and binaries this machine has. Read-only: it creates, loads and
+    changes nothing, on Redis or in a database, and shows every URL without its password."""
     import platform
 
     from . import __version__
     from ._kernels import HAVE_NUMBA
     from .live import server
+    from .live.filing_room import describe_sqlite
 
     rows = [("python", platform.python_version()), ("simlab", __version__),
             ("fast engine", "numba " + _version("numba") if HAVE_NUMBA
@@ -221,32 +315,87 @@ def cmd_doctor(args):
     rows.append(("redis-server binary", f"{binary} (v{server.redis_server_version(binary)})"
                  if binary else f"not found: {server.HOW_TO_INSTALL}"))
     url = os.environ.get("REDIS_URL")
-    if url:
-        from .live.client import RedisUnavailable, connect
-        try:
-            rows.append(("REDIS_URL", connect(url).backend))
-        except RedisUnavailable as exc:
-            rows.append(("REDIS_URL", f"NOT ANSWERING: {exc}"))
-    else:
-        rows.append(("REDIS_URL", "unset: notebooks use fakeredis in-process"))
-    from .live.filing_room import default_data_dir
-    data = default_data_dir() / "users.sqlite"
-    rows.append(("SQLite filing room", f"{data}" + ("" if data.exists()
-                                                    else " (built on first use)")))
+    rows.append(("REDIS_URL", _doctor_redis(url) if url
+                 else "unset: notebooks use fakeredis in-process"))
+    rows.append(("SQLite filing room", describe_sqlite()))
     db_url = os.environ.get("DATABASE_URL")
     if db_url:
-        try:
-            from .live.filing_room import FilingRoom
-            rows.append(("DATABASE_URL", FilingRoom.postgres(db_url).backend))
-        except Exception as exc:  # report, never crash the doctor
-            rows.append(("DATABASE_URL", f"NOT USABLE: {exc}"))
+        rows.extend(_doctor_postgres(db_url))
     else:
         rows.append(("DATABASE_URL", "unset: the filing room is SQLite"))
+    rows.append(("psycopg", _version("psycopg") or "missing: pip install 'psycopg[binary]' "
+                 "(needed only with DATABASE_URL)"))
     rows.append(("libcachesim (tests)", _version("libcachesim") or "not installed (dev extra)"))
     rows.append(("simpy (benchmarks)", _version("simpy") or "not installed (bench extra)"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:>{width}}  {value}")
+
+
+def _doctor_redis(url):
+    """One line about the Redis at ``url``: PING and INFO server, nothing else."""
+    import redis
+
+    from .live.urls import redact
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            info = client.info("server")
+        finally:
+            client.close()
+    except (redis.exceptions.RedisError, ValueError, OSError) as exc:
+        return (f"NOT ANSWERING: no Redis server answered at {redact(url)} "
+                f"({' '.join(str(exc).split())})")
+    return f"Redis {info.get('redis_version', '?')} at {redact(url)}"
+
+
+def _doctor_postgres(url):
+    """Rows about the PostgreSQL at ``url``, read from the catalogue in a read-only session."""
+    from .live.filing_room import SIMLAB_CLEAN_HINT, describe_postgres
+    from .live.urls import redact
+    try:
+        found = describe_postgres(url)
+    except Exception as exc:  # report, never crash the doctor
+        return [("DATABASE_URL", f"NOT USABLE: {' '.join(str(exc).split())}")]
+    schema = found["schema"]
+    if found["state"] == "absent":
+        state = "absent: simlab creates it (100,000 users) on first use"
+    elif found["state"] == "foreign":
+        state = (f"exists and simlab did not create it ({found['why']}): simlab will not "
+                 f"use it; rename it, or set SIMLAB_PG_SCHEMA={schema}_course")
+    else:
+        rows = "no users table" if found["rows"] is None else f"{found['rows']:,} users"
+        state = (f"simlab's, {rows}, created {found['created_at']:%Y-%m-%d %H:%M}; "
+                 f"{SIMLAB_CLEAN_HINT}")
+    return [("DATABASE_URL", f"PostgreSQL {found['server_version']} at {redact(url)}"),
+            (f"schema {schema}", state)]
+
+
+def cmd_clean(args):
+    """Remove what simlab created: its PostgreSQL schema, its SQLite file. Asks nothing."""
+    from .live.filing_room import NotOwnedError, drop_postgres, remove_sqlite
+
+    if not (args.database or args.sqlite):
+        raise ValueError("give --database (simlab's schema in DATABASE_URL's PostgreSQL), "
+                         "--sqlite (the built SQLite file), or both")
+    status = 0
+    if args.database:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise ValueError("argument --database: DATABASE_URL is not set, so there is no "
+                             "PostgreSQL database to clean")
+        try:
+            print(f"simlab clean: {drop_postgres(url)}")
+        except (NotOwnedError, ConnectionError, RuntimeError) as exc:
+            print(f"simlab clean: {exc}", file=sys.stderr)
+            status = 1
+    if args.sqlite:
+        try:
+            print(f"simlab clean: {remove_sqlite()}")
+        except NotOwnedError as exc:
+            print(f"simlab clean: {exc}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def _version(dist):
@@ -258,8 +407,12 @@ def _version(dist):
 
 
 def cmd_with_server(args):
-    """Start a private redis-server, run a command with REDIS_URL pointing at it, stop it."""
-    from .live.server import PrivateRedis, RedisServerNotFound
+    """Start a private redis-server, run a command with REDIS_URL pointing at it, stop it.
+
+    SIGTERM, SIGINT and SIGHUP are passed on to the command; the server is stopped however the
+    command ends (and dies with this process if it is killed outright)."""
+    from .live.server import PrivateRedis, RedisServerNotFound, run_forwarding_signals
+    from .live.urls import redact
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
@@ -273,8 +426,11 @@ def cmd_with_server(args):
         return 3
     try:
         env = dict(os.environ, REDIS_URL=server.url)
-        print(f"simlab with-server: REDIS_URL={server.url}", file=sys.stderr)
-        return subprocess.call(command, env=env)
+        print(f"simlab with-server: REDIS_URL={redact(server.url)}", file=sys.stderr)
+        return run_forwarding_signals(command, env)
+    except OSError as exc:          # the command is not there, or not executable
+        print(f"simlab with-server: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127 if isinstance(exc, FileNotFoundError) else 126
     finally:
         server.stop()
 
@@ -286,8 +442,16 @@ def build_parser():
     parser = _Parser(prog="simlab", description="The Whiteboard's simulation lab.")
     sub = parser.add_subparsers(dest="command_name", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("doctor", help="which backends and binaries are available")
+    p = sub.add_parser("doctor", help="which backends and binaries are available (read-only)")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("clean", help="remove what simlab created in your database (no questions)")
+    p.add_argument("--database", action="store_true",
+                   help="drop simlab's schema (whiteboard, or SIMLAB_PG_SCHEMA) from "
+                        "DATABASE_URL's PostgreSQL, if its marker proves simlab made it")
+    p.add_argument("--sqlite", action="store_true",
+                   help="delete the built SQLite file (data/users.sqlite; rebuilt on first use)")
+    p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("simulate", help="cache-aside in virtual time")
     _add_workload_args(p)
@@ -301,19 +465,26 @@ def build_parser():
                    help="whiteboard capacity in keys (textbook policies)")
     p.add_argument("--maxmemory", type=positive_int, metavar="BYTES",
                    help="bytes for the data set (Redis policies)")
-    p.add_argument("--samples", type=samples_int, default=5, metavar="N",
+    p.add_argument("--samples", type=samples_int, metavar="N",
                    help="maxmemory-samples, 1 to 64 (default 5)")
-    p.add_argument("--value-size", type=positive_int, metavar="BYTES",
+    p.add_argument("--value-size", type=value_bytes, metavar="BYTES",
                    help="bytes per value (default 100, or the trace's size column)")
-    p.add_argument("--lfu-log-factor", type=nonneg_float, default=10.0, metavar="F")
-    p.add_argument("--lfu-decay-time", type=nonneg_float, default=1.0, metavar="MINUTES")
-    p.add_argument("--ttl", type=positive_float, metavar="SECONDS")
-    p.add_argument("--ttl-mode", choices=("fixed", "sliding"), default="fixed",
+    p.add_argument("--lfu-log-factor", type=nonneg_float, metavar="F",
+                   help="lfu-log-factor (default 10; LFU policies)")
+    p.add_argument("--lfu-decay-time", type=nonneg_float, metavar="MINUTES",
+                   help="lfu-decay-time (default 1; LFU policies)")
+    p.add_argument("--ttl", type=positive_seconds, metavar="SECONDS")
+    p.add_argument("--ttl-mode", choices=("fixed", "sliding"),
                    help="fixed: the TTL runs from the fill; sliding: every hit restarts it")
-    p.add_argument("--read-fraction", type=share, default=1.0, metavar="SHARE",
+    p.add_argument("--read-fraction", type=share, metavar="SHARE",
                    help="share of requests that are reads (default 1)")
-    p.add_argument("--db-latency", type=nonneg_float, metavar="SECONDS",
+    p.add_argument("--db-latency", type=seconds, metavar="SECONDS",
                    help="constant filing-room latency (0: a miss fills at once)")
+    p.add_argument("--whiteboard-latency", type=seconds, metavar="SECONDS",
+                   help="constant whiteboard round trip (default: the redis-loopback preset)")
+    p.add_argument("--atomic", action="store_true",
+                   help="the server does each request in one step (GET and SET on a miss, as "
+                        "a Lua script): a miss fills at once whatever the latencies")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_simulate)
 
@@ -329,10 +500,10 @@ def build_parser():
                    choices=("fixed-window", "sliding-log", "sliding-counter", "token-bucket"))
     p.add_argument("--limit", type=positive_int, required=True, metavar="N",
                    help="requests allowed per window")
-    p.add_argument("--window", type=positive_float, required=True, metavar="SECONDS")
+    p.add_argument("--window", type=positive_seconds, required=True, metavar="SECONDS")
     p.add_argument("--rate", type=positive_float, required=True, metavar="RPS",
                    help="the user's request rate (Poisson)")
-    p.add_argument("--duration", type=positive_float, required=True, metavar="SECONDS")
+    p.add_argument("--duration", type=positive_seconds, required=True, metavar="SECONDS")
     p.add_argument("--pattern", choices=("poisson", "edge-burst"), default="poisson",
                    help="edge-burst adds 2x-limit bursts around every window edge")
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
@@ -342,7 +513,7 @@ def build_parser():
     p = sub.add_parser("queue", help="jobs, a queue and c workers (that may crash)")
     p.add_argument("--arrival-rate", type=positive_float, required=True, metavar="RATE",
                    help="jobs per second (Poisson)")
-    p.add_argument("--service-mean", type=positive_float, required=True, metavar="SECONDS",
+    p.add_argument("--service-mean", type=positive_seconds, required=True, metavar="SECONDS",
                    help="mean service time (exponential)")
     p.add_argument("--workers", type=positive_int, required=True, metavar="C")
     p.add_argument("--jobs", type=positive_int, required=True, metavar="N")
@@ -363,13 +534,21 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    _note_given(args)
     try:
         code = args.func(args)
     except FileNotFoundError as exc:
         parser.exit(2, f"simlab {args.command_name}: error: argument --trace: {exc}\n")
-    except (ValueError, TypeError) as exc:
-        parser.exit(2, f"simlab {args.command_name}: error: {exc}\n")
+    except (ValueError, TypeError, OverflowError) as exc:
+        parser.exit(2, f"simlab {args.command_name}: error: {_one_line(exc)}\n")
+    except MemoryError:
+        parser.exit(2, f"simlab {args.command_name}: error: this run ran out of memory; "
+                       "use fewer requests or keys\n")
     return code or 0
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

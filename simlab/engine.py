@@ -40,7 +40,7 @@ def _latency_model(name, value):
     if isinstance(value, (Distribution, Preset)):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Constant(v.nonnegative_real(name, value))
+        return Constant(v.seconds(name, value, allow_zero=True))
     raise TypeError(f"{name} must be a latency model, a preset name or a number of seconds, "
                     f"got {value!r}")
 
@@ -49,12 +49,14 @@ def _check(workload, policy, cache_size):
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
     v.choice("policy", policy, POLICIES)
-    return v.positive_int("cache_size", cache_size)
+    return v.capacity("cache_size", cache_size, workload.n_keys)
 
 
 def _prepare(workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed):
     """Validate a run's parameters and draw its random inputs (shared by both engines)."""
     cache_size = _check(workload, policy, cache_size)
+    v.run_memory(workload, v.TABLE_BYTES_PER_REQUEST, v.ENGINE_BYTES_PER_KEY,
+                 "the per-request table", "use hit_counts (no table) or fewer requests")
     v.choice("ttl_mode", ttl_mode, TTL_MODES)
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
@@ -70,13 +72,23 @@ def _columns(n):
             np.zeros(n, dtype=np.int8))
 
 
-def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine):
+def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine, atomic):
     return {"policy": policy, "cache_size": cache_size, "whiteboard": repr(whiteboard.model
             if isinstance(whiteboard, Preset) else whiteboard),
             "filing_room": repr(filing_room.model if isinstance(filing_room, Preset)
                                 else filing_room),
             "seed": seed, "engine": engine, "sequential": workload.times is None,
-            "workload": dict(workload.params)}
+            "atomic": atomic, "workload": dict(workload.params)}
+
+
+def _atomic(atomic, filing_room) -> bool:
+    """Whether a miss fills at its own start. Default: only with a constant filing room of 0
+    (the documented rule "0: a miss fills at once", whatever the whiteboard's latency)."""
+    if atomic is None:
+        return isinstance(filing_room, Constant) and filing_room.value == 0
+    if not isinstance(atomic, bool):
+        raise TypeError(f"atomic must be True, False or None, got {atomic!r}")
+    return atomic
 
 
 TTL_MODES = ("fixed", "sliding")
@@ -84,7 +96,7 @@ TTL_MODES = ("fixed", "sliding")
 
 def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
              whiteboard="redis-loopback", filing_room="postgres-indexed",
-             ttl_mode: str = "fixed", seed: int | None = None):
+             ttl_mode: str = "fixed", atomic: bool | None = None, seed: int | None = None):
     """Simulate cache-aside over ``workload`` in virtual time.
 
     Parameters
@@ -97,9 +109,16 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
         Capacity of the whiteboard in keys (> 0).
     whiteboard, filing_room : latency model, preset name or seconds
         Latency of one whiteboard round trip and of one filing-room query. A number means a
-        constant (0: a miss fills the whiteboard instantly).
+        constant (a filing room of 0: a miss fills the whiteboard at once, see ``atomic``).
     ttl_mode : {"fixed", "sliding"}
         ``fixed``: a key's TTL runs from its fill; ``sliding``: every hit restarts it.
+    atomic : bool, optional
+        True: the server does each request in one step (GET, and SET on a miss, as a Lua
+        script or a single command does): a miss fills the key at the request's own start, so
+        no request ever finds a fill in flight; latencies are still drawn and reported.
+        False: the fill lands when the filing room answered (``start + whiteboard + filing
+        room``), and requests that overlap it miss too. Default (None): True exactly when
+        ``filing_room`` is the constant 0.
     seed : int, optional
         Seed for latencies and random eviction; stored in ``df.attrs``.
 
@@ -112,6 +131,7 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
     """
     cache_size, whiteboard, filing_room, seed, inputs = _prepare(
         workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
+    atomic = _atomic(atomic, filing_room)
     n = len(workload)
     start, outcome, wb, db, total, flags = _columns(n)
     sequential = workload.times is None
@@ -123,20 +143,24 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
     counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
                              inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
                              K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
-                             ttl_mode == "sliding", start, outcome, wb, db, total, flags)
+                             ttl_mode == "sliding", atomic, start, outcome, wb, db, total,
+                             flags)
     engine_s = time.perf_counter() - tic
-    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "fast")
+    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "fast",
+                     atomic)
     params["ttl_mode"] = ttl_mode
     return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
                        engine_s)
 
 
-def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False):
+def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, atomic=False,
+                fill_kwargs=None):
     """Cache-aside over ``workload`` with any cache offering ``get(key, now) -> hit``,
     ``put(key, now, ttl, size)`` and ``delete(key, now)``, in plain Python.
 
     The model is the one :func:`simulate` compiles; ``names`` maps key ids to the names the
-    cache sees (default: the ids). Returns the output columns and counters.
+    cache sees (default: the ids). With ``atomic`` a miss fills at once, in the same step as
+    its GET (``put`` gets ``fill_kwargs`` then). Returns the output columns and counters.
     """
     n = len(workload)
     start, outcome, wb, db, total, flags = _columns(n)
@@ -174,10 +198,16 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False):
                     flags[i] |= K.FLAG_INFLIGHT
                     inflight += 1
                 d = inputs.db[i]
-                heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, float(workload.ttls[i]),
-                                        int(workload.sizes[i])))
-                seq += 1
-                pending[key] = pending.get(key, 0) + 1
+                ttl = float(workload.ttls[i])
+                if atomic:   # the same order as a fill event at t: before any later event
+                    cache.put(name_of(key), t, None if math.isnan(ttl) else ttl,
+                              int(workload.sizes[i]), **(fill_kwargs or {}))
+                    fills += 1
+                else:
+                    heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, ttl,
+                                            int(workload.sizes[i])))
+                    seq += 1
+                    pending[key] = pending.get(key, 0) + 1
                 outcome[i], wb[i], db[i] = K.MISS, w + inputs.wb_set[i], d
                 total[i] = w + d + inputs.wb_set[i]
         else:
@@ -197,10 +227,12 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False):
 
 def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: int,
                        whiteboard="redis-loopback", filing_room="postgres-indexed",
-                       ttl_mode: str = "fixed", seed: int | None = None):
+                       ttl_mode: str = "fixed", atomic: bool | None = None,
+                       seed: int | None = None):
     """The same model as :func:`simulate`, written plainly in Python (slow; for checking)."""
     cache_size, whiteboard, filing_room, seed, inputs = _prepare(
         workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
+    atomic = _atomic(atomic, filing_room)
     uniforms = iter(inputs.rand.tolist())
 
     class _Draws:
@@ -209,9 +241,11 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
 
     cache = make_cache(policy, cache_size, rng=_Draws())
     tic = time.perf_counter()
-    columns = _event_loop(workload, cache, inputs, sliding=ttl_mode == "sliding")
+    columns = _event_loop(workload, cache, inputs, sliding=ttl_mode == "sliding",
+                          atomic=atomic)
     engine_s = time.perf_counter() - tic
-    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference")
+    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference",
+                     atomic)
     params["ttl_mode"] = ttl_mode
     return build_table(workload, *columns, params, engine_s)
 
@@ -219,7 +253,7 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
 def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory: int,
                    samples: int = 5, lfu_log_factor: float = 10, lfu_decay_time: float = 1,
                    whiteboard="redis-loopback", filing_room="postgres-indexed",
-                   seed: int | None = None):
+                   atomic: bool | None = None, key_names=None, seed: int | None = None):
     """Cache-aside with the whiteboard as Redis runs it: ``maxmemory`` bytes, a Redis policy.
 
     Parameters
@@ -232,29 +266,50 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
         Bytes for the data set (a real server's setting less an empty server's usage).
     samples, lfu_log_factor, lfu_decay_time
         As in redis.conf (``maxmemory-samples``, ``lfu-log-factor``, ``lfu-decay-time``).
+    atomic : bool, optional
+        True: each read is one step on the server, GET and SET on a miss in one Lua script:
+        eviction runs once before it, and the script's SET is refused only if that eviction
+        could not get below the limit (a plain SET, the default when False, is a command of
+        its own and is refused whenever memory stays above the limit). Default: True exactly
+        when ``filing_room`` is the constant 0, as in :func:`simulate`.
+    key_names : sequence of str, optional
+        The name stored for each key id (its length is what the key costs in bytes).
 
     Other parameters and the table as in :func:`simulate`; keys are stored under names
-    ``key:%08d`` (synthetic workloads) or ``key:<label>`` (traces), with the request's value
-    size and TTL. ``attrs`` adds ``oom_errors`` (fills refused under ``noeviction`` or a
+    ``key:%08d`` (synthetic workloads) or ``key:<label>`` (traces) unless ``key_names`` is
+    given, with the request's value size and TTL. ``attrs`` adds ``oom_errors`` (fills refused under ``noeviction`` or a
     volatile policy with nothing to evict) and ``bytes_at_end``.
     """
     from .redis_cache import RedisCache
 
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    v.redis_value_sizes(workload)
+    v.run_memory(workload, v.REDIS_MODEL_BYTES_PER_REQUEST, v.REDIS_MODEL_BYTES_PER_KEY,
+                 "the Redis model's table and keys", "use fewer requests or keys")
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
     seed = resolve_seed(seed)
     cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
                        lfu_decay_time=lfu_decay_time, rng=seed)
+    atomic = _atomic(atomic, filing_room)
     inputs = _Inputs(workload, whiteboard, filing_room, seed)
     synthetic = workload.params.get("generator") in ("zipf", "hot_set")
-    names = ([f"key:{k:08d}" for k in range(workload.n_keys)] if synthetic
-             else [f"key:{label}" for label in workload.key_names])
+    if key_names is not None:
+        names = [str(name) for name in key_names]
+        if len(names) != workload.n_keys:
+            raise ValueError(f"key_names must give one name per key id ({workload.n_keys}), "
+                             f"got {len(names)}")
+    elif synthetic:
+        names = [f"key:{k:08d}" for k in range(workload.n_keys)]
+    else:
+        names = [f"key:{label}" for label in workload.key_names]
     tic = time.perf_counter()
-    columns = _event_loop(workload, cache, inputs, names)
+    columns = _event_loop(workload, cache, inputs, names, atomic=atomic,
+                          fill_kwargs={"in_script": True})
     engine_s = time.perf_counter() - tic
-    params = _params(workload, policy, None, whiteboard, filing_room, seed, "redis-model")
+    params = _params(workload, policy, None, whiteboard, filing_room, seed, "redis-model",
+                     atomic)
     params.update({"maxmemory": maxmemory, "samples": samples,
                    "lfu_log_factor": lfu_log_factor, "lfu_decay_time": lfu_decay_time})
     df = build_table(workload, *columns, params, engine_s)
@@ -273,8 +328,10 @@ def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
     v.choice("policy", policy, POLICIES)
-    sizes = [v.positive_int("sizes[]", int(s) if isinstance(s, np.integer) else s)
+    sizes = [v.capacity("sizes[]", int(s) if isinstance(s, np.integer) else s, workload.n_keys)
              for s in np.atleast_1d(sizes).tolist()]
+    v.run_memory(workload, v.HIT_COUNTS_BYTES_PER_READ, v.ENGINE_BYTES_PER_KEY,
+                 "the hit counts", "use fewer requests")
     keys = workload.keys if np.all(workload.ops == GET) else workload.keys[workload.ops == GET]
     warmup = v.nonnegative_int("warmup", warmup)
     if warmup >= len(keys):

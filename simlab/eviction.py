@@ -142,10 +142,11 @@ def true_lru_survival(batches: int = 8, batch_size: int = 5000, new_keys: int = 
     return pd.Series(survival, index=pd.RangeIndex(batches, name="batch"), name="true LRU")
 
 
-def _replay_model(cache, keys, sizes, ttls, times, batch):
-    """The model's side of :func:`compare_cache_aside`, batch by batch as the real run."""
+def _replay_model(cache, keys, sizes, ttls, times, batch, named=False):
+    """The model's side of :func:`compare_cache_aside`, batch by batch as the real run
+    (``named``: ``keys`` are already the stored names)."""
     hits = np.zeros(len(keys), dtype=bool)
-    names = [key_name(int(k)) for k in keys]
+    names = list(keys) if named else [key_name(int(k)) for k in keys]
     for lo in range(0, len(keys), batch):
         hi = min(len(keys), lo + batch)
         now = times[lo]
@@ -213,7 +214,7 @@ def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int =
             for i in range(lo, hi):
                 if not real_hits[i]:
                     pipe.set(names[i], b"x" * int(sizes[i]), px=int(ttls_ms[i]) or None)
-            pipe.execute()
+            pipe.execute(raise_on_error=False)   # noeviction refuses fills: that is data
         real_bytes = r.info("memory")["used_memory"] - base
         r.config_set("maxmemory", 0)   # so that looking does not evict
         real_keys = r.dbsize()
@@ -341,3 +342,207 @@ def scan_experiment(policies=("allkeys-lru", "allkeys-lfu", "allkeys-random"), *
                             whiteboard=0.0, seed=seed)
         out[policy] = float((df["outcome"].to_numpy()[regular] == "hit").mean())
     return out
+
+
+# --- request-for-request replays (issue 11) -----------------------------------------------
+
+#: Cache-aside as one step on the server: GET, and on a miss SET a value of ARGV[1] bytes
+#: (with a TTL of ARGV[2] ms unless it is 0). Returns 1 for a hit, 0 for a miss.
+CACHE_ASIDE_SCRIPT = """
+if redis.call('GET', KEYS[1]) then return 1 end
+local value = string.rep('x', tonumber(ARGV[1]))
+if ARGV[2] == '0' then redis.call('SET', KEYS[1], value)
+else redis.call('SET', KEYS[1], value, 'PX', ARGV[2]) end
+return 0
+"""
+REPLAY_MODES = ("script", "plain")
+
+
+def item_names(workload, prefix: str = "item:") -> list:
+    """The name stored for each key id: ``item:<label>`` (a trace's key, or a synthetic id)."""
+    return [f"{prefix}{label}" for label in workload.key_names]
+
+
+def _resp(*parts) -> bytes:
+    """One command in Redis's protocol (RESP), ready to send."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        part = part if isinstance(part, bytes) else str(part).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    return b"".join(out)
+
+
+def _read_replies(conn, count):
+    """Read ``count`` replies: 1 for a hit, 0 for a miss, None for an OOM refusal."""
+    import redis as redis_py
+
+    answers = []
+    for _ in range(count):
+        try:
+            answers.append(conn.read_response())
+        except redis_py.exceptions.ResponseError as exc:
+            if not (isinstance(exc, redis_py.exceptions.OutOfMemoryError)
+                    or "OOM" in str(exc)):
+                raise
+            answers.append(None)
+    return answers
+
+
+def _replay_server(r, names, keys, sizes, ttls_ms, mode, batch, rate, times):
+    """Send the requests to a real server in pipelined batches (commands packed by hand, so
+    the client keeps up with the server); return send times, hits and the number of fills
+    refused with an OOM error."""
+    n = len(keys)
+    sent = np.empty(n)
+    hits = np.zeros(n, dtype=bool)
+    oom = 0
+    sha = r.script_load(CACHE_ASIDE_SCRIPT)
+    sha = sha if isinstance(sha, bytes) else sha.encode()
+    encoded = [name.encode() for name in names]
+    conn = r.connection_pool.get_connection("EVALSHA")
+    try:
+        t0 = time.time()
+        for lo in range(0, n, batch):
+            hi = min(n, lo + batch)
+            due = lo / rate if rate else (times[lo] if times is not None else 0.0)
+            wait = due - (time.time() - t0)
+            if wait > 0:
+                time.sleep(wait)
+            sent[lo:hi] = time.time()
+            if mode == "script":
+                conn.send_packed_command([b"".join(
+                    _resp(b"EVALSHA", sha, 1, encoded[keys[i]], int(sizes[i]), int(ttls_ms[i]))
+                    for i in range(lo, hi))])
+                answers = _read_replies(conn, hi - lo)
+                hits[lo:hi] = [a == 1 for a in answers]
+                oom += sum(a is None for a in answers)
+                continue
+            # plain: the batch's GETs, then a plain SET for each miss
+            conn.send_packed_command([b"".join(_resp(b"GET", encoded[keys[i]])
+                                               for i in range(lo, hi))])
+            hits[lo:hi] = [a is not None for a in _read_replies(conn, hi - lo)]
+            sets = [_resp(b"SET", encoded[keys[i]], b"x" * int(sizes[i]),
+                          *((b"PX", int(ttls_ms[i])) if ttls_ms[i] else ()))
+                    for i in range(lo, hi) if not hits[i]]
+            if sets:
+                conn.send_packed_command([b"".join(sets)])
+                oom += sum(a is None for a in _read_replies(conn, len(sets)))
+    finally:
+        r.connection_pool.release(conn)
+    return sent, hits, oom
+
+
+def _warm_connection(r, batch, size):
+    """One pipeline of the replay's shape, then an empty server: the connection's buffers
+    reach their working size before the empty usage is measured."""
+    sha = r.script_load(CACHE_ASIDE_SCRIPT)
+    pipe = r.pipeline(transaction=False)
+    for i in range(batch):
+        pipe.evalsha(sha, 1, f"warm:{i}", size, 0)
+        pipe.set(f"warm:{i}", b"x" * size)
+    pipe.execute()
+    r.flushall()
+
+
+def replay_real(workload, policy: str, maxmemory: int, *, samples: int = 5,
+                mode: str = "script", batch: int = 100, rate: float | None = None,
+                lfu_log_factor: float = 10, lfu_decay_time: float = 1,
+                key_prefix: str = "item:") -> dict:
+    """Replay ``workload`` as cache-aside against a private redis-server.
+
+    ``mode="script"``: each read is one Lua script (GET, and SET on a miss), the way a
+    server does a request atomically; ``"plain"``: each batch's GETs, then a plain SET for
+    each miss. Requests go out in pipelined batches of ``batch``, paced at ``rate`` requests
+    a second (None: at the workload's times if it has them, else as fast as possible). Keys
+    are stored as ``item:<label>`` with the request's value size and TTL. ``maxmemory`` is
+    the bytes for the data set: the server's limit is its empty usage (measured after one
+    warm-up batch) plus this.
+
+    Returns a dict: ``sent`` (epoch seconds of each request's batch), ``hits`` (bool array),
+    ``hit_ratio``, ``keys``, ``evictions``, ``oom_errors``, ``bytes`` (used memory above the
+    empty server at the end) and ``other_bytes`` (that less the model's bytes for the keys
+    the server holds: buffers).
+    """
+    from .live.server import PrivateRedis
+
+    samples = _check_experiment(policy, samples)
+    maxmemory = v.positive_int("maxmemory", maxmemory)
+    v.choice("mode", mode, REPLAY_MODES)
+    batch = v.positive_int("batch", batch)
+    if rate is not None:
+        rate = v.positive_real("rate", rate)
+    names = item_names(workload, key_prefix)
+    ttls_ms = np.where(np.isnan(workload.ttls), 0,
+                       np.maximum(1, np.round(workload.ttls * 1000))).astype(np.int64)
+    config = _server_config(policy, samples, lfu_log_factor, lfu_decay_time)
+    with PrivateRedis(config) as server:
+        r = server.client(decode_responses=False)
+        _warm_connection(r, batch, int(np.max(workload.sizes)))
+        base = r.info("memory")["used_memory"]
+        evicted_before = r.info("stats")["evicted_keys"]
+        r.config_set("maxmemory", base + maxmemory)
+        times = None if workload.times is None else workload.times - workload.times[0]
+        sent, hits, oom = _replay_server(r, names, workload.keys, workload.sizes, ttls_ms,
+                                         mode, batch, rate, times)
+        used = r.info("memory")["used_memory"] - base
+        r.config_set("maxmemory", 0)   # so that looking does not evict
+        keys = r.dbsize()
+        evictions = r.info("stats")["evicted_keys"] - evicted_before
+        other = used - dataset_bytes_of(r, policy)
+    return {"sent": sent, "hits": hits, "hit_ratio": float(hits.mean()), "keys": int(keys),
+            "evictions": int(evictions), "oom_errors": int(oom), "bytes": int(used),
+            "other_bytes": int(other), "duration_s": float(sent[-1] - sent[0])}
+
+
+def replay_model(workload, policy: str, maxmemory: int, sent, *, samples: int = 5,
+                 mode: str = "script", batch: int = 100, lfu_log_factor: float = 10,
+                 lfu_decay_time: float = 1, key_prefix: str = "item:", seed: int = 0) -> dict:
+    """The model's side of :func:`replay_real`: the same requests at the times they were
+    sent. ``script``: :func:`simlab.simulate_redis` with ``atomic=True`` (each read one step);
+    ``plain``: batch by batch, the GETs and then the SETs, as the real replay sends them."""
+    import dataclasses
+
+    from .engine import simulate_redis
+
+    v.choice("mode", mode, REPLAY_MODES)
+    names = item_names(workload, key_prefix)
+    if mode == "script":
+        timed = dataclasses.replace(workload, times=np.asarray(sent, dtype=float))
+        df = simulate_redis(timed, policy=policy, maxmemory=maxmemory, samples=samples,
+                            lfu_log_factor=lfu_log_factor, lfu_decay_time=lfu_decay_time,
+                            whiteboard=0.0, filing_room=0.0, atomic=True, key_names=names,
+                            seed=seed)
+        hits = (df["outcome"] == "hit").to_numpy()
+        a = df.attrs
+        return {"hits": hits, "hit_ratio": float(hits.mean()), "keys": a["keys_at_end"],
+                "evictions": a["evictions"], "oom_errors": a["oom_errors"],
+                "bytes": a["bytes_at_end"]}
+    cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
+                       lfu_decay_time=lfu_decay_time, rng=seed)
+    labels = np.asarray(names, dtype=object)[workload.keys]
+    hits = _replay_model(cache, labels, workload.sizes, workload.ttls, np.asarray(sent), batch,
+                         named=True)
+    return {"hits": hits, "hit_ratio": float(hits.mean()), "keys": len(cache),
+            "evictions": cache.evictions, "oom_errors": cache.oom_errors,
+            "bytes": cache.used_memory}
+
+
+def compare_replay(workload, policy: str, maxmemory: int, *, samples: int = 5,
+                   mode: str = "script", batch: int = 100, rate: float | None = None,
+                   seed: int = 0, **kwargs) -> dict:
+    """:func:`replay_real` and :func:`replay_model` of the same requests; one row of
+    figures, server beside model (``real_*`` and ``model_*``), plus the agreement of the
+    two request by request (``same_outcome``)."""
+    real = replay_real(workload, policy, maxmemory, samples=samples, mode=mode, batch=batch,
+                       rate=rate, **kwargs)
+    model = replay_model(workload, policy, maxmemory, real["sent"], samples=samples,
+                         mode=mode, batch=batch, seed=seed, **kwargs)
+    row = {"policy": policy, "samples": samples, "maxmemory": maxmemory, "mode": mode,
+           "rate": rate, "requests": len(workload)}
+    for name in ("hit_ratio", "keys", "evictions", "oom_errors"):
+        row[f"real_{name}"] = real[name]
+        row[f"model_{name}"] = model[name]
+    row.update({"same_outcome": float(np.mean(real["hits"] == model["hits"])),
+                "real_other_bytes": real["other_bytes"], "model_bytes": model["bytes"],
+                "duration_s": real["duration_s"]})
+    return row

@@ -55,8 +55,8 @@ class LogNormal(Distribution):
     """Log-normal latency given its median and 99th percentile (seconds), ``median < p99``."""
 
     def __init__(self, median: float, p99: float):
-        self.median_ = v.positive_real("median", median)
-        self.p99 = v.positive_real("p99", p99)
+        self.median_ = v.seconds("median", median)
+        self.p99 = v.seconds("p99", p99)
         if not self.p99 > self.median_:
             raise ValueError(f"p99 must be greater than median ({median!r}), got {p99!r}")
         self.sigma = float(np.log(self.p99 / self.median_) / _Z99)
@@ -100,7 +100,7 @@ class Gamma(Distribution):
 
     def __init__(self, shape: float, mean: float):
         self.shape = v.positive_real("shape", shape)
-        self.mean_ = v.positive_real("mean", mean)
+        self.mean_ = v.seconds("mean", mean)
         self._frozen = _stats().gamma(a=self.shape, scale=self.mean_ / self.shape)
 
     def __repr__(self):
@@ -111,7 +111,7 @@ class Exponential(Distribution):
     """Exponential latency with the given ``mean`` (seconds)."""
 
     def __init__(self, mean: float):
-        self.mean_ = v.positive_real("mean", mean)
+        self.mean_ = v.seconds("mean", mean)
         self._frozen = _stats().expon(scale=self.mean_)
 
     def __repr__(self):
@@ -122,7 +122,7 @@ class Constant(Distribution):
     """Always the same ``value`` (seconds, >= 0)."""
 
     def __init__(self, value: float):
-        self.value = v.nonnegative_real("value", value)
+        self.value = v.seconds("value", value, allow_zero=True)
 
     def sample(self, n: int, rng=None) -> np.ndarray:
         return np.full(v.nonnegative_int("n", n), self.value)
@@ -259,30 +259,59 @@ PRESETS = {
         "redis-loopback", LogNormal(median=140e-6, p99=190e-6),
         "Measured on the course's reference machine (2 cores, redis-server 7.0.15, redis-py "
         "over loopback, 20,000 GETs of 100-byte values, idle machine): p50 0.14 ms, p99 "
-        "0.19 ms. Notebook 02 measures your own machine."),
+        "0.19 ms (0.13 ms again on the shared machine in November 2026; 0.048 ms on an idle "
+        "one). Notebook 02 measures your own machine."),
     "redis-lan": Preset(
-        "redis-lan", LogNormal(median=300e-6, p99=1.5e-3),
-        "A same-datacentre network round trip adds about 0.2-0.5 ms (typical cloud "
-        "availability-zone RTT); the p99 reflects occasional queueing on the network."),
+        "redis-lan", LogNormal(median=450e-6, p99=2.2e-3),
+        "redis-loopback (measured) plus one same-zone round trip (net-same-zone: Dean 2009, "
+        "Jones 2021, Google Cloud's documented bound): p50 0.14 + 0.3 ~ 0.45 ms, p99 "
+        "0.19 + 2 ~ 2.2 ms."),
     "postgres-loopback": Preset(
         "postgres-loopback", LogNormal(median=150e-6, p99=200e-6),
         "Measured on the course's reference machine (PostgreSQL 15 over loopback, psycopg 3, "
         "20,000 primary-key SELECTs of the course's users table, idle machine): p50 0.15 ms, "
-        "p99 0.20 ms. Over loopback and idle, an indexed read is as fast as a Redis GET."),
+        "p99 0.20 ms (0.14 ms p50 again on the shared 2-core machine in November 2026; 0.064 "
+        "ms on an idle one). Over loopback and idle, an indexed read is as fast as a Redis "
+        "GET."),
     "postgres-indexed": Preset(
-        "postgres-indexed", LogNormal(median=1.0e-3, p99=8e-3),
-        "An indexed primary-key SELECT over a LAN with a warm buffer cache: about 0.2 ms "
-        "inside PostgreSQL plus the network round trip and driver overhead, about 1 ms in "
-        "all; the tail comes from concurrent load."),
+        "postgres-indexed", LogNormal(median=500e-6, p99=2.5e-3),
+        "An indexed primary-key SELECT from another machine in the same zone: "
+        "postgres-loopback (measured) plus one same-zone round trip (net-same-zone: Dean "
+        "2009, Jones 2021, Google Cloud's documented bound): p50 0.15 + 0.3 ~ 0.5 ms, p99 "
+        "0.2 + 2 ~ 2.5 ms. Load and heavier queries come on top (notebook 02 measures both)."),
     "disk-read": Preset(
-        "disk-read", LogNormal(median=5e-3, p99=40e-3),
-        "A query that misses the database's buffer cache and reads from an SSD-backed "
-        "volume under load: a few milliseconds typical, tens of milliseconds in the tail."),
+        "disk-read", LogNormal(median=3e-3, p99=9e-3),
+        "A read that misses the database's buffer cache and goes to a network SSD volume: "
+        "AWS designs gp3 EBS volumes 'to offer single-digit millisecond latency while "
+        "delivering the provisioned performance 99% of the time' (AWS, 'New - Amazon EBS "
+        "gp3 Volume Type', 2020): p50 3 ms, p99 9 ms."),
+    "net-same-host": Preset(
+        "net-same-host", LogNormal(median=28e-6, p99=2.6e-3),
+        "Measured here on loopback: 20,000 echoes of 100 bytes over TCP on 127.0.0.1 between "
+        "two Python threads (TCP_NODELAY), on the course's 2-core machine shared with other "
+        "work, November 2026: p50 0.028 ms, p99 2.6 ms (the tail is the busy machine's "
+        "scheduler, not the network)."),
+    "net-same-zone": Preset(
+        "net-same-zone", LogNormal(median=300e-6, p99=2e-3),
+        "A round trip between two machines in one cloud zone. Dean, 'Designs, Lessons and "
+        "Advice from Building Large Distributed Systems' (LADIS 2009): 'round trip within "
+        "same datacenter 500,000 ns'. Jones, 'Network Latencies in the Data Center' "
+        "(evanjones.ca, 2021), measured between VMs in one Google Cloud region that 0.5 ms "
+        "is about the 80th percentile: a log-normal with p50 0.3 ms puts 0.5 ms at its 80th. "
+        "Google Cloud, 'Geography and regions': round trips within a region are under 5 ms at "
+        "the 95th percentile; p99 2 ms stays inside that bound."),
+    "net-cross-region": Preset(
+        "net-cross-region", LogNormal(median=150e-3, p99=180e-3),
+        "A round trip between continents. Dean, LADIS 2009: 'send packet CA -> Netherlands "
+        "-> CA 150,000,000 ns' (150 ms), bounded below by the speed of light in fibre. The "
+        "p99 (20% above) is an assumption: a long-haul path varies little."),
 }
 
 
 def preset(name: str) -> Preset:
     """A latency preset by name: ``redis-loopback``, ``redis-lan``, ``postgres-loopback``,
-    ``postgres-indexed``, ``disk-read``."""
+    ``postgres-indexed``, ``disk-read``, ``net-same-host``, ``net-same-zone``,
+    ``net-cross-region``. Each has ``source``: a published figure with its reference, or the
+    measurement it comes from."""
     v.choice("name", name, tuple(PRESETS))
     return PRESETS[name]

@@ -79,9 +79,13 @@ def hit_ratio_curve(curves: dict, *, ax=None, title="Hit ratio against whiteboar
     """Hit ratio (0-1) against cache size (keys, log scale); ``curves`` maps label to
     (sizes, hit_ratio); ``bands`` maps label to (sizes, low, high) for confidence bands."""
     ax = _axes(ax)
+    markers = iter("osD^vx+*")
     for label, (sizes, ratio) in curves.items():
-        style = "--" if "theory" in label.lower() or "che" in label.lower() else "-"
-        ax.plot(sizes, ratio, style, label=label)
+        theory = "theory" in label.lower() or "che" in label.lower()
+        # distinct markers, so curves that nearly coincide (FIFO and Random) stay visible
+        marker = None if theory else next(markers, ".")
+        ax.plot(sizes, ratio, "--" if theory else "-", marker=marker, markersize=4,
+                markevery=max(1, len(sizes) // 12), alpha=0.85, label=label)
     for label, (sizes, low, high) in (bands or {}).items():
         ax.fill_between(sizes, low, high, alpha=0.25, label=label)
     ax.set_xscale("log")

@@ -80,15 +80,18 @@ def simulate_queue(*, arrival_rate: float, service=None, service_mean: float | N
         if service_mean is None:
             raise ValueError("service or service_mean must be given (the mean service time "
                              "in seconds)")
-        service = Exponential(v.positive_real("service_mean", service_mean))
+        service = Exponential(v.seconds("service_mean", service_mean))
     if not isinstance(service, Distribution) and not hasattr(service, "sample"):
         raise TypeError(f"service must be a latency distribution, got {service!r}")
     lam = v.positive_real("arrival_rate", arrival_rate)
     c = v.positive_int("workers", workers)
     n = v.positive_int("jobs", jobs)
     crash_rate = v.nonnegative_real("crash_rate", crash_rate)
-    recovery_s = v.nonnegative_real("recovery_s", recovery_s)
-    restart_s = v.nonnegative_real("restart_s", restart_s)
+    recovery_s = v.seconds("recovery_s", recovery_s, allow_zero=True)
+    restart_s = v.seconds("restart_s", restart_s, allow_zero=True)
+    if not isinstance(reliable, (bool, np.bool_)):
+        raise TypeError(f"reliable must be True or False, got {reliable!r}")
+    check_budget(lam, n, service, crash_rate, reliable, workers=c)
     seed = resolve_seed(seed)
     arrivals = np.cumsum(stream(seed, "arrivals").exponential(1 / lam, n))
     service_rng = stream(seed, "filing_room")
@@ -180,9 +183,43 @@ def simulate_queue(*, arrival_rate: float, service=None, service_mean: float | N
                      "utilisation": busy_time / (c * duration) if duration > 0 else float("nan"),
                      "offered_load": lam * service.mean,
                      # what the random draws actually gave, for comparisons with theory
-                     "realized_arrival_rate": (n - 1) / (arrivals[-1] - arrivals[0]),
+                     "realized_arrival_rate": ((n - 1) / (arrivals[-1] - arrivals[0])
+                                               if arrivals[-1] > arrivals[0] else math.nan),
                      "realized_service_mean": realized_service})
     return df
+
+
+BYTES_PER_WORKER = 40        # a slot in the free-worker heap or idle list
+BYTES_PER_JOB = 160          # seven columns, the table and the service draws, rounded up
+
+
+def attempts_per_job(service, crash_rate: float) -> float:
+    """Mean attempts a job needs when every crash sends it back (the reliable queue):
+    ``1 / P(a service ends before a crash) = 1 / E[exp(-crash_rate S)]``; exact for
+    exponential service, else estimated from 10,000 draws of a private generator."""
+    if crash_rate == 0:
+        return 1.0
+    if isinstance(service, Exponential):
+        return 1.0 + crash_rate * service.mean
+    draws = np.asarray(service.sample(10_000, np.random.default_rng(0)), dtype=float)
+    survive = float(np.mean(np.exp(-crash_rate * draws)))
+    return 1.0 / survive if survive > 0 else math.inf
+
+
+def check_budget(arrival_rate, jobs, service, crash_rate=0.0, reliable=False, *,
+                 workers=1) -> None:
+    """Refuse, before drawing anything, a run that cannot end or cannot fit in memory."""
+    v.horizon("arrival_rate", arrival_rate, jobs, arrival_rate)
+    v.memory(f"jobs={jobs}", BYTES_PER_JOB * jobs, "the per-job table", "use fewer jobs")
+    v.memory(f"workers={workers}", BYTES_PER_WORKER * workers, "the workers' state",
+             "use fewer workers (more workers than jobs never changes a run without crashes)")
+    v.events(f"workers={workers}", workers, "setting up the workers", "use fewer workers")
+    attempts = attempts_per_job(service, crash_rate) if reliable else 1.0
+    what = f"jobs={jobs}" if attempts < 10 else (
+        f"crash_rate={crash_rate!r} with reliable=True (about {attempts:.3g} attempts a job, "
+        "each crash redelivering it)")
+    v.events(what, 3.0 * jobs * attempts, "the queue's events",
+             "use a lower crash_rate, shorter services or fewer jobs")
 
 
 def queue_summary(df: pd.DataFrame) -> dict:

@@ -35,7 +35,7 @@ class Limiter:
     def __init__(self, algorithm: str, limit: int, window: float):
         self.algorithm = v.choice("algorithm", algorithm, ALGORITHMS)
         self.limit = v.positive_int("limit", limit)
-        self.window = v.positive_real("window", window)
+        self.window = v.seconds("window", window)
         self._count = 0
         self._window_index = None
         self._prev = 0
@@ -102,8 +102,11 @@ def request_times(rate: float, duration: float, *, pattern: str = "poisson", lim
     steady trickle plus, around every window edge, a burst of ``limit`` requests just before
     it and ``limit`` just after (the pattern that breaks a fixed window)."""
     rate = v.positive_real("rate", rate)
-    duration = v.positive_real("duration", duration)
+    duration = v.seconds("duration", duration)
     v.choice("pattern", pattern, PATTERNS)
+    limit = v.positive_int("limit", limit)
+    window = v.seconds("window", window)
+    check_budget(rate, duration, pattern, limit, window)
     rng = stream(resolve_seed(seed), "arrivals")
     n = rng.poisson(rate * duration)
     times = np.sort(rng.uniform(0, duration, n))
@@ -115,6 +118,33 @@ def request_times(rate: float, duration: float, *, pattern: str = "poisson", lim
                                 for e in edges]) if len(edges) else np.empty(0)
         times = np.sort(np.concatenate([times, burst]))
     return times
+
+
+BYTES_PER_REQUEST = 96      # times, sorted copies, decisions; measured rounded up
+
+
+def expected_requests(rate: float, duration: float, pattern: str, limit: int,
+                      window: float) -> float:
+    """Requests :func:`request_times` makes on average: Poisson ``rate x duration``, plus
+    ``2 x limit`` around every window edge for ``edge-burst``."""
+    n = rate * duration
+    if pattern == "edge-burst":
+        n += 2.0 * limit * (duration // window)
+    return n
+
+
+def check_budget(rate, duration, pattern="poisson", limit=10, window=1.0) -> None:
+    """Refuse, before drawing anything, a stream too long to decide request by request."""
+    n = expected_requests(rate, duration, pattern, limit, window)
+    what = f"rate={rate!r} over duration={duration!r}"
+    edges = duration // window
+    if pattern == "edge-burst" and 2.0 * limit * edges > rate * duration:
+        what = (f"limit={limit!r} with pattern='edge-burst' ({2 * limit} requests at each of "
+                f"about {edges:.3g} window edges)")
+    v.events(what, n, "one decision per request", "use a lower rate, a shorter duration or "
+             "a smaller limit")
+    v.memory(what, BYTES_PER_REQUEST * n, "the request times and decisions",
+             "use a lower rate or a shorter duration")
 
 
 def max_in_any_window(times: np.ndarray, window: float) -> int:

@@ -161,6 +161,7 @@ class RedisCache:
         self.expired = 0
         self.oom_errors = 0
         self.max_used = 0
+        self._pre_command_oom = False  # what the last command's eviction left (server.c)
 
     # --- memory ---------------------------------------------------------------------
 
@@ -260,6 +261,10 @@ class RedisCache:
         """
         self._main.shrink_if_sparse()
         self._expires.shrink_if_sparse()
+        self._pre_command_oom = not self._evict_to_limit(now)
+        return not self._pre_command_oom
+
+    def _evict_to_limit(self, now) -> bool:
         if self.maxmemory is None:
             return True
         while self.used_memory > self.maxmemory:
@@ -307,9 +312,19 @@ class RedisCache:
         return True
 
     def put(self, key, now: float = 0.0, ttl: float | None = None, size: int = 100,
-            *, key_length: int | None = None) -> bool:
-        """SET key (``size``-byte value) with an optional TTL. False if refused (OOM)."""
-        if not self.make_room(now):
+            *, key_length: int | None = None, in_script: bool = False) -> bool:
+        """SET key (``size``-byte value) with an optional TTL. False if refused (OOM).
+
+        A plain SET is a command of its own: eviction runs first, and the SET is refused when
+        memory stays above the limit. With ``in_script`` the SET is the first write of a Lua
+        script (or of any command that reads and then writes, such as GET-and-SET-on-miss in
+        one step): Redis evicted once before the script and checks OOM only against that
+        result (``script.c`` ``scriptVerifyOOM``: ``server.pre_command_oom_state``), so the
+        write goes through whenever that eviction succeeded, even if memory is above the
+        limit again; the next command evicts.
+        """
+        refused = self._pre_command_oom if in_script else not self.make_room(now)
+        if refused:
             self.oom_errors += 1
             return False
         if ttl is not None and isinstance(ttl, float) and math.isnan(ttl):
@@ -350,6 +365,17 @@ class RedisCache:
             self._remove(key)
             return True
         return False
+
+    def get_or_fill(self, key, now: float = 0.0, ttl: float | None = None,
+                    size: int = 100) -> tuple[bool, bool]:
+        """Cache-aside as one step on the server (a Lua script: GET, and SET on a miss).
+
+        Returns ``(hit, stored)``; on a miss ``stored`` is False when the script's SET was
+        refused (OOM: eviction before the script could not get below the limit).
+        """
+        if self.get(key, now):
+            return True, False
+        return False, self.put(key, now, ttl, size, in_script=True)
 
     def set_or_raise(self, key, now=0.0, ttl=None, size=100):
         """Like :meth:`put`, but raise :class:`OOMError` with Redis's text when refused."""

@@ -49,6 +49,22 @@ def build_table(workload: Workload, start, outcome, wb, db, total, flags, counte
     return df
 
 
+LATENCY_COLUMNS = ("whiteboard_latency", "filing_room_latency", "latency")
+
+
+def in_ms(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as a person reads it: latencies in milliseconds, in columns named ``*_ms``.
+
+    The per-request table keeps seconds (what the engine computes with); this is for showing
+    it. Times since the start stay in seconds (``time_s``).
+    """
+    out = df.copy()
+    for name in LATENCY_COLUMNS:
+        if name in out:
+            out[name] = out[name] * 1e3
+    return out.rename(columns={"time": "time_s", **{n: f"{n}_ms" for n in LATENCY_COLUMNS}})
+
+
 def summarize(df: pd.DataFrame, *, warmup: float = 0.1) -> dict:
     """Headline numbers of a run (simulated or live).
 

@@ -57,6 +57,9 @@ class Workload:
     key_names: np.ndarray
     params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        _check_columns(self)
+
     def __len__(self) -> int:
         return len(self.keys)
 
@@ -92,7 +95,106 @@ class Workload:
         })
 
 
+def _column(w, name, value, n, kinds, rule):
+    """``value`` as a 1-D array of one of the dtype ``kinds``, one entry per request."""
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.dtype.kind not in kinds or (n is not None and arr.shape[0] != n):
+        shape = "" if n is None else f", {n} of them"
+        raise TypeError(f"Workload {name} must be a 1-D array of {rule}{shape}; got "
+                        f"{arr.dtype} with shape {arr.shape}")
+    return arr
+
+
+def _first_bad(name, arr, mask, rule):
+    i = int(np.flatnonzero(mask)[0])
+    raise ValueError(f"Workload {name} must hold {rule}; request {i} has {arr[i].item()!r}")
+
+
+def _check_columns(w):
+    """Every column's type, length and range, so that no compiled loop sees a key id out of
+    range, a time that is not a number or a size that wraps around."""
+    names = np.asarray(w.key_names, dtype=object) if not isinstance(w.key_names, np.ndarray) \
+        else w.key_names
+    if names.ndim != 1 or names.size == 0:
+        raise ValueError(f"Workload key_names must be a 1-D array with at least one label, got "
+                         f"shape {names.shape}")
+    keys = _column(w, "keys", w.keys, None, "iu", "integer key ids")
+    n = keys.shape[0]
+    if n == 0:
+        raise ValueError("Workload must hold at least one request, got none")
+    n_keys = names.shape[0]
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo < 0 or hi >= n_keys:
+        _first_bad("keys", keys, (keys < 0) | (keys >= n_keys),
+                   f"key ids from 0 to n_keys-1 = {n_keys - 1} (one per label in key_names)")
+    ops = _column(w, "ops", w.ops, n, "iu", "op codes (0 get, 1 set, 2 del)")
+    if ops.size and (int(ops.min()) < GET or int(ops.max()) > DEL):
+        _first_bad("ops", ops, (ops < GET) | (ops > DEL), "op codes 0 (get), 1 (set), 2 (del)")
+    sizes = _column(w, "sizes", w.sizes, n, "iuf", "sizes in bytes")
+    bad = ~np.isfinite(sizes) | (sizes < 0) if sizes.dtype.kind == "f" else sizes < 0
+    if sizes.dtype.kind == "f":
+        bad |= (sizes >= 2.0 ** 63) | (np.nan_to_num(sizes) != np.floor(np.nan_to_num(sizes)))
+    elif sizes.dtype.kind == "u":
+        bad |= sizes > v.INT64_MAX
+    if bad.any():
+        _first_bad("sizes", sizes, bad, f"whole numbers of bytes from 0 to {v.INT64_MAX}")
+    ttls = _column(w, "ttls", w.ttls, n, "iuf", "TTLs in seconds (nan: none)")
+    bad = ~np.isnan(ttls) & ~((ttls > 0) & np.isfinite(ttls)) if ttls.dtype.kind == "f" \
+        else ttls <= 0
+    if bad.any():
+        _first_bad("ttls", ttls, bad, "TTLs in seconds, finite and > 0, or nan for none")
+    times = w.times
+    if times is not None:
+        times = _column(w, "times", times, n, "iuf", "arrival times in seconds")
+        bad = ~np.isfinite(times) | (times < 0)
+        if bad.any():
+            _first_bad("times", times, bad, "finite arrival times in seconds >= 0")
+        back = np.r_[False, np.diff(times) < 0]
+        if back.any():
+            _first_bad("times", times, back, "non-decreasing arrival times")
+        times = times.astype(np.float64, copy=False)
+    for name, value in (("key_names", names), ("keys", keys.astype(np.int64, copy=False)),
+                        ("ops", ops.astype(np.int8, copy=False)),
+                        ("sizes", sizes.astype(np.int64, copy=False)),
+                        ("ttls", ttls.astype(np.float64, copy=False)), ("times", times)):
+        object.__setattr__(w, name, value)
+    if not isinstance(w.params, dict):
+        raise TypeError(f"Workload params must be a dict, got {type(w.params).__name__}")
+
+
 # --- popularity -------------------------------------------------------------------------
+
+DENSE_KEYS = 10 ** 7
+"""Above this many keys, synthetic workloads are sampled without a table of probabilities and
+only the keys drawn get ids (see :func:`zipf`)."""
+MAX_KEYS = 2 ** 53       # key ranks stay exact in float64
+WORKLOAD_BYTES_PER_REQUEST = 48
+DENSE_BYTES_PER_KEY = 180
+SPARSE_BYTES_PER_REQUEST = 200
+
+
+def _key_space(n_keys):
+    n_keys = v.positive_int("n_keys", n_keys)
+    if n_keys > MAX_KEYS:
+        raise ValueError(f"n_keys must be at most 2**53 = {MAX_KEYS} (key ranks are exact "
+                         f"below it), got {n_keys!r}")
+    return n_keys
+
+
+def check_workload_memory(n_keys: int, n_requests: int, *, names=("n_keys=", "n_requests="),
+                          extra_per_request: float = 0.0, purpose: str = "the workload",
+                          advice: str = "use fewer requests") -> None:
+    """Refuse, before allocating, a synthetic workload this machine cannot hold.
+
+    ``extra_per_request`` adds what the caller will need per request afterwards (the CLI adds
+    the simulation's table), so the refusal comes before anything is drawn."""
+    per_key = DENSE_BYTES_PER_KEY if n_keys <= DENSE_KEYS else 0
+    per_request = WORKLOAD_BYTES_PER_REQUEST + extra_per_request + (
+        0 if n_keys <= DENSE_KEYS else SPARSE_BYTES_PER_REQUEST)
+    key_bytes, request_bytes = per_key * n_keys, per_request * n_requests
+    name, value = (names[0], n_keys) if key_bytes > request_bytes else (names[1], n_requests)
+    v.memory(f"{name}{value}", key_bytes + request_bytes, purpose, advice)
+
 
 def zipf_probabilities(n_keys: int, alpha: float) -> np.ndarray:
     """Bounded Zipf popularity: ``p_i`` proportional to ``(i+1) ** -alpha`` for i < n_keys.
@@ -100,8 +202,10 @@ def zipf_probabilities(n_keys: int, alpha: float) -> np.ndarray:
     ``alpha = 0`` is uniform. Any number of keys and any ``alpha >= 0`` (unlike
     ``numpy.random.Generator.zipf``, which needs ``alpha > 1`` and is unbounded).
     """
-    n_keys = v.positive_int("n_keys", n_keys)
+    n_keys = _key_space(n_keys)
     alpha = v.nonnegative_real("alpha", alpha)
+    v.memory(f"n_keys={n_keys}", 24 * n_keys, "the table of probabilities",
+             "use fewer keys (zipf samples any number without one)")
     weights = np.arange(1, n_keys + 1, dtype=np.float64) ** -alpha
     return weights / weights.sum()
 
@@ -113,26 +217,118 @@ def _draw(probabilities: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     return np.minimum(keys, len(probabilities) - 1).astype(np.int64)
 
 
+# Rejection-inversion (Hörmann and Derflinger 1996, "Rejection-inversion to generate variates
+# from monotone discrete distributions"), as in Apache Commons RNG: exact bounded Zipf draws
+# in O(1) memory per draw, for any exponent and any number of keys.
+
+def _helper1(x):  # log1p(x) / x, exact near 0
+    small = np.abs(x) < 1e-8
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 1 - x / 2 + x * x / 3, np.log1p(safe) / safe)
+
+
+def _helper2(x):  # expm1(x) / x, exact near 0
+    small = np.abs(x) < 1e-8
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 1 + x / 2 + x * x / 6, np.expm1(safe) / safe)
+
+
+def _h(x, alpha):
+    return np.exp(-alpha * np.log(x))
+
+
+def _h_integral(x, alpha):
+    log_x = np.log(x)
+    return _helper2((1 - alpha) * log_x) * log_x
+
+
+def _h_integral_inverse(x, alpha):
+    t = np.maximum(x * (1 - alpha), -1.0)
+    return np.exp(_helper1(t) * x)
+
+
+STEEP_ALPHA, STEEP_KEYS = 40.0, 1000
+
+
+def zipf_rejection_inversion(n_keys: int, alpha: float, n: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of a bounded Zipf law over ``0 .. n_keys-1`` (``P(i)`` proportional to
+    ``(i+1) ** -alpha``) without a table: memory grows with ``n``, not with ``n_keys``."""
+    if alpha == 0:
+        return rng.integers(0, n_keys, n, dtype=np.int64)
+    if alpha > STEEP_ALPHA:
+        # keys beyond the first STEEP_KEYS hold less than 1e-110 of the probability, far
+        # below float64's resolution: the table over those keys is the same law
+        return _draw(zipf_probabilities(min(n_keys, STEEP_KEYS), alpha), n, rng)
+    h_x1 = float(_h_integral(1.5, alpha)) - 1.0
+    h_n = float(_h_integral(n_keys + 0.5, alpha))
+    s = 2.0 - float(_h_integral_inverse(_h_integral(2.5, alpha) - _h(2.0, alpha), alpha))
+    out = np.empty(n, dtype=np.int64)
+    filled = 0
+    while filled < n:
+        m = n - filled
+        u = h_n + rng.random(m + m // 8 + 16) * (h_x1 - h_n)
+        x = _h_integral_inverse(u, alpha)
+        k = np.clip(np.floor(x + 0.5), 1, n_keys)
+        accept = (k - x <= s) | (u >= _h_integral(k + 0.5, alpha) - _h(k, alpha))
+        take = k[accept][:m]
+        out[filled:filled + take.size] = take.astype(np.int64) - 1
+        filled += take.size
+    return out
+
+
+def _hot_set_draw(n_keys, n_hot, hot_share, n, rng):
+    """Hot-set draws by inversion without a table (for key spaces above DENSE_KEYS)."""
+    u = rng.random(n)
+    if n_hot >= n_keys:
+        return np.minimum((u * n_keys).astype(np.int64), n_keys - 1)
+    hot = u < hot_share
+    in_hot = np.floor(u / max(hot_share, 1e-300) * n_hot)
+    cold_u = (u - hot_share) / max(1 - hot_share, 1e-300)
+    in_cold = n_hot + np.floor(cold_u * (n_keys - n_hot))
+    ids = np.where(hot, np.minimum(in_hot, n_hot - 1), np.clip(in_cold, n_hot, n_keys - 1))
+    return ids.astype(np.int64)
+
+
+def _compact(ranks):
+    """Dense ids for the keys drawn, in order of popularity rank; their labels are the ranks
+    (so the most popular key is still named ``"0"``)."""
+    uniques, ids = np.unique(ranks, return_inverse=True)
+    return ids.astype(np.int64).reshape(-1), uniques.astype(str).astype(object)
+
+
+def _dense_names(n_keys):
+    return np.arange(n_keys).astype(str).astype(object)
+
+
 def poisson_arrivals(n_requests: int, rate: float, rng=None) -> np.ndarray:
     """Arrival times (s) of a Poisson stream of ``rate`` requests per second, starting near 0."""
     n_requests = v.positive_int("n_requests", n_requests)
     rate = v.positive_real("rate", rate)
+    v.horizon("rate", rate, n_requests, rate)
+    v.memory(f"n_requests={n_requests}", 16 * n_requests, "the arrival times",
+             "use fewer requests")
     rng = np.random.default_rng(rng)
     return np.cumsum(rng.exponential(1.0 / rate, n_requests))
 
 
 def _sizes(value_size, n: int, rng: np.random.Generator) -> np.ndarray:
     if hasattr(value_size, "sample"):
-        sizes = np.rint(value_size.sample(n, rng)).astype(np.int64)
-        return np.maximum(sizes, 1)
-    value_size = v.positive_int("value_size", value_size)
+        drawn = np.asarray(value_size.sample(n, rng), dtype=np.float64)
+        bad = ~np.isfinite(drawn) | (drawn > v.MAX_VALUE_BYTES)
+        if bad.any():
+            raise ValueError(f"value_size must draw sizes up to {v.MAX_VALUE_BYTES} bytes "
+                             f"(512 MB, the largest string Redis keeps); {value_size!r} drew "
+                             f"{drawn[bad][0]!r}")
+        return np.maximum(np.rint(drawn).astype(np.int64), 1)
+    value_size = v.value_bytes("value_size", value_size)
     return np.full(n, value_size, dtype=np.int64)
 
 
 def _ttls(ttl, n: int, jitter: float = 0.0, rng=None) -> np.ndarray:
     if ttl is None:
         return np.full(n, np.nan)
-    ttl = v.positive_real("ttl", ttl)
+    ttl = v.seconds("ttl", ttl)
     jitter = v.fraction("ttl_jitter", jitter)
     if jitter == 0:
         return np.full(n, ttl)
@@ -141,7 +337,7 @@ def _ttls(ttl, n: int, jitter: float = 0.0, rng=None) -> np.ndarray:
     return ttl * rng.uniform(1 - jitter, 1 + jitter, n)
 
 
-def _assemble(keys, n_keys, *, n_requests, rate, read_fraction, value_size, ttl, seed,
+def _assemble(keys, key_names, *, n_requests, rate, read_fraction, value_size, ttl, seed,
               params, ttl_jitter=0.0) -> Workload:
     read_fraction = v.fraction("read_fraction", read_fraction)
     if rate is not None:
@@ -156,7 +352,7 @@ def _assemble(keys, n_keys, *, n_requests, rate, read_fraction, value_size, ttl,
     return Workload(keys=keys, ops=ops, times=times,
                     sizes=_sizes(value_size, n_requests, stream(seed, "sizes")),
                     ttls=_ttls(ttl, n_requests, ttl_jitter, stream(seed, "ttl")),
-                    key_names=np.arange(n_keys).astype(str).astype(object), params=params)
+                    key_names=key_names, params=params)
 
 
 def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = None,
@@ -193,10 +389,17 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
         For a parameter of the wrong type or out of range.
     """
     n_requests = v.positive_int("n_requests", n_requests)
-    probabilities = zipf_probabilities(n_keys, alpha)
+    n_keys = _key_space(n_keys)
+    alpha = v.nonnegative_real("alpha", alpha)
+    check_workload_memory(n_keys, n_requests)
     seed = resolve_seed(seed)
-    keys = _draw(probabilities, n_requests, stream(seed, "keys"))
-    return _assemble(keys, len(probabilities), n_requests=n_requests, rate=rate,
+    if n_keys <= DENSE_KEYS:
+        keys = _draw(zipf_probabilities(n_keys, alpha), n_requests, stream(seed, "keys"))
+        names = _dense_names(n_keys)
+    else:
+        keys, names = _compact(zipf_rejection_inversion(n_keys, alpha, n_requests,
+                                                        stream(seed, "keys")))
+    return _assemble(keys, names, n_requests=n_requests, rate=rate,
                      read_fraction=read_fraction, value_size=value_size, ttl=ttl, seed=seed,
                      ttl_jitter=ttl_jitter,
                      params={"generator": "zipf", "n_keys": int(n_keys), "alpha": float(alpha)})
@@ -204,9 +407,11 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
 
 def hot_set_probabilities(n_keys: int, hot_fraction: float, hot_share: float) -> np.ndarray:
     """Popularity where ``hot_fraction`` of the keys receive ``hot_share`` of the requests."""
-    n_keys = v.positive_int("n_keys", n_keys)
+    n_keys = _key_space(n_keys)
     hot_fraction = v.fraction("hot_fraction", hot_fraction, open_low=True)
     hot_share = v.fraction("hot_share", hot_share)
+    v.memory(f"n_keys={n_keys}", 16 * n_keys, "the table of probabilities",
+             "use fewer keys (hot_set samples any number without one)")
     n_hot = max(1, int(round(n_keys * hot_fraction)))
     p = np.empty(n_keys)
     p[:n_hot] = hot_share / n_hot
@@ -226,10 +431,20 @@ def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_shar
     The default is the 80/20 rule. Other parameters as in :func:`zipf`.
     """
     n_requests = v.positive_int("n_requests", n_requests)
-    probabilities = hot_set_probabilities(n_keys, hot_fraction, hot_share)
+    n_keys = _key_space(n_keys)
+    hot_fraction = v.fraction("hot_fraction", hot_fraction, open_low=True)
+    hot_share = v.fraction("hot_share", hot_share)
+    check_workload_memory(n_keys, n_requests)
     seed = resolve_seed(seed)
-    keys = _draw(probabilities, n_requests, stream(seed, "keys"))
-    return _assemble(keys, n_keys, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
+    if n_keys <= DENSE_KEYS:
+        keys = _draw(hot_set_probabilities(n_keys, hot_fraction, hot_share), n_requests,
+                     stream(seed, "keys"))
+        names = _dense_names(n_keys)
+    else:
+        n_hot = max(1, int(round(n_keys * hot_fraction)))
+        keys, names = _compact(_hot_set_draw(n_keys, n_hot, hot_share, n_requests,
+                                             stream(seed, "keys")))
+    return _assemble(keys, names, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
                      value_size=value_size, ttl=ttl, seed=seed, ttl_jitter=ttl_jitter,
                      params={"generator": "hot_set", "n_keys": int(n_keys),
                              "hot_fraction": float(hot_fraction), "hot_share": float(hot_share)})
@@ -262,12 +477,13 @@ def _bad(path, column, series, mask, rule):
                      f"row {row + 1} has {series.iloc[row]!r}")
 
 
-def _numeric(path, frame, column, rule, *, allow_empty=False, minimum=0.0):
+def _numeric(path, frame, column, rule, *, allow_empty=False, minimum=0.0,
+             below=np.inf):
     raw = frame[column]
     empty = raw.isna() | (raw.astype(str).str.strip() == "")
-    values = pd.to_numeric(raw.where(~empty), errors="coerce")
+    values = pd.to_numeric(raw.where(~empty), errors="coerce").astype(np.float64)
     bad = (values.isna() & ~empty) if allow_empty else values.isna()
-    bad |= values < minimum
+    bad |= (values < minimum) | np.isinf(values) | (values >= below)
     if bad.any():
         _bad(path, column, raw, bad.to_numpy(), rule)
     return values.to_numpy(dtype=np.float64)
@@ -314,7 +530,7 @@ def read_trace(path) -> Workload:
     n = len(workload)
     times = None
     if "t" in frame.columns:
-        times = _numeric(path, frame, "t", "a time in seconds >= 0", minimum=0.0)
+        times = _numeric(path, frame, "t", "a finite time in seconds >= 0", minimum=0.0)
         decreasing = np.r_[False, np.diff(times) < 0]
         if decreasing.any():
             _bad(path, "t", frame["t"], decreasing, "non-decreasing times")
@@ -328,13 +544,15 @@ def read_trace(path) -> Workload:
         ops = codes.to_numpy(dtype=np.int8)
     sizes = np.ones(n, dtype=np.int64)
     if "size" in frame.columns:
-        sizes_f = _numeric(path, frame, "size", "a size in bytes >= 0", minimum=0.0)
+        sizes_f = _numeric(path, frame, "size", f"a size in bytes from 0 to {v.INT64_MAX}",
+                           minimum=0.0, below=2.0 ** 63)
         if np.any(sizes_f != np.floor(sizes_f)):
             _bad(path, "size", frame["size"], sizes_f != np.floor(sizes_f), "a whole number of bytes")
         sizes = sizes_f.astype(np.int64)
     ttls = np.full(n, np.nan)
     if "ttl" in frame.columns:
-        ttls = _numeric(path, frame, "ttl", "a TTL in seconds > 0 or nothing", allow_empty=True,
+        ttls = _numeric(path, frame, "ttl", "a finite TTL in seconds > 0 or nothing",
+                        allow_empty=True,
                         minimum=np.nextafter(0, 1))
     return Workload(keys=workload.keys, ops=ops, times=times, sizes=sizes, ttls=ttls,
                     key_names=workload.key_names,

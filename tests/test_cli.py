@@ -55,11 +55,11 @@ def test_csv_trace_times_drive_the_clock(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--cache-size", "-5"], "argument --cache-size: must be a positive integer, got '-5'"),
     (["--cache-size", "ten"], "argument --cache-size: must be a positive integer, got 'ten'"),
-    (["--cache-size", "10", "--keys", "0"], "argument --keys: must be a positive integer, got '0'"),
+    (["--cache-size", "10", "--keys", "0"], "argument --keys: must be a positive integer up to 2**53, got '0'"),
     (["--cache-size", "10", "--policy", "mru"], "argument --policy: invalid choice: 'mru'"),
     (["--cache-size", "10", "--trace", "/nonexistent/trace.txt"],
      "argument --trace: trace file not found: /nonexistent/trace.txt"),
-    (["--cache-size", "10", "--db-latency", "-1"], "argument --db-latency: must be a non-negative"),
+    (["--cache-size", "10", "--db-latency", "-1"], "argument --db-latency: must be a number of seconds from 0 to 1e9, got '-1'"),
     (["--cache-size", "10", "--rate", "nan"], "argument --rate: must be a positive number"),
 ])
 def test_bad_arguments_one_line_no_traceback(args, message):

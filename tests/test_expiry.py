@@ -74,7 +74,9 @@ def test_otp_expires_is_single_use_and_locks(timed):
     code = otp.send("ada")
     assert otp.verify("ada", "wrong") == "wrong"
     assert otp.verify("ada", code) == "ok"
-    assert otp.verify("ada", code) == "expired"          # one use
+    assert otp.verify("ada", code) == "used"             # one use, and said so
+    wait(clock, scale(clock, 301))
+    assert otp.verify("ada", code) == "expired"          # the marker expires with the code
     code = otp.send("ada")
     wait(clock, scale(clock, 301))
     assert otp.verify("ada", code) == "expired"

@@ -1,4 +1,7 @@
 import json
+import re
+import shutil
+import subprocess
 
 import pytest
 import redis
@@ -122,3 +125,149 @@ def test_private_server_is_ours_and_goes_away():
 def test_banner(room):
     text = live.backend_banner(live.connect(), room)
     assert "Whiteboard:" in text and "Filing room:  SQLite" in text
+
+
+# --- secrets stay secret ---------------------------------------------------------------------
+
+SECRET = "s3cret-p@ss:w/rd"           # URL-special characters, percent-encoded in the URL
+ENCODED = "s3cret-p%40ss%3Aw%2Frd"
+
+
+def _never_shows(text, *secrets):
+    for secret in secrets + (SECRET, ENCODED):
+        assert secret not in text, f"{secret!r} shown in {text!r}"
+
+
+def _one_sentence(text):
+    assert text.endswith(".") and "\n" not in text
+    assert re.search(r"\.\s", text) is None, f"more than one sentence: {text!r}"
+
+
+@pytest.fixture
+def password_server():
+    """A private server whose default user needs a password (set through an owned client)."""
+    if not live.redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+    with live.PrivateRedis() as server:
+        owner = server.client()
+        owner.config_set("requirepass", SECRET)
+        yield server
+        authed = redis.Redis(host="127.0.0.1", port=server.port, password=SECRET)
+        authed.config_set("requirepass", "")
+        authed.close()
+
+
+@pytest.mark.real
+def test_requirepass_url_connects_and_the_password_is_never_shown(password_server, room):
+    url = f"redis://:{ENCODED}@127.0.0.1:{password_server.port}/0"
+    r = live.connect(url)
+    r.set(live.key("secret-test"), "1")
+    assert r.get(live.key("secret-test")) == "1"
+    assert f"redis://:***@127.0.0.1:{password_server.port}/0" in r.backend
+    _never_shows(r.backend)
+    _never_shows(live.backend_banner(r, room))
+    r.backend = f"Redis at {url}"                          # whoever sets it, it is redacted
+    _never_shows(r.backend)
+    with pytest.raises(live.UnsafeCommand) as info:       # a guard message names no password
+        r.pipeline().flushdb().execute()
+    _never_shows(str(info.value))
+    live.cleanup(r)
+
+
+@pytest.mark.real
+def test_a_wrong_password_is_one_sentence_without_it(password_server):
+    for url in (f"redis://:wrong-{ENCODED}@127.0.0.1:{password_server.port}/0",
+                f"redis://wrong-{ENCODED}@127.0.0.1:{password_server.port}/0",
+                f"redis://127.0.0.1:{password_server.port}/0?password=wrong-{ENCODED}",
+                f"redis://127.0.0.1:{password_server.port}/0"):
+        with pytest.raises(live.RedisUnavailable) as info:
+            live.connect(url)
+        message = str(info.value)
+        _never_shows(message, "wrong-")
+        _one_sentence(message)
+        assert "refused the credentials" in message and "REDIS_URL" in message
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.real
+def test_an_acl_user_connects_and_its_password_is_never_shown(private_redis, room):
+    owner = private_redis.client()
+    owner.acl_setuser("alice", enabled=True, passwords=[f"+{SECRET}"], keys=["wb:*"],
+                      commands=["+@all", "-info"], reset=True)
+    try:
+        url = f"redis://alice:{ENCODED}@127.0.0.1:{private_redis.port}/0"
+        r = live.connect(url)                   # no INFO for alice: the version is unknown
+        assert r.backend == f"Redis ? at redis://alice:***@127.0.0.1:{private_redis.port}/0"
+        assert r.acl_whoami() == "alice"
+        r.set(live.key("acl-test"), "1")
+        assert live.cleanup(r) == 1
+        _never_shows(live.backend_banner(r, room))
+        with pytest.raises(live.RedisUnavailable) as info:
+            live.connect(f"redis://alice:nope-{ENCODED}@127.0.0.1:{private_redis.port}/0")
+        _never_shows(str(info.value), "nope-")
+        _one_sentence(str(info.value))
+        assert "alice:***@" in str(info.value)
+    finally:
+        owner.acl_deluser("alice")
+
+
+@pytest.mark.real
+def test_rediss_to_a_server_without_tls_is_one_sentence(private_redis):
+    url = f"rediss://:{ENCODED}@127.0.0.1:{private_redis.port}/0"
+    with pytest.raises(live.RedisUnavailable) as info:
+        live.connect(url)
+    message = str(info.value)
+    assert message.startswith(f"The server at rediss://:***@127.0.0.1:{private_redis.port}/0 "
+                              "did not complete a TLS handshake")
+    _never_shows(message)
+    _one_sentence(message)
+
+
+def _tls_files(folder):
+    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=simlab-ca",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+        "server.key", "-out", "server.csr")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "server.crt")
+    return {name: str(folder / name) for name in ("ca.crt", "server.crt", "server.key")}
+
+
+def _redis_has_tls():
+    binary = live.redis_server_binary()
+    if not binary or not shutil.which("openssl"):
+        return False
+    out = subprocess.run([binary, "--port", "0", "--tls-port", "0", "--save", ""],
+                         capture_output=True, text=True, timeout=10)
+    return "Configured to not listen anywhere" in out.stdout + out.stderr   # tls-port known
+
+
+@pytest.mark.real
+def test_rediss_against_a_tls_server(tmp_path, room):
+    if not _redis_has_tls():
+        pytest.skip("redis-server here has no TLS, or there is no openssl")
+    from simlab.live.server import free_port
+    files = _tls_files(tmp_path)
+    tls_port = free_port()
+    config = {"tls-port": tls_port, "tls-cert-file": files["server.crt"],
+              "tls-key-file": files["server.key"], "tls-ca-cert-file": files["ca.crt"],
+              "tls-auth-clients": "no", "requirepass": SECRET}
+    with live.PrivateRedis(config) as server:
+        url = (f"rediss://:{ENCODED}@127.0.0.1:{tls_port}/0?ssl_ca_certs={files['ca.crt']}"
+               "&ssl_cert_reqs=required")
+        r = live.connect(url)
+        assert r.ping() and r.backend.startswith("Redis 7")
+        assert f"rediss://:***@127.0.0.1:{tls_port}/0" in r.backend
+        _never_shows(live.backend_banner(r, room))
+        with pytest.raises(live.UnsafeCommand):
+            r.flushall()
+        with pytest.raises(live.RedisUnavailable) as info:    # a CA it does not trust
+            live.connect(f"rediss://:{ENCODED}@127.0.0.1:{tls_port}/0")
+        _never_shows(str(info.value))
+        _one_sentence(str(info.value))
+        assert "TLS" in str(info.value)

@@ -122,3 +122,32 @@ def test_jupyterlab_serves_the_course(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_notebook_metadata_is_what_the_kernel_reports():
+    """A notebook opens unmodified only if its metadata is what JupyterLab writes on opening:
+    the kernel's kernel_info_reply language_info and the kernelspec (tests/test_browser.py
+    checks the same thing in JupyterLab itself)."""
+    import json
+
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        language_info = kc.kernel_info(reply=True, timeout=60)["content"]["language_info"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    kernelspec = {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    notebooks += sorted((ROOT / "notebooks" / "solutions").glob("[0-9]*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["language_info"] == language_info, path.name
+        assert nb["metadata"]["kernelspec"] == kernelspec, path.name
+        assert (nb["nbformat"], nb["nbformat_minor"]) == (4, nbformat.current_nbformat_minor)
+        nbformat.validate(nb)  # cell ids included

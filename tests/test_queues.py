@@ -1,4 +1,6 @@
 """Live queues: worker processes, one killed mid-job, plain BRPOP against the reliable queue."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,62 @@ def test_server_choice_prefers_redis_url(private_redis, monkeypatch):
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     with QueueServer() as s:
         assert s.url == private_redis.url and s.kind == "REDIS_URL"
+
+
+def test_a_worker_restarted_under_its_old_name_strands_no_job(server):
+    """Killed mid-job four times and restarted at once as "w1", before any recover(): each new
+    w1 first puts its predecessor's unfinished job back (it used to stay in the processing
+    list for good, the new heartbeat hiding it from recover())."""
+    with JobQueue(server, reliable=True) as q:
+        for _ in range(6):
+            q.enqueue(0.3)
+        q.start_worker("w1")
+        for _ in range(4):
+            q.kill_when_busy("w1")
+            q.start_worker("w1")
+        q.recover(wait=0)
+        assert q.wait_until_done(timeout=30)
+        report = q.report(6)
+        assert q.r.llen(f"{q.prefix}:processing:w1") == 0
+    assert report["lost"] == 0 and report["processed"] == 6, report
+
+
+def test_recover_requeues_every_dead_workers_list(server):
+    with JobQueue(server, reliable=True) as q:
+        for _ in range(4):
+            q.enqueue(0.3)
+        q.start_worker("w1")
+        q.kill_when_busy("w1")
+        q.start_worker("w2")
+        q.kill_when_busy("w2")
+        assert q.recover(wait=3) == 2
+        q.start_worker("w3")
+        assert q.wait_until_done(timeout=20)
+        report = q.report(4)
+    assert report["lost"] == 0 and report["processed"] == 4, report
+
+
+def test_a_worker_name_in_use_is_refused(server):
+    with JobQueue(server) as q:
+        q.start_worker("w1")
+        with pytest.raises(ValueError, match="worker 'w1' is already running"):
+            q.start_worker("w1")
+
+
+@pytest.mark.real
+def test_workers_get_the_url_from_the_environment_never_argv(monkeypatch):
+    if not simlab.live.redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+    secret = "queue-Pa55word"
+    with simlab.live.PrivateRedis(password=secret) as private:
+        monkeypatch.setenv("REDIS_URL", private.url)
+        with QueueServer() as s, JobQueue(s) as q:
+            assert secret not in repr(s)
+            ids = [q.enqueue(0.01) for _ in range(5)]
+            q.start_worker()
+            q.start_worker()
+            for proc in q.workers.values():
+                argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+                assert secret not in argv and private.url not in argv
+            assert q.wait_until_done(timeout=20)       # they did reach the server
+            assert q.report(len(ids))["processed"] == 5

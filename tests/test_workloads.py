@@ -101,10 +101,17 @@ def test_csv_trace_with_all_columns(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ("key,t\na,1\nb,0.5\n", "column 't' must hold non-decreasing times; row 2 has '0.5'"),
-    ("key,t\na,soon\n", "column 't' must hold a time in seconds >= 0; row 1 has 'soon'"),
+    ("key,t\na,soon\n", "column 't' must hold a finite time in seconds >= 0; row 1 has 'soon'"),
+    ("key,t\na,0\nb,inf\n", "column 't' must hold a finite time in seconds >= 0; row 2 has 'inf'"),
     ("key,op\na,put\n", "column 'op' must hold one of get, set, del; row 1 has 'put'"),
-    ("key,size\na,-4\n", "column 'size' must hold a size in bytes >= 0; row 1 has '-4'"),
-    ("key,ttl\na,0\n", "column 'ttl' must hold a TTL in seconds > 0 or nothing; row 1 has '0'"),
+    ("key,size\na,-4\n", "column 'size' must hold a size in bytes from 0 to "
+                         "9223372036854775807; row 1 has '-4'"),
+    ("key,size\na,3\nb,1e30\n", "column 'size' must hold a size in bytes from 0 to "
+                                "9223372036854775807; row 2 has '1e30'"),
+    ("key,ttl\na,0\n", "column 'ttl' must hold a finite TTL in seconds > 0 or nothing; "
+                       "row 1 has '0'"),
+    ("key,ttl\na,inf\n", "column 'ttl' must hold a finite TTL in seconds > 0 or nothing; "
+                         "row 1 has 'inf'"),
     ("id,t\na,1\n", "needs a 'key' column"),
     ("key,when\na,1\n", "unknown column"),
 ])

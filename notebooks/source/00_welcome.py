@@ -42,7 +42,7 @@ print(simlab.backend_banner(r, room))
 r.set(simlab.key("hello"), "whiteboard")
 print("whiteboard says:", r.get(simlab.key("hello")))
 print("filing room says:", room.get_user(1)["name"])
-r.delete(simlab.key("hello"))
+r.delete(simlab.key("hello"));
 
 # %% [markdown]
 # Every key this course writes starts with `wb:` (that is what `simlab.key(...)` adds), so the

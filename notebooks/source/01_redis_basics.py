@@ -16,7 +16,7 @@ from simlab.live.basics import counter_race, pubsub_demo
 
 r = simlab.connect()
 print(r.backend)
-simlab.cleanup(r)  # start from a clean slate (only the course's own wb: keys)
+simlab.cleanup(r);  # start from a clean slate (only the course's own keys)
 
 # %% [markdown]
 # ## Strings: SET, GET, EXISTS, DEL
@@ -167,7 +167,8 @@ simlab.checks.check_session(r)
 # ## Exercise 2: a counter that never loses a view
 #
 # Write `count_view(r, page)` so that it adds one view of `page` to the key
-# `wb:views:<page>`. The check calls it from 8 threads at once and counts.
+# `wb:views:<page>`. The check calls it from 8 clients at once, on a server of its own, and
+# makes them take turns command by command: a gap between reading and writing always shows.
 
 # %%
 # BEGIN SOLUTION

@@ -80,7 +80,9 @@ simlab.plots.hit_ratio_curve({
 # independent requests, frequency is the best predictor of the future. *Perfect LFU*, which
 # remembers every key's count even after evicting it, ends up holding the most popular keys
 # and wins; plain LFU forgets a key's count when it leaves, so a key evicted early struggles
-# to get back in. LRU comes next, and FIFO and Random, which ignore hits, trail.
+# to get back in. LRU comes next, and FIFO and Random, which ignore hits, trail. FIFO and
+# Random land almost on top of each other (the theory gives them the same fixed point): the
+# markers tell them apart.
 
 # %%
 grid = simlab.log_sizes(N_KEYS, 12)
@@ -96,24 +98,47 @@ simlab.plots.hit_ratio_curve(policies, title="Policies compared, per-size simula
 # ## How sure are we? Replications and confidence bands
 #
 # One run is one sample. Repeat the experiment with different seeds and report the mean and a
-# 95% confidence interval (Student's t). Shorter runs (200,000 requests) give wider bands.
+# 95% confidence interval (Student's t). How wide the interval is depends on how long each run
+# is: below, eight seeds each of runs of 2,000, 20,000 and 200,000 requests. On a 0-1 axis
+# every one of these bands is thinner than the line, so the left panel zooms in on one size
+# (1,000 keys): each dot is one seed, the bar is the 95% interval of their mean. The right
+# panel shows the interval's half-width at every size: ten times more requests make it about
+# three times narrower (1/sqrt(n)). Short runs also sit lower: they are mostly warm-up (next
+# section).
 
 # %%
-band_sizes = simlab.log_sizes(N_KEYS, 12)
+band_sizes = [10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000]
+lengths = (2_000, 20_000, 200_000)
 
 
-def experiment(seed):
-    w = simlab.zipf(N_KEYS, 1.0, 200_000, seed=seed)
-    return dict(zip(band_sizes, simlab.lru_curve(w, band_sizes)["hit_ratio"]))
+def experiment_of(requests):
+    def experiment(seed):
+        w = simlab.zipf(N_KEYS, 1.0, requests, seed=seed)
+        return dict(zip(band_sizes, simlab.lru_curve(w, band_sizes)["hit_ratio"]))
+    return experiment
 
 
-bands = simlab.replicate(experiment, seeds=range(8))
-simlab.plots.hit_ratio_curve(
-    {"LRU mean of 8 runs (200,000 requests)": (band_sizes, bands["mean"])},
-    bands={"95% confidence interval": (band_sizes, bands["low"], bands["high"])},
-    title="LRU curve with a confidence band over 8 seeds")
-bands.loc[[100, 1000, 10_000] if 1000 in bands.index else bands.index[::4],
-          ["mean", "low", "high"]].round(4)
+bands = {n: simlab.replicate(experiment_of(n), seeds=range(8)) for n in lengths}
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+for i, n in enumerate(lengths):
+    runs = bands[n].attrs["runs"][1000]            # the 8 seeds' hit ratios at 1,000 keys
+    b = bands[n].loc[1000]
+    left.plot(np.full(8, i) + np.linspace(-0.15, 0.15, 8), runs, ".", color="grey")
+    left.errorbar(i, b["mean"], yerr=[[b["mean"] - b["low"]], [b["high"] - b["mean"]]],
+                  fmt="o", color="tab:blue", capsize=8, lw=2)
+left.set(xticks=range(3), xticklabels=[f"{n:,}" for n in lengths],
+         title="Hit ratio at 1,000 keys: 8 seeds (dots), mean and 95% interval",
+         xlabel="requests per run", ylabel="hit ratio (zoomed)")
+left.grid(True, alpha=0.3)
+for n, b in bands.items():
+    right.plot(band_sizes, (b["high"] - b["low"]) / 2, "o-", label=f"runs of {n:,} requests")
+right.set(xscale="log", yscale="log", title="Half-width of the 95% interval",
+          xlabel="whiteboard size (keys, log scale)", ylabel="± hit ratio (log scale)")
+right.grid(True, which="both", alpha=0.3)
+right.legend()
+plt.show()
+pd.concat({f"{n:,} requests": b.loc[[100, 1000, 10_000], ["mean", "low", "high"]]
+           for n, b in bands.items()}, axis=1).round(4)
 
 # %% [markdown]
 # ## Warm-up against steady state
@@ -192,9 +217,16 @@ def explore(alpha=1.0, cache_size=1000, policy="lru"):
     plt.show()
 
 
+wide = widgets.Layout(width="520px")
+# twelve log-spaced sizes a decade, rounded to two digits: 10, 12, 15, ... 1000 ... 20000
+size_options = sorted({int(float(f"{s:.2g}")) for s in 10 ** (np.arange(12, 52) / 12)} | {20_000})
 widgets.interact(explore,
-                 alpha=widgets.FloatSlider(value=1.0, min=0.0, max=1.6, step=0.1),
-                 cache_size=widgets.IntSlider(value=1000, min=10, max=20_000, step=10),
+                 alpha=widgets.FloatSlider(value=1.0, min=0.0, max=1.6, step=0.1,
+                                           continuous_update=False, layout=wide),
+                 cache_size=widgets.SelectionSlider(options=size_options, value=1000,
+                                                    description="size (keys)",
+                                                    continuous_update=False, layout=wide,
+                                                    style={"description_width": "initial"}),
                  policy=widgets.Dropdown(options=list(simlab.POLICIES), value="lru"));
 
 # %%

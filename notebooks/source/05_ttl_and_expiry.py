@@ -56,7 +56,8 @@ pd.Series({"no expiry (TTL)": r.ttl(simlab.key("forever")),
 #
 # A code that is valid for five minutes, allows three wrong guesses, and works once. The
 # expiry is the TTL; the attempt counter has the same TTL; "works once" is a transaction that
-# deletes the code only if nobody else did first (WATCH, then MULTI/EXEC).
+# marks the code as used only if nobody else did first (WATCH, then MULTI/EXEC). The marker
+# keeps the code's TTL, so a second try is told "used", and later "expired".
 
 # %%
 otp = OTP(r, ttl=300 * scale, max_attempts=3, seed=7)

@@ -45,6 +45,8 @@ pd.DataFrame(demos).set_index("algorithm")
 # The fixed window resets at the edge, so 20 requests pass in about 20 ms: twice the limit.
 # The sliding log remembers the last second exactly and refuses the second burst. The sliding
 # counter estimates (it lets a few through); the token bucket refills only 0.2 tokens in 20 ms.
+# One burst is not the whole story, though: the minute of traffic below shows each limiter's
+# worst second.
 
 # %% [markdown]
 # ## Why each decision must be one step
@@ -95,6 +97,24 @@ table = ratelimit.compare_algorithms(limit=10, window=1.0, rate=15.0, duration=6
                                      pattern="edge-burst", seed=0)
 table
 
+# %% [markdown]
+# Read the `max_in_any_window` column: the most requests let through in any 1-second interval,
+# with a limit of 10.
+#
+# - **Sliding log: 10.** Only the log holds the limit in every interval; it remembers every
+#   request's time.
+# - **Fixed window: 20.** Twice the limit, across an edge, as above.
+# - **Sliding counter: 15.** Not exact. It guesses how many of the last window's requests fall
+#   in the last second by assuming they were spread evenly over that window. Our bursts sit at
+#   the very end of each window, so it under-counts them and lets half as many again through.
+#   On traffic without such bursts the guess is close; the guarantee is "at most about 1.5x
+#   here", not "exactly the limit".
+# - **Token bucket: 19.** The bucket holds up to 10 tokens and refills 10 a second, so a full
+#   bucket plus a second of refill lets up to 19-20 requests pass in one second. That is the
+#   design, not a bug: it limits the *average* rate (over the minute it allowed about 10 a
+#   second, like the others) and deliberately allows a burst the size of the bucket. A smaller
+#   bucket allows smaller bursts.
+
 # %%
 per_user = ratelimit.compare_algorithms(limit=100, window=60.0, rate=3.0, duration=600.0,
                                         pattern="poisson", seed=1)["memory_bytes"]
@@ -106,8 +126,10 @@ ax.set(title="Memory for 1,000,000 active users (limit 100 per minute)",
 # ## Exercise 1: write a fixed-window limiter
 #
 # Write `allow(r, user, limit, window, now)` that returns True when the request may pass. The
-# check stands on window edges, mixes users, and calls it from eight threads at once. Use the
-# window number `int(now // window)` in the key, and make the count and its expiry atomic.
+# check stands on window edges, mixes users, looks between your commands (where a crash would
+# strike) for a key without an expiry, and calls it from eight clients at once that take turns
+# command by command. Use the window number `int(now // window)` in the key, and make the
+# count and its expiry atomic.
 
 # %%
 # BEGIN SOLUTION
@@ -116,7 +138,7 @@ ax.set(title="Memory for 1,000,000 active users (limit 100 per minute)",
 # LEARNER:
 # LEARNER: allow = None  # delete this line when you have written the function
 def allow(r, user, limit, window, now):
-    name = f"wb:rl:mine:{user}:{int(now // window)}"
+    name = simlab.key("rl", "mine", user, int(now // window))
     pipe = r.pipeline(transaction=True)
     pipe.incr(name)
     pipe.expire(name, int(window) + 1)
@@ -146,7 +168,9 @@ simlab.checks.check_sliding_log_memory(memory_bytes)
 #
 # - A fixed window is one counter and cheap, but allows up to 2x the limit across an edge.
 # - A sliding log is exact and costs memory in proportion to the limit.
-# - A sliding counter (two counters) is nearly exact; a token bucket allows bursts, then a rate.
+# - A sliding counter (two counters) is cheap and close on smooth traffic, but bursts at window
+#   edges fool it (15 in a second at a limit of 10 here); a token bucket limits the average
+#   rate and allows bursts up to the bucket's size (19 in a second here).
 # - Make each decision one atomic step: decide on INCR's answer, or use MULTI/EXEC or Lua.
 #
 # **Next:** [07_queues](07_queues.ipynb).

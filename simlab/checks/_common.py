@@ -60,15 +60,57 @@ def _answer(answer, what):
     missing = _missing(answer, what)
     if missing is not None:
         return None, missing
-    value = _number(answer, what)
-    if value is None:
-        return None, Verdict(False, "not a number")
-    return value, None
+    return _number(answer, what)
 
 
 def _number(answer, what):
+    """``(value, None)`` for a finite-or-infinite number, or ``(None, verdict)``."""
     try:
-        return float(answer)
-    except (TypeError, ValueError):
-        _verdict(False, "", f"{what} should be a number; got {answer!r}.")
-        return None
+        value = float(answer)
+    except (TypeError, ValueError, OverflowError):
+        return None, _verdict(False, "", f"{what} should be a number; got {_short(answer)}.")
+    if value != value:  # NaN
+        return None, _verdict(False, "", f"{what} is NaN (not a number).", "a NaN usually "
+                              "comes from an empty selection or 0 / 0: print the pieces.")
+    return value, None
+
+
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters, for feedback on one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _raised(what: str, exc: BaseException) -> Verdict:
+    """The learner's code raised: say so in one line (never a traceback)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return _verdict(False, "", f"{what} raised {type(exc).__name__}" + (f": {first}" if first
+                                                                        else "") + ".",
+                    "run it once by hand on a small example to see where.")
+
+
+def _function(fn, what: str):
+    """None when ``fn`` is a usable function, else the verdict for the check to return."""
+    missing = _missing(fn, what)
+    if missing is not None:
+        return missing
+    if not callable(fn):
+        return _verdict(False, "", f"{what} should be a function; got {_short(fn)}.",
+                        f"define it with def {what}(...): and pass the function itself.")
+    return None
+
+
+def _how_far(value: float, want: float) -> str:
+    """How far ``value`` is from ``want``, in words that never give ``want`` away."""
+    if want > 0 and value <= 0:
+        return "not positive"
+    ratio = value / want if want else float("inf")
+    if 0.9 < ratio < 1.1:
+        return "close, but " + ("a little low" if ratio < 1 else "a little high")
+    if 1 / 3 < ratio < 3:
+        return "too low" if ratio < 1 else "too high"
+    return "far too low" if ratio < 1 else "far too high"
+
+
+def _near(value: float, other, rtol: float = 1e-3, atol: float = 1e-9) -> bool:
+    return other is not None and abs(value - other) <= max(atol, rtol * abs(other))

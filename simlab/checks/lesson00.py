@@ -9,7 +9,11 @@ def check_analogy(answer) -> Verdict:
     missing = _missing(answer, "answer")
     if missing is not None:
         return missing
-    text = str(answer).strip().lower()
+    text = " ".join(str(answer).strip().lower().replace("-", " ").split())
+    both = "whiteboard" in text and ("filing" in text or "not" in text.split())
+    if both:
+        return _verdict(False, "", f"{answer!r} names more than one thing.",
+                        "answer with one of the two words: \"filing room\" or \"whiteboard\".")
     return _verdict("whiteboard" in text,
                     "Right: Redis is the whiteboard by the door, fast and small.",
                     f"{answer!r} is not what the course calls Redis.",

@@ -1,46 +1,94 @@
 """Checks for lesson 01 (redis basics)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _missing
+from ._common import Verdict, _verdict, _missing, _function, _raised
+from ._race import SETS, RaceLab, describe_race, read_then_write
+from ..live.client import key
 
 
-def check_session(r, name: str = "wb:session:alice") -> Verdict:
+def check_session(r, name: str | None = None) -> Verdict:
     """01: a session hash with ``user`` = alice that expires in about 30 minutes."""
-    kind = r.type(name)
+    name = key("session", "alice") if name is None else name
+    missing = _missing(r, "r")
+    if missing is not None:
+        return missing
+    try:
+        kind = r.type(name)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "hash":
+            fields = {(k.decode() if isinstance(k, bytes) else k):
+                      (v.decode() if isinstance(v, bytes) else v)
+                      for k, v in r.hgetall(name).items()}
+            ttl = r.ttl(name)
+    except Exception as exc:  # a closed or wrong client: one line, never a traceback
+        return _raised("reading the session", exc)
     if kind == "none":
         return _verdict(False, "", f"there is no key {name!r} yet.",
                         "use r.hset(name, mapping={...}) and then r.expire(name, seconds).")
     if kind != "hash":
         return _verdict(False, "", f"{name!r} is a {kind}, not a hash.",
                         "delete it (r.delete) and store the session with HSET.")
-    fields = r.hgetall(name)
     if fields.get("user") != "alice":
         return _verdict(False, "", f"the hash's 'user' field is {fields.get('user')!r}.",
                         "the session belongs to user 'alice'.")
-    ttl = r.ttl(name)
     if ttl == -1:
         return _verdict(False, "", "the session never expires (TTL is -1).",
-                        "call r.expire(name, 30 * 60) after writing it.")
-    return _verdict(1700 <= ttl <= 1800, f"The session will vanish by itself in {ttl} s.",
-                    f"the TTL is {ttl} s; a 30-minute session needs about 1800 s.")
+                        "call r.expire(name, seconds) after writing it.")
+    if ttl < 1700:
+        return _verdict(False, "", f"the TTL is {ttl} s: the session would end too soon.",
+                        "EXPIRE takes seconds: how many seconds are there in 30 minutes?")
+    return _verdict(ttl <= 1800, f"The session will vanish by itself in {ttl} s.",
+                    f"the TTL is {ttl} s: the session would live too long.",
+                    "EXPIRE takes seconds, not milliseconds (that is PEXPIRE): how many "
+                    "seconds are there in 30 minutes?")
 
 
-def check_view_counter(count_view, r, *, threads: int = 8, per_thread: int = 50) -> Verdict:
-    """01: ``count_view(r, page)`` must count every view even when threads race."""
-    missing = _missing(count_view, "count_view")
-    if missing is not None:
-        return missing
-    from ..live.basics import run_clients
+def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int = 20) -> Verdict:
+    """01: ``count_view(r, page)`` must count every view even when clients race.
+
+    The check runs it on a private server (``r`` is not used, so a real server is never
+    touched) through clients that take turns command by command: every client sends its next
+    command before any sends the one after, so a read-then-write always loses updates.
+    """
+    problem = _function(count_view, "count_view")
+    if problem is not None:
+        return problem
     page = "check-page"
-    name = f"wb:views:{page}"
-    r.delete(name)
-    try:
-        run_clients(lambda: [count_view(r, page) for _ in range(per_thread)], threads)
-    except Exception as exc:  # report it kindly, never as a traceback
-        return _verdict(False, "", f"count_view raised {type(exc).__name__}: {exc}")
-    got = int(r.get(name) or 0)
+    name = key("views", page)
+    with RaceLab() as lab:
+        try:
+            lab.run(lambda c: count_view(c, page), threads, per_thread)
+        except Exception as exc:
+            return _raised("count_view", exc)
+        kind = lab.admin.type(name)
+        got = lab.admin.get(name) if kind == "string" else None
+        others = [k for k in lab.keys() if k != name]
+        race = read_then_write(lab.trips, {name}, writes=SETS)
+        sent = len(lab.trips)
     want = threads * per_thread
-    r.delete(name)
-    return _verdict(got == want, f"All {want} views counted by {threads} threads at once.",
-                    f"{threads} threads made {want} views but the counter says {got}.",
-                    f"the key must be {name!r}; an atomic INCR cannot lose updates.")
+    if not sent:
+        return _verdict(False, "", "count_view sent no command to the r it was given.",
+                        "use the r parameter of count_view (the check passes its own client).")
+    if kind == "none":
+        return _verdict(False, "", f"nothing was stored at {name}; count_view wrote "
+                        f"{', '.join(others[:3])}.", "the key is "
+                        "simlab.key('views', page).")
+    if kind != "string" or not str(got).lstrip("-").isdigit():
+        return _verdict(False, "", f"{name} holds {kind} {got!r}, not a count.",
+                        "a counter is a string holding an integer.")
+    got = int(got)
+    if race:
+        outcome = (f"the counter says {got}: " if got != want else
+                   "the count came out right this time, but ")
+        return _verdict(False, "", f"{threads} clients counted {want} views and {outcome}"
+                        f"{describe_race(race)}. GET then SET lets updates be lost.",
+                        "use one command that reads and writes, so no client can act in "
+                        "between.")
+    if got < want:
+        return _verdict(False, "", f"{threads} clients counted {want} views and the counter "
+                        f"says {got}: updates were lost.", "one command that reads and writes "
+                        "cannot lose updates.")
+    return _verdict(got == want, f"All {want} views counted by {threads} clients taking turns "
+                    "command by command.",
+                    f"{threads} clients counted {want} views and the counter says {got}.",
+                    "each call should add exactly one view.")

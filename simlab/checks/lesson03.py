@@ -1,7 +1,10 @@
 """Checks for lesson 03 (cache aside)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _missing, _answer
+import json
+
+from ._common import Verdict, _verdict, _answer, _function, _near, _raised
+from ..live.client import key
 
 
 def check_db_share(answer, table) -> Verdict:
@@ -11,17 +14,37 @@ def check_db_share(answer, table) -> Verdict:
         return verdict
     reads = table[table["outcome"] != "write"]
     want = float((reads["outcome"] == "miss").mean())
-    return _verdict(abs(value - want) < 1e-9,
-                    f"{want:.1%} of reads reached the filing room; the rest stayed at the door.",
-                    f"{value:.4g} is not the share of reads that missed ({want:.4g}).",
-                    "(reads['outcome'] == 'miss').mean(), with reads the rows that are not writes.")
+    if _near(value, want, rtol=1e-6):
+        return _verdict(True, f"{want:.1%} of reads reached the filing room; the rest stayed "
+                        "at the door.")
+    everything = float((table["outcome"] == "miss").mean())
+    known = [
+        (1 - want, "is the share of reads that hit, the ones the whiteboard answered.",
+         "the filing room sees the misses."),
+        (everything, "counts the writes in the total, but writes are not reads.",
+         "keep only the rows whose outcome is not 'write', then take the share of misses."),
+        (100 * want, "looks like a percentage.", "give a share between 0 and 1."),
+        (float((reads["outcome"] == "miss").sum()), "looks like a count of misses.",
+         "divide by the number of reads to get a share."),
+    ]
+    for wrong, said, hint in known:
+        if _near(value, wrong, rtol=1e-6) and not _near(wrong, want, rtol=1e-6):
+            return _verdict(False, "", f"{value:.4g} {said}", hint)
+    if not 0 <= value <= 1:
+        return _verdict(False, "", f"{value:.4g} is not a share: a share is between 0 and 1.",
+                        "(reads['outcome'] == 'miss').mean() is one.")
+    return _verdict(False, "", f"{value:.4g} is {'too high' if value > want else 'too low'} "
+                    "for the share of reads that missed.", "take the rows that are not "
+                    "writes, then the mean of (outcome == 'miss') over them.")
 
 
 def check_cache_aside(get_product) -> Verdict:
-    """03: ``get_product(r, lookup, product_id)`` must follow cache-aside."""
-    missing = _missing(get_product, "get_product")
-    if missing is not None:
-        return missing
+    """03: ``get_product(r, lookup, product_id)`` must follow cache-aside: the whiteboard
+    first, the filing room once per product, the answer stored as JSON under
+    ``simlab.key("product", id)`` with a TTL of at most 600 s."""
+    problem = _function(get_product, "get_product")
+    if problem is not None:
+        return problem
     import fakeredis
 
     r = fakeredis.FakeRedis(decode_responses=True)
@@ -36,14 +59,33 @@ def check_cache_aside(get_product) -> Verdict:
         second = get_product(r, lookup, 7)
         get_product(r, lookup, 8)
     except Exception as exc:
-        return _verdict(False, "", f"get_product raised {type(exc).__name__}: {exc}")
+        return _raised("get_product", exc)
     if first != {"id": 7, "name": "Product 7"} or second != first:
         return _verdict(False, "", f"get_product returned {first!r} then {second!r}.",
                         "return the product dict itself, decoded from JSON on a hit.")
     if calls != [7, 8]:
         return _verdict(False, "", f"the filing room was asked for {calls}; it should see "
                         "7 once and 8 once.", "check the whiteboard first and fill it on a miss.")
-    ttl = r.ttl("wb:product:7")
-    return _verdict(0 < ttl <= 600, "Cache-aside, done: one filing-room trip per product.",
-                    f"wb:product:7 has TTL {ttl}; give cached products a TTL of at most 600 s.",
-                    "r.set(name, json.dumps(product), ex=600).")
+    name = key("product", 7)
+    kind = r.type(name)
+    if kind == "none":
+        stored = sorted(r.scan_iter())
+        where = f"the whiteboard holds {', '.join(stored[:3])}" if stored else \
+            "the whiteboard is empty (a dict in Python is not the whiteboard)"
+        return _verdict(False, "", f"nothing is stored at {name}: {where}.",
+                        "store each product under simlab.key('product', id) with r.set.")
+    try:
+        stored = json.loads(r.get(name)) if kind == "string" else None
+    except ValueError:
+        stored = None
+    if stored != first:
+        return _verdict(False, "", f"{name} does not hold the product as JSON.",
+                        "r.set(name, json.dumps(product), ...), and json.loads on a hit.")
+    ttl = r.ttl(name)
+    if ttl < 0:
+        return _verdict(False, "", f"{name} never expires, so a changed product stays "
+                        "stale on the whiteboard forever.", "give it a TTL when you write it: "
+                        "r.set(name, value, ex=seconds).")
+    return _verdict(ttl <= 600, "Cache-aside, done: one filing-room trip per product.",
+                    f"{name} has a TTL of {ttl} s, longer than the 10 minutes asked for.",
+                    "ex takes seconds: how many are there in 10 minutes?")

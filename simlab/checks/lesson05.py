@@ -10,8 +10,8 @@ def check_ttl_for_staleness(ttl, update_rate: float, target: float = 0.01) -> Ve
     value, verdict = _answer(ttl, "ttl")
     if verdict is not None:
         return verdict
-    if value <= 0:
-        return _verdict(False, "", f"a TTL must be positive; got {value}.")
+    if not 0 < value < float("inf"):
+        return _verdict(False, "", f"a TTL must be a positive number of seconds; got {value}.")
     stale = stale_share_fixed_ttl(value, update_rate)
     if stale > target * (1 + 1e-6):
         return _verdict(False, "", f"with a TTL of {value:.3g} s, {stale:.2%} of hits are stale "
@@ -32,7 +32,20 @@ def check_fixed_ttl_hit_ratio(answer, rate: float = 2.0, ttl: float = 10.0) -> V
         return verdict
     x = rate * ttl
     want = x / (1 + x)
-    return _verdict(abs(value - want) < 1e-3,
-                    f"{want:.4f}: per TTL cycle one miss, then on average {x:g} hits.",
-                    f"{value:.4g} is not it.",
-                    "one miss starts a cycle of ttl seconds in which rate * ttl requests hit.")
+    if abs(value - want) < 1e-3:
+        return _verdict(True, f"{want:.4f}: per TTL cycle one miss, then on average {x:g} "
+                        "hits.")
+    known = [
+        (1 - 1 / x, "counts the miss as one of the rate * ttl requests of the cycle.",
+         "the miss comes first, and starts the cycle; rate * ttl more requests follow it."),
+        (1 / (1 + x), "is the share that missed.", "the question asks for the share that hit."),
+        (1.0, "would mean no read ever misses.", "every TTL cycle starts with one miss."),
+        (x, "is a number of requests, not a share.", "divide hits by all requests of a cycle."),
+        (100 * want, "looks like a percentage.", "give a share between 0 and 1."),
+    ]
+    for wrong, said, hint in known:
+        if abs(value - wrong) < 1e-3 * max(1.0, abs(wrong)):
+            return _verdict(False, "", f"{value:.4g} {said}", hint)
+    return _verdict(False, "", f"{value:.4g} is {'too high' if value > want else 'too low'}.",
+                    "one miss starts a cycle of ttl seconds in which rate * ttl requests hit; "
+                    "the share that hit is hits over all requests of the cycle.")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Verdict, _verdict, _missing
+from ._common import Verdict, _verdict, _missing, _function, _raised, _short
+from ._race import RaceLab, describe_race, read_then_write
 
 
 def check_pool_size(workers, arrival_rate: float, service_mean: float,
@@ -14,8 +15,12 @@ def check_pool_size(workers, arrival_rate: float, service_mean: float,
     missing = _missing(workers, "workers")
     if missing is not None:
         return missing
-    if not isinstance(workers, (int, np.integer)) or workers <= 0:
-        return _verdict(False, "", f"workers should be a positive whole number; got {workers!r}.")
+    if isinstance(workers, (float, np.floating)) and float(workers).is_integer():
+        workers = int(workers)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers <= 0:
+        return _verdict(False, "", f"workers should be a positive whole number; got "
+                        f"{_short(workers)}.")
+    workers = int(workers)
 
     def p95(c):
         if arrival_rate * service_mean >= c:
@@ -30,44 +35,132 @@ def check_pool_size(workers, arrival_rate: float, service_mean: float,
                         "more workers: the load is arrival_rate * service_mean workers' worth.")
     fewer = p95(workers - 1) if workers > 1 else float("inf")
     if fewer < target_p95:
-        return _verdict(False, "", f"{workers} workers work ({mine:.2f} s), but "
-                        f"{workers - 1} do too ({fewer:.2f} s).", "find the smallest pool.")
+        return _verdict(False, "", f"{workers} workers keep the p95 wait under "
+                        f"{target_p95:g} s ({mine:.2f} s), but a smaller pool does too.",
+                        "try fewer workers until the p95 wait crosses the target: the smallest "
+                        "pool that stays under it is the answer.")
     return _verdict(True, f"{workers} workers: p95 wait {mine:.2f} s; with {workers - 1} it "
                     f"would be {'unbounded' if fewer == float('inf') else f'{fewer:.2f} s'}.")
 
 
+def _jobs_kept(jobs, lists):
+    """A probe: every job must be in one of ``lists`` between any two round trips."""
+    def probe(admin, last):
+        held = set()
+        for name in lists:
+            held.update(admin.lrange(name, 0, -1))
+        lost = [job for job in jobs if job not in held]
+        if lost:
+            after = f"after `{last}`" if last is not None else "at that moment"
+            return (f"{after}, {lost[0]} was in neither {lists[0]} nor {lists[1]}: a worker "
+                    "that crashes right there loses it")
+        return None
+    return probe
+
+
+_STUCK = object()
+_BLOCKING = {"BLMOVE", "BRPOPLPUSH", "BRPOP", "BLPOP"}
+
+
+def _seconds(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+_PATIENCE = 3.0
+
+
+def _take_from_empty(lab, take):
+    """``take`` on the empty queue ``q``, or ``_STUCK`` if it is still waiting after
+    ``_PATIENCE`` seconds (a job pushed then wakes it, so no thread is left blocked)."""
+    import threading
+    out = {}
+
+    def run():
+        try:
+            out["job"] = lab.call(take, "q", "q:processing:w1")
+        except Exception as exc:  # re-raised in the check's thread, reported in one line
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(_PATIENCE)
+    if thread.is_alive():
+        lab.admin.lpush("q", "wake-up")
+        thread.join(_PATIENCE)
+        return _STUCK
+    if "error" in out:
+        raise out["error"]
+    return out.get("job")
+
+
 def check_crash_safe_take(take) -> Verdict:
     """07: ``take(r, queue, processing)`` must move a job atomically into the processing list
-    (so a crash cannot lose it) and return it, or None when the queue is empty."""
-    missing = _missing(take, "take")
-    if missing is not None:
-        return missing
-    import fakeredis
-    r = fakeredis.FakeRedis(decode_responses=True)
-    r.lpush("q", "job-1", "job-2")
-    try:
-        job = take(r, "q", "q:processing:w1")
-        empty_after = None
-        if job is not None:
-            r.lpush("q:other", "x")
-            take(r, "q", "q:processing:w1")
-            empty_after = take(r, "q", "q:processing:w1")
-    except Exception as exc:
-        return _verdict(False, "", f"take raised {type(exc).__name__}: {exc}")
+    (so a crash cannot lose it) and return it, or None when the queue is empty.
+
+    The check runs it on a private server. Between any two of its round trips (where a worker
+    could crash) every job must be in the queue or the processing list; and eight workers
+    taking at once, in turns command by command, must each get different jobs, none lost.
+    """
+    problem = _function(take, "take")
+    if problem is not None:
+        return problem
+    with RaceLab() as lab:
+        lab.admin.lpush("q", "job-1", "job-2")
+        lab.probe = _jobs_kept(["job-1", "job-2"], ["q", "q:processing:w1"])
+        try:
+            job = lab.call(take, "q", "q:processing:w1")
+            held = lab.admin.lrange("q:processing:w1", 0, -1)
+            findings = list(lab.probe_findings)
+            empty_after = None
+            if job is not None and not findings:
+                lab.call(take, "q", "q:processing:w1")
+                lab.probe = None
+                empty_after = _take_from_empty(lab, take)
+            lab.probe = None
+            sequential = len(lab.trips)
+            jobs = [f"job-{i}" for i in range(1, 17)]
+            lab.admin.lpush("many", *jobs)
+            taken = [job for batch in lab.run(
+                lambda c: take(c, "many", f"many:processing:w{lab.current_client()}"), 8, 2)
+                for job in batch]
+        except Exception as exc:
+            return _raised("take", exc)
+        processing = [j for name in lab.keys("many:processing:*")
+                      for j in lab.admin.lrange(name, 0, -1)]
+        left = lab.admin.lrange("many", 0, -1)
+        race = read_then_write(lab.trips[sequential:])
+    if not sequential:
+        return _verdict(False, "", "take sent no command to the r it was given.",
+                        "use the r parameter of take (the check passes its own client).")
+    if findings:
+        return _verdict(False, "", findings[0] + ".", "use LMOVE/BLMOVE, which moves the job "
+                        "from one list to the other in one atomic step.")
     if job != "job-1":
         return _verdict(False, "", f"take returned {job!r}; the oldest job is 'job-1'.",
                         "LPUSH adds on the left, so take from the right (RIGHT -> LEFT).")
-    held = r.lrange("q:processing:w1", 0, -1)
     if "job-1" not in held:
         return _verdict(False, "", "the job is not in the processing list: if the worker "
                         "crashes now, it is lost.", "use LMOVE/BLMOVE, which moves it in one "
                         "atomic step.")
+    forever = next((t for t in lab.trips if t.names[0] in _BLOCKING
+                    and _seconds(t.commands[0][-1]) == 0), None)
+    if empty_after is _STUCK or forever is not None:
+        said = f"`{forever}` waits forever on an empty queue" if forever is not None else \
+            f"on an empty queue take was still waiting after {_PATIENCE:g} s"
+        return _verdict(False, "", said + "; take should give up after 0.1 s.",
+                        "a timeout of 0 means wait forever: give BLMOVE a small timeout.")
     if empty_after is not None:
         return _verdict(False, "", f"on an empty queue take returned {empty_after!r}, "
                         "not None.", "BLMOVE with a small timeout returns None when empty.")
-    # the worker "crashes" (no acknowledgement); recovery puts the jobs back
-    while r.lmove("q:processing:w1", "q", "RIGHT", "RIGHT"):
-        pass
-    return _verdict(r.llen("q") == 2, "Crash-safe: the job waits in the processing list "
-                    "until it is acknowledged, and recovery puts it back.",
-                    "after recovery the jobs should be back in the queue.")
+    twice = sorted({j for j in taken if taken.count(j) > 1})
+    lost = [j for j in jobs if j not in processing and j not in left]
+    if race or twice or lost or sorted(taken) != sorted(processing):
+        how = describe_race(race, "worker") if race else (
+            f"{twice[0]} was handed to two workers" if twice else
+            f"{lost[0]} vanished" if lost else "what take returned is not what it moved")
+        return _verdict(False, "", f"8 workers taking at once: {how}.", "one atomic command "
+                        "both takes the job and files it: LMOVE/BLMOVE.")
+    return _verdict(True, "Crash-safe: between any two commands every job is in the queue or "
+                    "a processing list, and eight workers at once never share or lose one.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from .client import key as course_key
@@ -23,13 +24,17 @@ def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: in
     with a gap between them in which another client can act (``gap`` seconds of sleep; even 0
     hands the thread over, as the network round trip does). ``method="incr"`` uses INCR, one
     atomic command. Returns the expected and actual totals and the lost updates.
+
+    The counter is a key of this learner's own (:func:`simlab.key`, with a fresh suffix per
+    race), so learners sharing a server cannot touch it; a counter that vanishes anyway (a
+    cleanup elsewhere) counts as 0 rather than crashing the race.
     """
     if method not in ("get_set", "incr"):
         raise ValueError(f"method must be 'get_set' or 'incr', got {method!r}")
     for name, value in (("workers", workers), ("per_worker", per_worker)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    name = course_key("counter", method)
+    name = course_key("counter", method, uuid.uuid4().hex[:8])
     r.set(name, 0)
 
     def work():
@@ -37,22 +42,27 @@ def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: in
             if method == "incr":
                 r.incr(name)
             else:
-                current = int(r.get(name))
+                current = int(r.get(name) or 0)
                 time.sleep(gap)
                 r.set(name, current + 1)
 
     tic = time.perf_counter()
     run_clients(work, workers)
     elapsed = time.perf_counter() - tic
-    actual = int(r.get(name))
+    actual = int(r.get(name) or 0)
     r.delete(name)
     expected = workers * per_worker
     return {"method": method, "expected": expected, "actual": actual,
             "lost_updates": expected - actual, "elapsed_s": elapsed}
 
 
-def pubsub_demo(r, channel: str = "wb:news", messages=("cache warmed", "price changed")) -> list:
-    """Subscribe, publish ``messages``, and return what the subscriber received."""
+def pubsub_demo(r, channel: str | None = None,
+                messages=("cache warmed", "price changed")) -> list:
+    """Subscribe, publish ``messages``, and return what the subscriber received.
+
+    The default channel is this learner's own (``simlab.key("news")``), so learners sharing a
+    server do not receive each other's messages."""
+    channel = course_key("news") if channel is None else channel
     sub = r.pubsub()
     sub.subscribe(channel)
     sub.get_message(timeout=1.0)  # the subscription confirmation

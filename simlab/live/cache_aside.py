@@ -134,8 +134,8 @@ class CacheAside:
 
 
 def get_user(r, room, user_id: int, ttl: float = 300) -> dict | None:
-    """The seed article's function, as written there in spirit: check the whiteboard first;
-    on a miss read the filing room and keep the answer for ``ttl`` seconds."""
+    """Cache-aside: check the whiteboard first; on a miss read the filing room and keep the
+    answer on the whiteboard for ``ttl`` seconds."""
     name = course_key("user", user_id)
     cached = r.get(name)
     if cached is not None:

@@ -3,36 +3,85 @@
 The client is the real redis-py client (fakeredis keeps it and fakes only the transport), with
 every command timed at redis-py's one seam, ``execute_command``. Reads record hit or miss.
 
-Safety: course keys live under :data:`PREFIX`; the client refuses FLUSHDB, FLUSHALL and
-CONFIG SET on a server simlab did not start, and :func:`cleanup` deletes only our prefix, with
-SCAN.
+Safety: every client simlab hands out sends its commands through the guard of
+:mod:`simlab.live.guard`, at the connection layer, so FLUSHDB, CONFIG SET, SWAPDB and the rest
+are refused on a server simlab did not start, whatever the path (plain call, pipeline,
+transaction, Lua script). Each learner's keys live in a namespace of their own under
+:data:`PREFIX` (``wb:<name>:``, see :func:`namespace`), and :func:`cleanup` deletes only that
+namespace, with SCAN. URLs are shown with their password hidden.
 """
 from __future__ import annotations
 
+import functools
+import getpass
+import hashlib
 import os
+import re
+import secrets
+import socket
 import time
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import redis
 
+from .guard import SCRIPTS, UnsafeCommand, attach
+from .urls import redact, redact_text
+
 PREFIX = "wb:"
 READ_COMMANDS = {"GET", "HGET", "HGETALL", "GETDEL", "GETEX", "EXISTS", "LINDEX"}
-_GUARDED = {"FLUSHDB", "FLUSHALL", "CONFIG SET", "SHUTDOWN", "DEBUG"}
+
+__all__ = ["PREFIX", "RedisUnavailable", "UnsafeCommand", "InstrumentedRedis", "connect",
+           "guarded_client", "backend_banner", "namespace", "learner_name", "key", "cleanup"]
 
 
 class RedisUnavailable(ConnectionError):
-    """The Redis server named by a URL did not answer."""
+    """The Redis server named by a URL did not answer, or refused our credentials."""
 
 
-class UnsafeCommand(PermissionError):
-    """A destructive command aimed at a server simlab did not start."""
+def _where(pool) -> str:
+    """The server a pool talks to, for messages: host and port (or socket path), never a
+    password."""
+    kwargs = pool.connection_kwargs
+    if "server" in kwargs:
+        return "the in-process fakeredis"
+    if kwargs.get("path"):
+        return f"the Redis server at {kwargs['path']}"
+    return f"the Redis server at {kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
 class _Instrumented:
-    """Mixin: time every command; refuse destructive ones unless the server is ours."""
+    """Mixin: time every command; every connection goes through the guard (see
+    :mod:`simlab.live.guard`), which refuses destructive commands unless the server is ours."""
 
-    owned = False
-    backend = "redis"
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.__dict__["_simlab_guard"] = attach(self, _where(self.connection_pool))
+        self.__dict__.setdefault("_backend", "redis")
+
+    @property
+    def owned(self) -> bool:
+        """Whether simlab started this server (and so may flush or reconfigure it)."""
+        return self.__dict__["_simlab_guard"].owned
+
+    @owned.setter
+    def owned(self, value: bool) -> None:
+        self.__dict__["_simlab_guard"].owned = bool(value)
+
+    @property
+    def backend(self) -> str:
+        """One line saying which backend this is (any password in it hidden)."""
+        return self.__dict__.get("_backend", "redis")
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self.__dict__["_backend"] = redact_text(value)
+
+    def register_script(self, script):
+        """redis-py's ``register_script``; the text is also read by the guard, so that its
+        EVALSHA can be allowed (or refused) on a server simlab did not start."""
+        SCRIPTS.remember(script)
+        return super().register_script(script)
 
     def _log(self):
         log = self.__dict__.get("_command_log")
@@ -42,26 +91,17 @@ class _Instrumented:
         return log
 
     def execute_command(self, *args, **options):
-        words = str(args[0]).upper().split()
-        name = words[0] if words else ""
-        if len(words) == 1 and name in ("CONFIG",) and len(args) > 1:
-            name = f"CONFIG {str(args[1]).upper()}"
-        elif len(words) > 1:
-            name = " ".join(words[:2])
-        if name in _GUARDED and not self.owned:
-            raise UnsafeCommand(
-                f"simlab refuses {name} on {self.backend}: it did not start that server. "
-                "Use simlab.cleanup() to delete the course's own keys, or a PrivateRedis for "
-                "destructive experiments.")
+        words = str(args[0]).upper().split() if args else [""]
+        name = " ".join(words[:2]) if len(words) > 1 else words[0]
         log = self._log()
         tic = time.perf_counter()
         result = super().execute_command(*args, **options)
         toc = time.perf_counter()
-        key = str(args[1]) if len(args) > 1 else ""
+        key_name = str(args[1]) if len(args) > 1 else ""
         hit = None
         if name in READ_COMMANDS:
             hit = bool(result) if name == "EXISTS" else result not in (None, {}, [])
-        log.append((tic - self.__dict__["_t0"], name, key, toc - tic, hit))
+        log.append((tic - self.__dict__["_t0"], name, key_name, toc - tic, hit))
         return result
 
     def commands(self) -> pd.DataFrame:
@@ -75,19 +115,83 @@ class _Instrumented:
 
 
 class InstrumentedRedis(_Instrumented, redis.Redis):
-    """redis-py's client, timed command by command."""
+    """redis-py's client, timed command by command, guarded connection by connection."""
 
 
+@functools.lru_cache(maxsize=1)
 def _fake_class():
     import fakeredis
 
     class InstrumentedFakeRedis(_Instrumented, fakeredis.FakeRedis):
-        """fakeredis's client (the real redis-py client over a fake transport), timed."""
+        """fakeredis's client (the real redis-py client over a fake transport), timed and
+        guarded like the real one."""
 
     return InstrumentedFakeRedis
 
 
 _FAKE_SERVER = None
+
+
+def guarded_client(url: str, *, owned: bool = False, decode_responses: bool = True, **kwargs):
+    """A guarded, timed redis-py client for ``url`` (no round trip made yet).
+
+    Parameters
+    ----------
+    url : str
+        ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, with ``user:password@`` if the
+        server needs them.
+    owned : bool
+        True only for a server simlab started itself (then it may be flushed and reconfigured).
+    """
+    client = InstrumentedRedis.from_url(url, decode_responses=decode_responses, **kwargs)
+    client.owned = owned
+    client.backend = f"Redis at {url}"
+    return client
+
+
+def _password(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        secret = parts.password
+        if secret is None and parts.username and "@" in parts.netloc \
+                and ":" not in parts.netloc.rpartition("@")[0]:
+            secret = parts.username          # redis://SECRET@host: the lone user-info
+    except ValueError:
+        return None
+    return unquote(secret) if secret else None
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The exception's text as one clause: no URL or password in it, no full stops."""
+    text = redact_text(str(exc)).replace(url, redact(url))
+    secret = _password(url)
+    if secret:
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return re.sub(r"\.(\s+|$)", lambda m: "; " if m.group(1) else "", text).rstrip("; ")
+
+
+def _unavailable(exc: BaseException, url: str) -> RedisUnavailable:
+    shown, reason = redact(url), _reason(exc, url)
+    if isinstance(exc, redis.exceptions.AuthenticationError) or "NOAUTH" in str(exc) \
+            or "WRONGPASS" in str(exc):
+        text = (f"The Redis server at {shown} refused the credentials ({reason}); check the "
+                "user name and password in REDIS_URL, or unset REDIS_URL to use the "
+                "in-process fakeredis.")
+    elif url.lower().startswith("rediss:") and not isinstance(exc, ValueError) \
+            and "refused" not in reason.lower():
+        text = (f"The server at {shown} did not complete a TLS handshake ({reason}); use "
+                "redis:// if it does not speak TLS, or check that its certificate is trusted "
+                "(add ssl_ca_certs=<path of its CA file> to the URL).")
+    elif isinstance(exc, ValueError):
+        text = (f"{shown} is not a Redis URL simlab can use ({reason}); write it as "
+                "redis://[user:password@]host:port/db, or unset REDIS_URL to use the "
+                "in-process fakeredis.")
+    else:
+        text = (f"No Redis server answered at {shown} ({reason}); start one there, point "
+                "REDIS_URL at a running server, or unset REDIS_URL to use the in-process "
+                "fakeredis.")
+    return RedisUnavailable(text)
 
 
 def connect(url: str | None = None, *, decode_responses: bool = True):
@@ -96,20 +200,22 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
     Parameters
     ----------
     url : str, optional
-        A Redis URL such as ``redis://localhost:6379/0``. Default: ``REDIS_URL`` from the
+        A Redis URL such as ``redis://localhost:6379/0``, ``redis://user:password@host:6379/0``
+        (an ACL user) or ``rediss://host:6380/0`` (TLS). Default: ``REDIS_URL`` from the
         environment; if that is unset too, fakeredis in-process (no server needed).
 
     Returns
     -------
     client
-        A redis-py client with ``backend`` (one line saying which backend this is),
-        ``commands()`` (the timed command log) and ``owned`` (whether simlab may reconfigure
-        the server).
+        A redis-py client with ``backend`` (one line saying which backend this is, password
+        hidden), ``commands()`` (the timed command log) and ``owned`` (whether simlab may
+        reconfigure the server: False here; True only for :class:`PrivateRedis` clients).
 
     Raises
     ------
     RedisUnavailable
-        If the server at ``url`` does not answer PING; the message says what to do.
+        If the server at ``url`` does not answer PING, or refuses the credentials; the message
+        is one sentence (password hidden) that says what to do.
     """
     global _FAKE_SERVER
     url = url or os.environ.get("REDIS_URL") or None
@@ -123,38 +229,109 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
                           "set REDIS_URL to use a real Redis)")
         return client
     try:
-        client = InstrumentedRedis.from_url(url, decode_responses=decode_responses,
-                                            socket_connect_timeout=2, socket_timeout=5)
-        info = client.info("server")
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ValueError) as exc:
-        raise RedisUnavailable(
-            f"No Redis server answered at {url} ({exc}). Start one there, point REDIS_URL at "
-            "a running server, or unset REDIS_URL to use the in-process fakeredis.") from None
-    client.backend = f"Redis {info.get('redis_version', '?')} at {url}"
+        client = guarded_client(url, decode_responses=decode_responses,
+                                socket_connect_timeout=2, socket_timeout=5)
+        client.ping()
+        try:
+            version = client.info("server").get("redis_version", "?")
+        except redis.exceptions.ResponseError:      # an ACL user without INFO
+            version = "?"
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+            redis.exceptions.ResponseError, ValueError, OSError) as exc:
+        raise _unavailable(exc, url) from None
+    client.backend = f"Redis {version} at {url}"
     return client
 
 
 def backend_banner(client=None, room=None) -> str:
-    """One or two lines a notebook shows: which whiteboard and which filing room."""
+    """One or two lines a notebook shows: which whiteboard and which filing room (passwords
+    hidden, since notebook outputs are saved and shared)."""
     client = client if client is not None else connect()
-    lines = [f"Whiteboard:   {client.backend}"]
+    lines = [f"Whiteboard:   {redact_text(client.backend)}"]
     if room is not None:
-        lines.append(f"Filing room:  {room.backend}")
+        lines.append(f"Filing room:  {redact_text(room.backend)}")
     return "\n".join(lines)
 
 
+# --- one namespace per learner -------------------------------------------------------------
+
+_NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_learner() -> str:
+    """``user.host`` from the operating system, in the allowed characters (with a short hash
+    when something had to be changed or cut); random for this process if neither is known."""
+    try:
+        user = getpass.getuser()
+    except Exception:               # no login name at all (some containers)
+        user = ""
+    host = socket.gethostname().split(".")[0]
+    if not user or not host:
+        return f"anon-{secrets.token_hex(4)}"
+    raw = f"{user}.{host}"
+    if _NAME_RULE.fullmatch(raw):
+        return raw
+    digest = hashlib.sha1(raw.encode()).hexdigest()[:6]
+    return f"{_clean(user)[:12] or 'user'}.{_clean(host)[:12] or 'host'}-{digest}"
+
+
+def learner_name() -> str:
+    """Whose keys these are: ``WHITEBOARD_USER`` if set, else the OS user and host (``ada.lab1``),
+    else a random name for this kernel.
+
+    Raises
+    ------
+    ValueError
+        If ``WHITEBOARD_USER`` is not 1 to 32 letters, digits, ``.``, ``_`` or ``-`` (starting
+        with a letter or digit): it becomes part of every key name and of SCAN patterns.
+    """
+    chosen = os.environ.get("WHITEBOARD_USER", "")
+    if not chosen:
+        return _machine_learner()
+    if not _NAME_RULE.fullmatch(chosen):
+        raise ValueError(
+            "WHITEBOARD_USER must be 1 to 32 letters, digits, '.', '_' or '-', starting with a "
+            f"letter or digit (it names your keys, wb:<name>:...), got {chosen!r}")
+    return chosen
+
+
+def namespace() -> str:
+    """This learner's part of the course prefix: ``"wb:<name>:"``."""
+    return f"{PREFIX}{learner_name()}:"
+
+
 def key(*parts) -> str:
-    """A course key: ``key("user", 42)`` gives ``"wb:user:42"``."""
-    return PREFIX + ":".join(str(p) for p in parts)
+    """A course key in this learner's namespace: ``key("user", 42)`` gives
+    ``"wb:<name>:user:42"`` (``<name>`` from :func:`learner_name`)."""
+    return namespace() + ":".join(str(p) for p in parts)
 
 
-def cleanup(client, prefix: str = PREFIX) -> int:
-    """Delete every key under ``prefix`` (SCAN, never KEYS or FLUSHDB); return how many."""
+def glob_escape(text: str) -> str:
+    """``text`` as a SCAN/KEYS pattern that matches only itself."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def cleanup(client, prefix: str | None = None) -> int:
+    """Delete every key under ``prefix`` (default: this learner's namespace, ``wb:<name>:``)
+    with SCAN, never KEYS or FLUSHDB; return how many.
+
+    Other learners' keys on a shared server are never touched. ``prefix`` must start with
+    ``wb:``: simlab deletes only the course's own keys.
+    """
+    prefix = namespace() if prefix is None else prefix
     if not prefix:
         raise ValueError("prefix must be non-empty, got ''; simlab deletes only its own keys")
+    if not isinstance(prefix, str) or not prefix.startswith(PREFIX):
+        raise ValueError(f"prefix must start with {PREFIX!r} (simlab deletes only the course's "
+                         f"own keys), got {prefix!r}")
     deleted = 0
     batch = []
-    for name in client.scan_iter(match=f"{prefix}*", count=500):
+    for name in client.scan_iter(match=glob_escape(prefix) + "*", count=500):
         batch.append(name)
         if len(batch) >= 500:
             deleted += client.delete(*batch)

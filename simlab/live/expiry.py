@@ -13,6 +13,8 @@ import redis
 
 from .client import key as course_key
 
+USED = "used"   # what a code's key holds once the code has been used (not 4 digits)
+
 
 class OTP:
     """One-time passwords: a code that expires, allows a few attempts, and works once.
@@ -52,7 +54,8 @@ class OTP:
 
     def verify(self, user, code: str) -> str:
         """``"ok"`` (and the code is used up), ``"wrong"``, ``"expired"`` (or never sent),
-        ``"locked"`` (too many wrong guesses), or ``"used"`` (someone else just used it)."""
+        ``"locked"`` (too many wrong guesses), or ``"used"`` (already used, by this request's
+        predecessor or by a concurrent one)."""
         code_key, attempts_key = self._keys(user)
         pipe = self.r.pipeline(transaction=True)   # count the attempt and give it the TTL
         pipe.incr(attempts_key)
@@ -67,10 +70,15 @@ class OTP:
                 stored = pipe.get(code_key)
                 if stored is None:
                     return "expired"
+                if stored == USED:
+                    return "used"
                 if stored != code:
                     return "wrong"
                 pipe.multi()
-                pipe.delete(code_key, attempts_key)
+                # keep a marker until the code would have expired, so that a second try says
+                # "used" rather than "expired"
+                pipe.set(code_key, USED, keepttl=True)
+                pipe.delete(attempts_key)
                 pipe.execute()
                 return "ok"
             except redis.exceptions.WatchError:

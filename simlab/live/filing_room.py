@@ -3,20 +3,51 @@
 SQLite (standard library) by default, built from a seeded generator into ``data/users.sqlite``;
 PostgreSQL through psycopg when ``DATABASE_URL`` is set. Both answer :meth:`FilingRoom.get_user`
 with an indexed primary-key SELECT, the query the seed article caches.
+
+What simlab changes in a database, and only that:
+
+- PostgreSQL: one schema of its own, ``whiteboard`` (or ``SIMLAB_PG_SCHEMA``), marked as
+  simlab's by a fixed comment and a marker table ``simlab_owner``; the users live in its table
+  ``users``. simlab writes into no schema or table it cannot prove it created: a schema of that
+  name without the marker is refused with one sentence saying what to do. Creating and loading
+  happen in one transaction under an advisory lock, so learners starting at once all succeed.
+  :func:`drop_postgres` (``simlab clean --database``) removes the schema, and nothing else.
+- SQLite: the file ``data/users.sqlite``, built once, then opened read-only.
+- A lesson's writes (:meth:`FilingRoom.update_user`) go to a private copy of the rows they touch,
+  a temporary table of the room's own connection: the shared data never changes, the database
+  drops the copy when the connection ends (however the kernel dies), and rerunning a notebook
+  gives the same output. :meth:`FilingRoom.restore` discards the copy earlier.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .urls import redact
+
 N_USERS = 100_000
 SEED = 20261126
-TABLE = "whiteboard_users"
+TABLE = "whiteboard_users"          # the SQLite table (and the legacy PostgreSQL table's name)
+PG_SCHEMA = "whiteboard"            # the default PostgreSQL schema, simlab's own
+PG_TABLE = "users"
+PG_MARKER_TABLE = "simlab_owner"
+MARKER = "simlab-whiteboard"
+SCHEMA_COMMENT = ("simlab: The Whiteboard course's filing room, created by simlab; "
+                  "remove it with `simlab clean --database`")   # fixed: the ownership marker
+SIMLAB_CLEAN_HINT = "remove it with `simlab clean --database`"
+DATA_VERSION = 1                    # bump when the rows or columns change
 COLUMNS = ("id", "name", "email", "city", "plan", "signup_date", "bio")
+_DDL = ("(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, city TEXT, "
+        "plan TEXT, signup_date TEXT, bio TEXT)")
+_SCRATCH = "simlab_changes"         # the room's private copy of the rows it wrote
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 _FIRST = ("Ada Alan Grace Edsger Barbara Donald Frances Ken Margaret Dennis Radia Tim Linus "
           "Guido Anita Leslie Shafi Judea Yukihiro Hedy Katherine Niklaus John Sophie Carol "
@@ -31,6 +62,10 @@ _WORDS = ("cache whiteboard filing room latency queue redis database index repli
           "expiry eviction token session counter stream worker pipeline").split()
 
 
+class NotOwnedError(RuntimeError):
+    """A schema, table or file simlab would write to or remove, and cannot prove it created."""
+
+
 def default_data_dir() -> Path:
     """``data/`` beside the package in a checkout; otherwise a user cache folder."""
     env = os.environ.get("SIMLAB_DATA")
@@ -40,6 +75,11 @@ def default_data_dir() -> Path:
     if repo_data.is_dir():
         return repo_data
     return Path.home() / ".cache" / "simlab"
+
+
+def default_sqlite_path() -> Path:
+    """Where the SQLite filing room lives: ``users.sqlite`` in :func:`default_data_dir`."""
+    return default_data_dir() / "users.sqlite"
 
 
 def make_users(n: int = N_USERS, seed: int = SEED):
@@ -53,93 +93,396 @@ def make_users(n: int = N_USERS, seed: int = SEED):
     plan = rng.choice(len(_PLANS), size=n, p=[0.7, 0.2, 0.08, 0.02])
     day = rng.integers(0, 3650, size=n)
     words = rng.integers(len(_WORDS), size=(n, 24))
-    base = np.datetime64("2016-01-01")
-    for i in range(n):
+    dates = (np.datetime64("2016-01-01") + day).astype(str).tolist()
+    first, last, city, plan = first.tolist(), last.tolist(), city.tolist(), plan.tolist()
+    for i, row_words in enumerate(words.tolist()):
         name = f"{_FIRST[first[i]]} {_LAST[last[i]]}"
         email = f"{_FIRST[first[i]].lower()}.{_LAST[last[i]].lower()}{i + 1}@example.com"
-        bio = " ".join(_WORDS[w] for w in words[i])
-        yield (i + 1, name, email, _CITIES[city[i]], _PLANS[plan[i]], str(base + day[i]), bio)
+        bio = " ".join(_WORDS[w] for w in row_words)
+        yield (i + 1, name, email, _CITIES[city[i]], _PLANS[plan[i]], dates[i], bio)
 
+
+# --------------------------------------------------------------------------------- SQLite
 
 def build_sqlite(path: Path | str | None = None, n: int = N_USERS, seed: int = SEED) -> Path:
-    """Write the users table to a SQLite file (replacing it); return the path."""
-    path = Path(path) if path else default_data_dir() / "users.sqlite"
+    """Write the users table to a SQLite file (replacing it); return the path.
+
+    The file is written under a unique temporary name and renamed into place, so processes
+    building it at once never see a half-written file (the last rename wins; all are equal).
+    """
+    path = Path(path) if path else default_sqlite_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    with con:
-        con.execute(f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                    "email TEXT NOT NULL, city TEXT, plan TEXT, signup_date TEXT, bio TEXT)")
-        con.executemany(f"INSERT INTO {TABLE} VALUES (?,?,?,?,?,?,?)", make_users(n, seed))
-        con.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
-        con.executemany("INSERT INTO meta VALUES (?, ?)", [("n", str(n)), ("seed", str(seed))])
-    con.close()
-    tmp.replace(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        con = sqlite3.connect(tmp)
+        with con:
+            con.execute(f"CREATE TABLE {TABLE} {_DDL}")
+            con.executemany(f"INSERT INTO {TABLE} VALUES (?,?,?,?,?,?,?)", make_users(n, seed))
+            con.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [("n", str(n)), ("seed", str(seed)), ("created_by", MARKER)])
+        con.close()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
+def _open_sqlite_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection (never creates the file); temporary tables still work."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           check_same_thread=False)
+
+
+def _sqlite_is_ours(con: sqlite3.Connection) -> bool:
+    """The file has simlab's users table and its ``meta`` table with ``n`` and ``seed``."""
+    tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {TABLE, "meta"} <= tables:
+        return False
+    names = {row[0] for row in con.execute("SELECT name FROM meta")}
+    return {"n", "seed"} <= names
+
+
+def describe_sqlite(path: Path | str | None = None) -> str:
+    """One line about the SQLite filing room, read-only: never builds or changes the file."""
+    path = Path(path) if path else default_sqlite_path()
+    if not path.exists():
+        return f"{path} (not built yet: built on first use)"
+    try:
+        con = _open_sqlite_readonly(path)
+        try:
+            if not _sqlite_is_ours(con):
+                return f"{path} (NOT simlab's filing room: no {TABLE} and meta tables)"
+            n = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        return f"{path} (NOT READABLE: {exc})"
+    return f"{path} ({n:,} users)"
+
+
+def remove_sqlite(path: Path | str | None = None) -> str:
+    """Delete the built SQLite file if it is simlab's; return what was done, in one line.
+
+    Raises
+    ------
+    NotOwnedError
+        If the file is not one simlab built (no ``whiteboard_users`` and ``meta`` tables).
+    """
+    path = Path(path) if path else default_sqlite_path()
+    if not path.exists():
+        return f"nothing to remove: {path} does not exist"
+    try:
+        con = _open_sqlite_readonly(path)
+        try:
+            ours = _sqlite_is_ours(con)
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        ours = False
+    if not ours:
+        raise NotOwnedError(f"{path} is not a filing room simlab built (no {TABLE} and meta "
+                            "tables), so simlab leaves it alone; remove it yourself if you "
+                            "mean to.")
+    path.unlink()
+    return f"removed {path} (rebuilt on first use)"
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+def pg_schema(name: str | None = None) -> str:
+    """The PostgreSQL schema simlab uses: ``name``, else ``SIMLAB_PG_SCHEMA``, else
+    ``whiteboard``; checked to be a plain lower-case identifier."""
+    source = "schema"
+    if name is None:
+        name, source = os.environ.get("SIMLAB_PG_SCHEMA") or PG_SCHEMA, "SIMLAB_PG_SCHEMA"
+    if (not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or name == "public"
+            or name.startswith("pg_") or name == "information_schema"):
+        raise ValueError(f"{source} must be a lower-case identifier (a letter or _, then "
+                         "letters, digits or _, at most 63; not public, information_schema "
+                         f"or pg_*), got {name!r}")
+    return name
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise RuntimeError("DATABASE_URL is set but psycopg is not installed: pip install "
+                           "'psycopg[binary]' (or unset DATABASE_URL to use SQLite).") from None
+    return psycopg
+
+
+def _connect_pg(url: str, *, read_only: bool = False):
+    psycopg = _psycopg()
+    options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5, **options)
+    except psycopg.Error as exc:
+        raise ConnectionError(f"No PostgreSQL answered at {redact(url)} "
+                              f"({' '.join(str(exc).split())}). Start it, fix DATABASE_URL, "
+                              "or unset it to use SQLite.") from None
+
+
+def _lock_key(schema: str) -> int:
+    """The advisory-lock key for ``schema``: the same in every process, a signed 64-bit int."""
+    digest = hashlib.sha256(f"simlab:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _q(schema: str, table: str | None = None):
+    from psycopg import sql
+    return sql.Identifier(schema, table) if table else sql.Identifier(schema)
+
+
+def _inspect_pg(cur, schema: str) -> dict:
+    """What ``schema`` is, by reading the catalogue only: ``state`` is ``absent``, ``foreign``
+    (with ``why``) or ``ours`` (with ``n_users``, ``rows``, ``data_version``, ``created_at``)."""
+    from psycopg import sql
+    cur.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                "WHERE nspname = %s", (schema,))
+    row = cur.fetchone()
+    if row is None:
+        return {"state": "absent"}
+    if row[0] != SCHEMA_COMMENT:
+        return {"state": "foreign", "why": "it does not carry simlab's comment"}
+    cur.execute("SELECT to_regclass(%s), to_regclass(%s)",
+                (f"{schema}.{PG_MARKER_TABLE}", f"{schema}.{PG_TABLE}"))
+    marker_table, users_table = cur.fetchone()
+    if marker_table is None:
+        return {"state": "foreign", "why": f"it has no {PG_MARKER_TABLE} marker table"}
+    cur.execute(sql.SQL("SELECT n_users, data_version, created_at FROM {} WHERE marker = %s")
+                .format(_q(schema, PG_MARKER_TABLE)), (MARKER,))
+    mark = cur.fetchone()
+    if mark is None:
+        return {"state": "foreign", "why": f"its {PG_MARKER_TABLE} table has no simlab marker"}
+    rows = None
+    if users_table is not None:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q(schema, PG_TABLE)))
+        rows = cur.fetchone()[0]
+    return {"state": "ours", "n_users": mark[0], "data_version": mark[1],
+            "created_at": mark[2], "rows": rows}
+
+
+def _not_ours_message(url: str, schema: str, why: str) -> str:
+    return (f"a schema named {schema} exists in {redact(url)} and simlab did not create it "
+            f"({why}), so simlab will not write into it: rename that schema, or set "
+            f"SIMLAB_PG_SCHEMA to a name that is free (e.g. SIMLAB_PG_SCHEMA={schema}_course).")
+
+
+def _create_and_load(cur, schema: str) -> None:
+    """Create simlab's schema, mark it, load the users (inside the caller's transaction)."""
+    from psycopg import sql
+
+    from .. import __version__
+    cur.execute(sql.SQL("CREATE SCHEMA {}").format(_q(schema)))
+    cur.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(_q(schema),
+                                                              sql.Literal(SCHEMA_COMMENT)))
+    cur.execute(sql.SQL("CREATE TABLE {} (marker TEXT PRIMARY KEY, simlab_version TEXT NOT NULL,"
+                        " data_version INTEGER NOT NULL, n_users INTEGER NOT NULL, "
+                        "seed BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                .format(_q(schema, PG_MARKER_TABLE)))
+    cur.execute(sql.SQL("INSERT INTO {} (marker, simlab_version, data_version, n_users, seed) "
+                        "VALUES (%s, %s, %s, %s, %s)").format(_q(schema, PG_MARKER_TABLE)),
+                (MARKER, __version__, DATA_VERSION, N_USERS, SEED))
+    _load_users(cur, schema)
+
+
+def _load_users(cur, schema: str) -> None:
+    """(Re)create simlab's users table in its own schema and copy the rows in."""
+    from psycopg import sql
+    table = _q(schema, PG_TABLE)
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    cur.execute(sql.SQL("CREATE TABLE {} " + _DDL).format(table))
+    with cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
+        for row in make_users():
+            copy.write_row(row)
+    cur.execute(sql.SQL("UPDATE {} SET n_users = %s, data_version = %s WHERE marker = %s")
+                .format(_q(schema, PG_MARKER_TABLE)), (N_USERS, DATA_VERSION, MARKER))
+    cur.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def _ready(state: dict) -> bool:
+    return (state["state"] == "ours" and state["rows"] == state["n_users"] == N_USERS
+            and state["data_version"] == DATA_VERSION)
+
+
+def _ensure_pg(con, url: str, schema: str) -> int:
+    """Make simlab's schema ready (create, or reload what is simlab's); return the user count.
+
+    Reads first and takes no lock when all is in place. Otherwise one transaction, under a
+    transaction-level advisory lock, looks again and creates or reloads: concurrent starts
+    wait for the first and find its work done; a failure leaves nothing behind.
+    """
+    psycopg = _psycopg()
+    try:
+        with con.cursor() as cur:
+            state = _inspect_pg(cur, schema)
+            if _ready(state):
+                return state["rows"]
+            if state["state"] == "foreign":
+                raise NotOwnedError(_not_ours_message(url, schema, state["why"]))
+            with con.transaction():
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
+                state = _inspect_pg(cur, schema)
+                if state["state"] == "foreign":
+                    raise NotOwnedError(_not_ours_message(url, schema, state["why"]))
+                if state["state"] == "absent":
+                    _create_and_load(cur, schema)
+                elif not _ready(state):
+                    _load_users(cur, schema)
+            return N_USERS
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise NotOwnedError(f"simlab may not create or read its schema {schema} in "
+                            f"{redact(url)} ({' '.join(str(exc).split())}): grant this user "
+                            "CREATE on the database, point DATABASE_URL at a database of your "
+                            "own, or unset it to use SQLite.") from None
+
+
+def describe_postgres(url: str, schema: str | None = None) -> dict:
+    """What simlab finds at ``url``, read-only (the session is read-only on the server).
+
+    Returns ``server_version`` and ``schema`` with ``state`` (``absent``, ``foreign`` with
+    ``why``, or ``ours`` with ``rows``); creates, loads and changes nothing.
+    """
+    schema = pg_schema(schema)
+    con = _connect_pg(url, read_only=True)
+    try:
+        version = con.info.server_version
+        with con.cursor() as cur:
+            state = _inspect_pg(cur, schema)
+    finally:
+        con.close()
+    return {"server_version": f"{version // 10000}.{version % 10000}", "schema": schema,
+            **state}
+
+
+def drop_postgres(url: str, schema: str | None = None) -> str:
+    """Remove simlab's schema from ``url``, if the marker proves it is simlab's; return what
+    was done, in one line.
+
+    simlab's two tables are dropped, then the schema with ``RESTRICT``: if anything else lives
+    in the schema (a table of yours, a view on simlab's users) PostgreSQL refuses and nothing
+    is removed.
+
+    Raises
+    ------
+    NotOwnedError
+        If the schema exists but simlab cannot prove it created it, or holds other objects.
+    """
+    from psycopg import errors, sql
+    schema = pg_schema(schema)
+    con = _connect_pg(url)
+    try:
+        with con.cursor() as cur, con.transaction():
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
+            state = _inspect_pg(cur, schema)
+            if state["state"] == "absent":
+                return f"nothing to remove: there is no schema {schema} in {redact(url)}"
+            if state["state"] == "foreign":
+                raise NotOwnedError(
+                    f"a schema named {schema} exists in {redact(url)} and simlab did not "
+                    f"create it ({state['why']}), so simlab leaves it alone.")
+            try:
+                with con.transaction():
+                    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
+                        _q(schema, PG_TABLE), _q(schema, PG_MARKER_TABLE)))
+                    cur.execute(sql.SQL("DROP SCHEMA {} RESTRICT").format(_q(schema)))
+            except errors.DependentObjectsStillExist as exc:
+                raise NotOwnedError(
+                    f"schema {schema} in {redact(url)} also holds objects simlab did not "
+                    f"create ({' '.join(str(exc).split())}), so simlab removed nothing: move "
+                    f"them out, or drop it all yourself with DROP SCHEMA {schema} "
+                    "CASCADE.") from None
+    finally:
+        con.close()
+    rows = "no users table" if state["rows"] is None else f"{state['rows']:,} users"
+    return (f"removed schema {schema} from {redact(url)}: its tables {PG_TABLE} ({rows}) and "
+            f"{PG_MARKER_TABLE}")
+
+
+# ----------------------------------------------------------------------------- the room
+
 class FilingRoom:
     """The database behind the whiteboard. Use :meth:`sqlite`, :meth:`postgres` or
-    :func:`filing_room` to get one."""
+    :func:`filing_room` to get one.
 
-    def __init__(self, connection, kind: str, backend: str, placeholder: str, n_users: int):
+    Writes (:meth:`update_user`) go to a private copy of each row they touch, a temporary
+    table of this room's connection; reads of those users come from the copy. The shared
+    data never changes: :meth:`restore` (or :meth:`close`, or the end of the process)
+    discards the copy. Usable as a context manager.
+    """
+
+    def __init__(self, connection, kind: str, backend: str, placeholder: str, n_users: int,
+                 table: str = TABLE):
         self._con = connection
         self.kind = kind
         self.backend = backend
         self._ph = placeholder
         self.n_users = n_users
+        self.table = table
         self.queries = 0
+        self._changed: set[int] = set()
+        self._scratch = "pg_temp." + _SCRATCH if kind == "postgres" else "temp." + _SCRATCH
+        self._scratch_ready = False
 
     @classmethod
     def sqlite(cls, path: Path | str | None = None) -> "FilingRoom":
-        """The SQLite filing room; builds ``data/users.sqlite`` on first use (a few seconds)."""
-        path = Path(path) if path else default_data_dir() / "users.sqlite"
+        """The SQLite filing room; builds ``data/users.sqlite`` on first use (a few seconds),
+        then opens it read-only."""
+        path = Path(path) if path else default_sqlite_path()
         if not path.exists():
             build_sqlite(path)
-        con = sqlite3.connect(path, check_same_thread=False)
+        con = _open_sqlite_readonly(path)
+        if not _sqlite_is_ours(con):
+            con.close()
+            raise NotOwnedError(f"{path} is not a filing room simlab built (no {TABLE} and "
+                                "meta tables); move it away or set SIMLAB_DATA to another "
+                                "folder.")
         n = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
         return cls(con, "sqlite", f"SQLite {sqlite3.sqlite_version} ({path.name}, {n:,} users)",
                    "?", n)
 
     @classmethod
-    def postgres(cls, url: str) -> "FilingRoom":
-        """The PostgreSQL filing room at ``url``; loads the users table if it is missing."""
+    def postgres(cls, url: str, schema: str | None = None) -> "FilingRoom":
+        """The PostgreSQL filing room at ``url``, in simlab's own schema.
+
+        Parameters
+        ----------
+        url : str
+            A PostgreSQL URL (``postgresql://user@host/db``).
+        schema : str, optional
+            Default ``SIMLAB_PG_SCHEMA``, else ``whiteboard``. Created, marked and loaded
+            (100,000 users) on first use; never written if simlab cannot prove it made it.
+
+        Raises
+        ------
+        NotOwnedError
+            If a schema of that name exists and is not simlab's.
+        ConnectionError
+            If no PostgreSQL answers at ``url``.
+        """
+        schema = pg_schema(schema)
+        con = _connect_pg(url)
         try:
-            import psycopg
-        except ImportError:
-            raise RuntimeError("DATABASE_URL is set but psycopg is not installed: "
-                               "pip install 'psycopg[binary]' (or unset DATABASE_URL to use "
-                               "SQLite)") from None
-        try:
-            con = psycopg.connect(url, autocommit=True, connect_timeout=5)
-        except psycopg.OperationalError as exc:
-            raise ConnectionError(f"No PostgreSQL answered at {url} ({' '.join(str(exc).split())}). "
-                                  "Start it, fix DATABASE_URL, or unset it to use SQLite.") \
-                from None
-        with con.cursor() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, "
-                        "name TEXT NOT NULL, email TEXT NOT NULL, city TEXT, plan TEXT, "
-                        "signup_date TEXT, bio TEXT)")
-            cur.execute(f"SELECT count(*) FROM {TABLE}")
-            n = cur.fetchone()[0]
-            if n != N_USERS:
-                cur.execute(f"TRUNCATE {TABLE}")
-                with cur.copy(f"COPY {TABLE} FROM STDIN") as copy:
-                    for row in make_users():
-                        copy.write_row(row)
-                cur.execute(f"ANALYZE {TABLE}")
-                n = N_USERS
-            version = con.info.server_version
-        return cls(con, "postgres",
-                   f"PostgreSQL {version // 10000}.{version % 10000} ({n:,} users)", "%s", n)
+            n = _ensure_pg(con, url, schema)
+        except BaseException:
+            con.close()
+            raise
+        version = con.info.server_version
+        return cls(con, "postgres", f"PostgreSQL {version // 10000}.{version % 10000} "
+                   f"(schema {schema}, {n:,} users)", "%s", n, f'"{schema}"."{PG_TABLE}"')
 
     def get_user(self, user_id: int) -> dict | None:
         """One user by primary key (an indexed SELECT), or ``None``."""
+        user_id = int(user_id)
+        table = self._scratch if user_id in self._changed else self.table
         cur = self._con.cursor()
         try:
-            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE id = {self._ph}",
-                        (int(user_id),))
+            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id = {self._ph}",
+                        (user_id,))
             row = cur.fetchone()
         finally:
             cur.close()
@@ -147,22 +490,57 @@ class FilingRoom:
         return dict(zip(COLUMNS, row)) if row else None
 
     def update_user(self, user_id: int, **fields) -> None:
-        """Change a user's fields (the write that makes the whiteboard stale)."""
+        """Change a user's fields (the write that makes the whiteboard stale).
+
+        The UPDATE runs on this room's private copy of the row (taken on its first write):
+        this room reads the new values, the shared data and other learners never see them.
+        """
         bad = set(fields) - set(COLUMNS[1:])
         if bad:
             raise ValueError(f"fields must be among {', '.join(COLUMNS[1:])}; got {sorted(bad)}")
         if not fields:
             return
+        user_id = int(user_id)
         sets = ", ".join(f"{name} = {self._ph}" for name in fields)
         cur = self._con.cursor()
         try:
-            cur.execute(f"UPDATE {TABLE} SET {sets} WHERE id = {self._ph}",
-                        (*fields.values(), int(user_id)))
+            if user_id not in self._changed:
+                self._ensure_scratch(cur)
+                cur.execute(f"INSERT INTO {self._scratch} SELECT * FROM {self.table} "
+                            f"WHERE id = {self._ph}", (user_id,))
+                self._changed.add(user_id)
+            cur.execute(f"UPDATE {self._scratch} SET {sets} WHERE id = {self._ph}",
+                        (*fields.values(), user_id))
         finally:
             cur.close()
         if self.kind == "sqlite":
             self._con.commit()
         self.queries += 1
+
+    def _ensure_scratch(self, cur) -> None:
+        if not self._scratch_ready:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self._scratch} {_DDL}")
+            self._scratch_ready = True
+
+    @property
+    def changed(self) -> list[int]:
+        """The users this room has written (read from its private copy), sorted."""
+        return sorted(self._changed)
+
+    def restore(self) -> int:
+        """Discard this room's writes: every user reads as in the shared data again.
+        Returns how many users were restored."""
+        n = len(self._changed)
+        if n:
+            cur = self._con.cursor()
+            try:
+                cur.execute(f"DELETE FROM {self._scratch}")
+            finally:
+                cur.close()
+            if self.kind == "sqlite":
+                self._con.commit()
+            self._changed.clear()
+        return n
 
     def time_get_user(self, user_ids) -> np.ndarray:
         """Seconds taken by ``get_user`` for each id in ``user_ids``."""
@@ -174,7 +552,15 @@ class FilingRoom:
         return out
 
     def close(self) -> None:
+        """Close the connection; the database drops the private copy of written rows."""
+        self._changed.clear()
         self._con.close()
+
+    def __enter__(self) -> "FilingRoom":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self):
         return f"<FilingRoom {self.backend}>"

@@ -4,6 +4,10 @@ The producer (the "API") pushes a job and returns at once; workers take jobs and
 work. Workers run as separate processes (see ``_queue_worker.py``) so that one can be killed
 in the middle of a job, for real. They reach Redis over TCP: the server at ``REDIS_URL``, a
 private redis-server, or, when neither is available, fakeredis's TCP server in this process.
+
+Workers get the server's URL in their environment (``SIMLAB_WORKER_REDIS_URL``), never on
+their command line (which ``ps`` shows to everyone), and die with the process that started
+them: ``PR_SET_PDEATHSIG`` on Linux, and the worker itself polls its parent's pid.
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .client import PREFIX
+from .server import child_options
+from .urls import redact
 
 WORKER = Path(__file__).with_name("_queue_worker.py")
 
@@ -48,8 +54,9 @@ class QueueServer:
                 self.url, self.kind = f"redis://{host}:{port}/0", "fakeredis over TCP"
 
     def client(self):
-        import redis
-        return redis.Redis.from_url(self.url, decode_responses=True)
+        """A guarded client (see :mod:`simlab.live.guard`): owned only for the private server."""
+        from .client import guarded_client
+        return guarded_client(self.url, owned=self._private is not None)
 
     def close(self):
         if self._private:
@@ -65,7 +72,7 @@ class QueueServer:
         self.close()
 
     def __repr__(self):
-        return f"<QueueServer {self.kind} at {self.url}>"
+        return f"<QueueServer {self.kind} at {redact(self.url)}>"
 
 
 class JobQueue:
@@ -100,11 +107,24 @@ class JobQueue:
     # workers -----------------------------------------------------------------------------
 
     def start_worker(self, name: str | None = None) -> str:
+        """Start a worker process named ``name`` (default ``w1``, ``w2``...); return the name.
+
+        A worker restarted under the name of a dead one first puts that one's unfinished jobs
+        back on the queue (reliable mode). The URL goes through the environment, not argv.
+        """
         name = name or f"w{len(self.workers) + 1}"
+        old = self.workers.get(name)
+        if old is not None and old.poll() is None:
+            raise ValueError(f"worker {name!r} is already running; kill_worker({name!r}) "
+                             "first or choose another name")
+        if old is not None and old.stderr:
+            old.stderr.close()
+        env = dict(os.environ, SIMLAB_WORKER_REDIS_URL=self.server.url,
+                   SIMLAB_WORKER_OWNER=str(os.getpid()))
         self.workers[name] = subprocess.Popen(
-            [sys.executable, str(WORKER), self.server.url, name,
-             "reliable" if self.reliable else "plain", self.prefix],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [sys.executable, str(WORKER), name, "reliable" if self.reliable else "plain",
+             self.prefix], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, **child_options())
         return name
 
     def kill_worker(self, name: str) -> None:
@@ -129,15 +149,18 @@ class JobQueue:
     def recover(self, *, wait: float = 2.0) -> int:
         """Move the jobs of dead workers back to the queue; return how many.
 
-        A worker is dead when its heartbeat key (a 1.5 s TTL it keeps renewing) is gone;
-        waits up to ``wait`` seconds for the heartbeats of workers that hold jobs to lapse.
+        Every processing list under this queue's prefix is found with SCAN, whoever started
+        its worker. A worker is dead when its heartbeat key (a 1.5 s TTL it keeps renewing) is
+        gone; waits up to ``wait`` seconds for the heartbeats of workers that hold jobs to
+        lapse. (A worker restarted under a dead one's name requeues that list itself, first.)
         """
         moved = 0
         deadline = time.monotonic() + wait
-        pending = list(self.r.scan_iter(match=f"{self.prefix}:processing:*"))
+        head = f"{self.prefix}:processing:"
+        pending = list(self.r.scan_iter(match=f"{head}*"))
         while pending:
             for name in list(pending):
-                worker = name.rsplit(":", 1)[-1]
+                worker = name[len(head):]
                 if self.r.exists(f"{self.prefix}:alive:{worker}"):
                     continue
                 while self.r.lmove(name, f"{self.prefix}:jobs", "RIGHT", "RIGHT") is not None:

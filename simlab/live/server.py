@@ -2,16 +2,33 @@
 
 simlab may reconfigure or flush only servers it started itself (``owned``). Tests use this
 for their real runs; later lessons use it for destructive experiments (maxmemory, restarts).
+
+Nothing outlives its owner (the Python process that called :meth:`PrivateRedis.start`):
+
+* on Linux the server gets ``PR_SET_PDEATHSIG`` (``SIGKILL``) when it is started from the main
+  thread (the kernel sends the signal when the *thread* that forked exits, so from any other
+  thread it is not set and the watchdog below does the work alone);
+* a watchdog process (Linux and macOS) waits on a pipe from the owner and polls its parent pid;
+  when the owner is gone it kills the server and removes the temporary folder;
+* if the watchdog was killed too, the next :meth:`PrivateRedis.start` removes the folders whose
+  owner (``owner.pid`` inside each ``simlab-redis-*`` folder) is dead: :func:`sweep_stale_folders`.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
+
+from .urls import redact
 
 
 class RedisServerNotFound(RuntimeError):
@@ -21,6 +38,8 @@ class RedisServerNotFound(RuntimeError):
 HOW_TO_INSTALL = ("install one (Debian/Ubuntu: apt install redis-server; macOS: brew install "
                   "redis; conda: conda install -c conda-forge redis-server); the simulation and "
                   "fakeredis work without it")
+FOLDER_PREFIX = "simlab-redis-"
+PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str | None:
@@ -46,6 +65,121 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# children that die with their owner -------------------------------------------------------
+
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()   # looked up once, here: a preexec_fn must not load libraries
+
+
+def child_options(sig: int = signal.SIGKILL) -> dict:
+    """``subprocess.Popen`` keyword arguments that make the child die with this process.
+
+    On Linux, from the main thread: a ``preexec_fn`` that sets ``PR_SET_PDEATHSIG`` to ``sig``
+    (kept across ``exec``, so it works for ``redis-server`` too). The kernel sends it when the
+    thread that forked exits, which for the main thread means the process: from another thread
+    (or on macOS) this returns ``{}`` and the caller relies on its watchdog or polling instead.
+    """
+    if _PRCTL is None or threading.current_thread() is not threading.main_thread():
+        return {}
+    owner = os.getpid()
+
+    def die_with_owner():
+        _PRCTL(PR_SET_PDEATHSIG, int(sig))
+        if os.getppid() != owner:      # the owner died before prctl took effect
+            os._exit(1)
+
+    return {"preexec_fn": die_with_owner}
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a dead process not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True                    # someone else's process: alive
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True                    # no /proc (macOS): kill(0) is all we can ask
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+# The watchdog: a tiny process of its own per server (isolated Python; the script is written into
+# the server's folder so that ``ps`` shows a short line). It exits quietly when the owner writes
+# to the pipe (a normal stop); when the pipe reaches EOF (the owner died, or dropped the server
+# without stopping it) or its parent changes (the owner died), it kills the server and removes
+# the folder.
+WATCHDOG = r"""
+import os, select, shutil, signal, sys
+owner, server, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    if select.select([0], [], [], 0.5)[0]:
+        if os.read(0, 16):
+            sys.exit(0)
+        break
+    if os.getppid() != owner:
+        break
+try:
+    os.kill(server, signal.SIGKILL)
+except OSError:
+    pass
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_redis_server(pid: int) -> bool:
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False                   # cannot tell (macOS, or gone): leave it alone
+
+
+def sweep_stale_folders(parent: str | None = None) -> list[str]:
+    """Remove the ``simlab-redis-*`` folders whose owner process is dead; return their paths.
+
+    A folder is removed only when its ``owner.pid`` names a dead process; a redis-server still
+    running from it (its ``redis.pid``) is killed first when ``/proc`` shows it is one.
+    Folders without an ``owner.pid``, or of a live owner, are left alone.
+    """
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        owner = _read_pid(folder / "owner.pid")
+        if owner is None or pid_alive(owner):
+            continue
+        server = _read_pid(folder / "redis.pid")
+        if server and pid_alive(server) and _is_redis_server(server):
+            try:
+                os.kill(server, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+def _quote_conf(value) -> str:
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
 class PrivateRedis:
     """A redis-server of our own, on loopback, without persistence.
 
@@ -53,8 +187,18 @@ class PrivateRedis:
     ----------
     config : dict, optional
         Extra server settings, e.g. ``{"maxmemory": "10mb", "maxmemory-policy": "allkeys-lru"}``.
+        ``{"requirepass": ...}`` works as ``password``.
     binary : str, optional
         The server binary; default: ``redis-server`` from the PATH.
+    password : str, optional
+        Start the server with ``requirepass``; :attr:`url` then carries the password and
+        :meth:`client` authenticates. Shown URLs are redacted (``redis://:***@...``).
+
+    Notes
+    -----
+    The settings go to the server in a ``redis.conf`` inside its private folder (mode 0700),
+    never on its command line, so ``ps`` does not show a password. The folder also holds the
+    log, ``redis.pid`` and ``owner.pid``; nothing is written anywhere else.
 
     Examples
     --------
@@ -63,54 +207,121 @@ class PrivateRedis:
     ...     r.set("wb:hello", "world")
     """
 
-    def __init__(self, config: dict | None = None, *, binary: str | None = None):
+    def __init__(self, config: dict | None = None, *, binary: str | None = None,
+                 password: str | None = None):
         self.binary = binary or redis_server_binary()
         if not self.binary:
             raise RedisServerNotFound(f"No redis-server binary on the PATH: {HOW_TO_INSTALL}.")
         self.config = dict(config or {})
+        if password is not None:
+            if not isinstance(password, str) or not password:
+                got = "an empty string" if password == "" else type(password).__name__
+                raise ValueError(f"password must be a non-empty string, got {got}")
+            self.config["requirepass"] = password
+        self.password: str | None = self.config.get("requirepass") or None
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
+        self._watchdog: subprocess.Popen | None = None
         self._dir: str | None = None
 
     @property
     def url(self) -> str:
+        """The server's URL, with the password when there is one (show it with ``redact``)."""
         if self.port is None:
             raise RuntimeError("the private server is not running; call start() first")
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
-    def _args(self, port):
-        args = [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self._dir, "--daemonize", "no",
-                "--logfile", os.path.join(self._dir, "redis.log"), "--protected-mode", "yes"]
-        for name, value in self.config.items():
-            args += [f"--{name}", str(value)]
-        return args
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._proc.pid if self.running else None
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        return self._watchdog.pid if self._watchdog is not None else None
+
+    @property
+    def folder(self) -> str | None:
+        """The server's temporary folder (config, log, pid files), removed by :meth:`stop`."""
+        return self._dir
+
+    def _write_config(self, port) -> str:
+        settings = {"port": port, "bind": "127.0.0.1", "protected-mode": "yes", "save": "",
+                    "appendonly": "no", "dir": self._dir, "daemonize": "no",
+                    "logfile": os.path.join(self._dir, "redis.log"),
+                    "pidfile": os.path.join(self._dir, "redis.pid")}
+        settings.update(self.config)
+        path = os.path.join(self._dir, "redis.conf")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as conf:
+            for name, value in settings.items():
+                conf.write(f"{name} {_quote_conf(value)}\n")
+        return path
 
     def start(self, timeout: float = 10.0) -> "PrivateRedis":
-        """Start the server and wait until it answers PING."""
-        import redis
+        """Start the server and wait until it answers PING.
 
-        self._dir = tempfile.mkdtemp(prefix="simlab-redis-")
+        First removes the folders of owners that died without cleaning up
+        (:func:`sweep_stale_folders`).
+        """
+        sweep_stale_folders()
+        self._dir = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
+        Path(self._dir, "owner.pid").write_text(f"{os.getpid()}\n")
         last_error = ""
         for _ in range(3):  # another process may grab the free port first: try again
             port = free_port()
-            self._proc = subprocess.Popen(self._args(port), stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    break
-                try:
-                    redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
-                    self.port = port
-                    return self
-                except redis.exceptions.ConnectionError:
-                    time.sleep(0.02)
+            if self._launch(port, timeout):
+                self.port = port
+                self._start_watchdog()
+                return self
             self._kill()
             log = Path(self._dir, "redis.log")
             last_error = log.read_text()[-500:] if log.exists() else ""
         self._cleanup_dir()
         raise RuntimeError(f"the private redis-server did not start: {last_error.strip()}")
+
+    def _launch(self, port, timeout) -> bool:
+        import redis
+
+        self._proc = subprocess.Popen([self.binary, self._write_config(port)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, **child_options())
+        probe = redis.Redis(host="127.0.0.1", port=port, password=self.password,
+                            socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and self._proc.poll() is None:
+                try:
+                    # proof that the server on this port is ours, not one that got there first
+                    return int(probe.info("server")["process_id"]) == self._proc.pid
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.02)
+                except redis.exceptions.ResponseError:
+                    return False       # someone else's server, with a password of its own
+            return False
+        finally:
+            probe.close()
+
+    def _start_watchdog(self):
+        script = Path(self._dir, "watchdog.py")
+        script.write_text(WATCHDOG)
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(script), str(os.getpid()), str(self._proc.pid),
+             self._dir], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
+    def _stop_watchdog(self):
+        if self._watchdog is None:
+            return
+        try:
+            self._watchdog.stdin.write(b"stop\n")
+            self._watchdog.stdin.close()
+        except OSError:
+            pass
+        # it exits at once by itself; not waiting for it saves its start-up time (subprocess
+        # reaps it later)
+        self._watchdog = None
 
     def client(self, **kwargs):
         """An instrumented redis-py client for this server, allowed to reconfigure it."""
@@ -119,7 +330,8 @@ class PrivateRedis:
         kwargs.setdefault("decode_responses", True)
         client = InstrumentedRedis.from_url(self.url, **kwargs)
         client.owned = True
-        client.backend = f"private redis-server {redis_server_version(self.binary)} at {self.url}"
+        client.backend = (f"private redis-server {redis_server_version(self.binary)} at "
+                          f"{redact(self.url)}")
         return client
 
     def _kill(self):
@@ -130,8 +342,6 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(5)
-        if self._proc is not None and self._proc.stderr:
-            self._proc.stderr.close()
         self._proc = None
 
     def _cleanup_dir(self):
@@ -142,6 +352,7 @@ class PrivateRedis:
     def stop(self) -> None:
         """Stop the server and remove its folder."""
         self._kill()
+        self._stop_watchdog()
         self.port = None
         self._cleanup_dir()
 
@@ -156,5 +367,37 @@ class PrivateRedis:
         self.stop()
 
     def __repr__(self):
-        state = f"running at {self.url}" if self.running else "stopped"
+        state = f"running at {redact(self.url)}" if self.running else "stopped"
         return f"<PrivateRedis {state}>"
+
+
+# running a command beside a server (simlab with-server) ---------------------------------------
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def run_forwarding_signals(command: list[str], env: dict) -> int:
+    """Run ``command`` and wait for it, passing SIGTERM, SIGINT and SIGHUP on to it.
+
+    Returns its exit status, ``128 + N`` when signal N ended it (as a shell reports it). The
+    command gets ``PR_SET_PDEATHSIG`` = SIGTERM on Linux, so it is told when this process
+    dies. Must be called from the main thread (Python installs signal handlers only there).
+    """
+    children, early = [], []
+
+    def forward(signum, _frame):
+        if not children:
+            early.append(signum)       # arrived before the command started: sent right after
+        elif children[0].poll() is None:
+            children[0].send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        children.append(subprocess.Popen(command, env=env, **child_options(signal.SIGTERM)))
+        for signum in early:
+            children[0].send_signal(signum)
+        code = children[0].wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code

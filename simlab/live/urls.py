@@ -5,6 +5,7 @@ messages, logs) goes through :func:`redact`.
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 HIDDEN = "***"
@@ -50,3 +51,17 @@ def _redact_query(parts, original):
         name, eq, _value = field.partition("=")
         fields.append(f"{name}={HIDDEN}" if eq and name.lower() == "password" else field)
     return urlunsplit(parts._replace(query="&".join(fields)))
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]+")
+
+
+def redact_text(text: str | None) -> str | None:
+    """``text`` with every URL in it redacted (for lines and messages that embed a URL).
+
+    >>> redact_text("Redis 7.0.15 at rediss://bob:pw@cache:6380/0")
+    'Redis 7.0.15 at rediss://bob:***@cache:6380/0'
+    """
+    if text is None:
+        return None
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), str(text))

@@ -1,0 +1,101 @@
+"""The Redis model beside a private redis-server, request for request, on real-like traces.
+
+Each trace is replayed as cache-aside against a private ``redis-server`` (each read one Lua
+step: GET, and SET on a miss; pipelined batches of 100; keys ``item:<n>``, 64-byte values,
+60% of the keys with a TTL), and the same requests at the times they were sent go through
+``simlab.simulate_redis(..., atomic=True)``. Printed: hit ratio, keys held and evictions,
+server beside model, and whether each is within the tolerances the tests use (1.5 points,
+5%, 10%).
+
+    python benchmarks/fidelity.py                  # the full table (about 15 minutes)
+    python benchmarks/fidelity.py --requests 30000 # trace slices, faster
+
+The CloudPhysics trace is read from ``../shared/traces/cloudphysics.txt`` (beside the
+repository) when it is there.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import simlab
+from simlab.eviction import compare_replay
+from simlab.traces import first, real_like, with_values
+
+ROOT = Path(__file__).resolve().parents[1]
+CLOUDPHYSICS = ROOT.parent / "shared" / "traces" / "cloudphysics.txt"
+POLICIES = [("allkeys-lru", 5), ("allkeys-lru", 10), ("allkeys-lfu", 5),
+            ("allkeys-random", 5), ("volatile-ttl", 5)]
+BUDGETS = [400_000, 900_000, 1_500_000]
+HIT_POINTS, KEYS_SHARE, EVICTIONS_SHARE = 0.015, 0.05, 0.10
+
+
+def traces(requests):
+    out = {}
+    if CLOUDPHYSICS.is_file():
+        w = simlab.read_trace(CLOUDPHYSICS)
+        out["cloudphysics"] = with_values(first(w, requests) if requests else w, seed=0)
+    out["real-like"] = real_like(requests or 100_000, seed=1)
+    return out
+
+
+def within(row):
+    hit = abs(row["real_hit_ratio"] - row["model_hit_ratio"]) <= HIT_POINTS
+    keys = abs(row["real_keys"] - row["model_keys"]) <= KEYS_SHARE * row["real_keys"]
+    ev = abs(row["real_evictions"] - row["model_evictions"]) <= EVICTIONS_SHARE * max(
+        row["real_evictions"], 1)
+    return hit, keys, ev
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=0,
+                        help="replay only the first N requests of each trace (0: all)")
+    parser.add_argument("--paced-requests", type=int, default=20_000,
+                        help="requests of the paced runs (5,000 requests a second)")
+    args = parser.parse_args(argv)
+    if not simlab.live.redis_server_binary():
+        print("fidelity: no redis-server binary on the PATH; install one (apt install "
+              "redis-server) to compare the model with a real server.")
+        return 0
+    rows = []
+    for name, w in traces(args.requests).items():
+        runs = [(p, s, b, None, w) for p, s in POLICIES for b in BUDGETS]
+        paced = first(w, args.paced_requests)
+        runs += [(p, s, b, 5000.0, paced) for p, s in (POLICIES[0], POLICIES[4])
+                 for b in BUDGETS]
+        for policy, samples, budget, rate, trace in runs:
+            tic = time.time()
+            row = compare_replay(trace, policy, budget, samples=samples, rate=rate, seed=1)
+            row["trace"] = name
+            rows.append(row)
+            print(f"  {name} {policy}/{samples} {budget:,} B {'paced' if rate else 'unpaced'}: "
+                  f"{time.time() - tic:.0f} s", file=sys.stderr, flush=True)
+    print("| trace | policy | samples | maxmemory | pacing | requests | hit ratio server | "
+          "model | keys server | model | evictions server | model | OOM server | model | "
+          "within |")
+    print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+          "---: | ---: | --- |")
+    failures = 0
+    for r in rows:
+        ok = within(r)
+        failures += not all(ok)
+        marks = "/".join("yes" if x else "NO" for x in ok)
+        print(f"| {r['trace']} | {r['policy']} | {r['samples']} | {r['maxmemory']:,} | "
+              f"{'5,000/s' if r['rate'] else 'none'} | {r['requests']:,} | "
+              f"{r['real_hit_ratio']:.4f} | {r['model_hit_ratio']:.4f} | "
+              f"{r['real_keys']:,} | {r['model_keys']:,} | {r['real_evictions']:,} | "
+              f"{r['model_evictions']:,} | {r['real_oom_errors']:,} | "
+              f"{r['model_oom_errors']:,} | {marks} |")
+    print(f"\n{len(rows) - failures} of {len(rows)} runs within all three tolerances "
+          f"(hit ratio {HIT_POINTS * 100:.1f} points / keys {KEYS_SHARE:.0%} / evictions "
+          f"{EVICTIONS_SHARE:.0%}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

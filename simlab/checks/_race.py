@@ -1,0 +1,397 @@
+"""A race that can happen does happen: a private server whose clients take turns, round trip by
+round trip, and a log of every command they sent.
+
+A learner's ``count_view`` that reads with GET and writes with SET loses updates only when
+another client acts between the two commands; over a fast local connection that is likely, not
+certain, so a check that merely runs it in threads can be fooled. :class:`RaceLab` makes it
+certain. Its clients are redis-py clients over a fakeredis server private to the lab (so the
+check works the same when the learner's own ``r`` is a real server), and their connection class
+holds every round trip (one command, or one pipeline) at a turnstile until every other client
+has reached its next round trip too. So in each turn every client sends exactly one round trip,
+and all of them have read before any of them writes: two clients that GET then SET always read
+the same value, and one of the two updates is always lost.
+
+The lab also records what was sent (:attr:`RaceLab.trips`: client, commands, replies), so a
+check can name the race it saw (:func:`read_then_write`, :func:`describe_race`) and run an
+invariant between round trips (``RaceLab.probe``), which is where a crash would strike: a job
+in neither list, a counter with no expiry.
+
+Typical use in a check::
+
+    with RaceLab() as lab:
+        lab.run(lambda r: count_view(r, "page"), clients=8, calls=20)
+        lost = read_then_write(lab.trips)
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import fakeredis
+
+#: Commands that only read (a value read with one of these and written back later is a race).
+READS = frozenset("""GET MGET HGET HMGET HGETALL HEXISTS HLEN EXISTS STRLEN LLEN LINDEX LRANGE
+    SCARD SISMEMBER SMEMBERS ZCARD ZCOUNT ZRANGE ZRANGEBYSCORE ZREVRANGE ZSCORE TTL PTTL
+    TYPE""".split())
+#: Commands that change a key (the first argument is the key, except where noted in _written).
+WRITES = frozenset("""SET SETEX PSETEX SETNX GETSET GETDEL INCR INCRBY INCRBYFLOAT DECR DECRBY
+    HSET HSETNX HINCRBY HDEL HMSET LPUSH RPUSH LPOP RPOP LREM LSET LTRIM LMOVE BLMOVE RPOPLPUSH
+    BRPOPLPUSH BRPOP BLPOP SADD SREM ZADD ZREM ZREMRANGEBYSCORE ZINCRBY DEL UNLINK EXPIRE PEXPIRE
+    EXPIREAT PEXPIREAT PERSIST""".split())
+#: Writes that set a value (which a client may have computed from what it read).
+SETS = frozenset("SET SETEX PSETEX GETSET HSET HMSET HSETNX LSET MSET".split())
+_HANDSHAKE = frozenset({"CLIENT", "CLIENT SETINFO", "CLIENT SETNAME", "HELLO", "SELECT", "AUTH",
+                        "PING", "READONLY"})
+
+
+@dataclass
+class RoundTrip:
+    """What one client sent in one round trip, and what came back."""
+
+    client: int | None            # the lab's client number; None for the check's own commands
+    commands: tuple               # one tuple of strings per command, name upper-cased
+    replies: list = field(default_factory=list)
+    call: int = 0                 # which call of the learner's function sent it
+
+    @property
+    def names(self) -> list:
+        return [c[0] for c in self.commands]
+
+    def __str__(self):
+        return " | ".join(" ".join(c) for c in self.commands)
+
+
+def _words(args) -> tuple:
+    out = []
+    for a in args:
+        out.append(a.decode(errors="replace") if isinstance(a, (bytes, bytearray)) else str(a))
+    if out:
+        out[0] = out[0].upper()
+    return tuple(out)
+
+
+class _Turnstile:
+    """A barrier for a changing number of parties: each turn opens when every client still
+    running has arrived. If a turn does not open within ``timeout`` (a client waits for
+    something else, like a lock of the learner's own), the turnstile opens for good, so the
+    check finishes; :attr:`broken` tells it that the turns were not kept."""
+
+    def __init__(self, parties: int, timeout: float):
+        self.cond = threading.Condition()
+        self.active, self.arrived, self.turn = parties, 0, 0
+        self.timeout = timeout
+        self.broken = False
+
+    def wait(self):
+        with self.cond:
+            if self.broken:
+                return
+            turn = self.turn
+            self.arrived += 1
+            if self.arrived >= self.active:
+                self._open()
+                return
+            if not self.cond.wait_for(lambda: self.turn != turn or self.broken, self.timeout):
+                self.broken = True
+                self.cond.notify_all()
+
+    def leave(self):
+        with self.cond:
+            self.active -= 1
+            if self.active > 0 and self.arrived >= self.active:
+                self._open()
+
+    def _open(self):
+        self.arrived = 0
+        self.turn += 1
+        self.cond.notify_all()
+
+
+class RaceLab:
+    """A fakeredis server private to one check, with clients that take turns.
+
+    Parameters
+    ----------
+    turn_timeout : float
+        Seconds a client waits for the others at a turn before the lab stops keeping turns.
+
+    Attributes
+    ----------
+    trips : list of RoundTrip
+        Every round trip the lab's clients sent, in the order they were sent.
+    admin : redis.Redis
+        A client for the check's own setup and inspection; its commands are not recorded.
+    probe : callable or None
+        ``probe(admin, last)``, called while set before every recorded round trip and after
+        each :meth:`call`, with the client's previous round trip ``last`` (None before its
+        first): the state between two round trips, where a crash would leave it. It returns
+        None, or a sentence saying what is wrong, which is kept in :attr:`probe_findings`.
+    """
+
+    def __init__(self, *, turn_timeout: float = 1.0):
+        if not turn_timeout > 0:
+            raise ValueError(f"turn_timeout must be a positive number of seconds, "
+                             f"got {turn_timeout!r}")
+        self.server = fakeredis.FakeServer()
+        self.admin = fakeredis.FakeRedis(server=self.server, decode_responses=True)
+        self.trips: list[RoundTrip] = []
+        self.turn_timeout = turn_timeout
+        self.turns_broken = False
+        self.probe = None
+        self.probe_findings: list[str] = []
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._turnstile = None
+        self._last: dict = {}
+        self._calls = 0
+        self._connection_class = _connection_class_for(self)
+
+    # -- clients -----------------------------------------------------------------------------
+    def client(self):
+        """A new redis-py client (``decode_responses=True``) of the lab's server, recorded."""
+        return fakeredis.FakeRedis(server=self.server, decode_responses=True,
+                                   connection_class=self._connection_class)
+
+    def call(self, fn, *args, client: int = 0, r=None):
+        """Run ``fn(r, *args)`` in this thread as lab client ``client``, recorded."""
+        r = self.client() if r is None else r
+        previous = getattr(self._local, "client", None)
+        self._local.client = client
+        self._calls += 1
+        self._local.call = self._calls
+        try:
+            result = fn(r, *args)
+            self._probe(client)
+            return result
+        finally:
+            self._local.client = previous
+
+    def current_client(self) -> int | None:
+        """The lab client number of the calling thread (None outside :meth:`run`/:meth:`call`)."""
+        return getattr(self._local, "client", None)
+
+    def run(self, fn, clients: int, calls: int = 1) -> list:
+        """Run ``fn(r)`` ``calls`` times in each of ``clients`` threads, each thread a client of
+        its own, taking turns round trip by round trip. Returns one list of results per client;
+        the first exception a client raised is raised here."""
+        for name, value in (("clients", clients), ("calls", calls)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._turnstile = _Turnstile(clients, self.turn_timeout)
+        results: list = [None] * clients
+        errors: list = [None] * clients
+        start = threading.Barrier(clients)
+
+        def client_thread(i):
+            r = self.client()
+            self._local.client = i + 1
+            try:
+                start.wait()
+                results[i] = []
+                for k in range(calls):
+                    self._local.call = k
+                    results[i].append(fn(r))
+            except BaseException as exc:  # reported by run(), never lost in a thread
+                errors[i] = exc
+            finally:
+                self._turnstile.leave()
+
+        threads = [threading.Thread(target=client_thread, args=(i,), daemon=True)
+                   for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.turns_broken = self.turns_broken or self._turnstile.broken
+        self._turnstile = None
+        for exc in errors:
+            if exc is not None:
+                raise exc
+        return results
+
+    def keys(self, pattern: str = "*") -> list:
+        """The keys on the lab's server matching ``pattern``, sorted."""
+        return sorted(self.admin.scan_iter(match=pattern))
+
+    def close(self):
+        self.admin.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- called by the connection ------------------------------------------------------------
+    def _begin(self, commands) -> RoundTrip | None:
+        client = getattr(self._local, "client", None)
+        words = tuple(_words(c) for c in commands)
+        if client is None:
+            return None
+        self._probe(client)
+        if self._turnstile is not None:
+            self._turnstile.wait()
+        trip = RoundTrip(client, words, call=getattr(self._local, "call", 0))
+        with self._lock:
+            self.trips.append(trip)
+            self._last[client] = trip
+        return trip
+
+    def _probe(self, client):
+        if self.probe is not None:
+            finding = self.probe(self.admin, self._last.get(client))
+            if finding:
+                self.probe_findings.append(finding)
+
+
+def _connection_class_for(lab: RaceLab):
+    """A fakeredis connection class that reports each round trip to ``lab`` before sending."""
+
+    class TurnTakingConnection(fakeredis.FakeRedisConnection):
+        _lab = lab
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._trip, self._pending, self._handshake, self._single = None, None, False, False
+
+        def on_connect_check_health(self, *args, **kwargs):
+            self._handshake = True
+            try:
+                return super().on_connect_check_health(*args, **kwargs)
+            finally:
+                self._handshake = False
+
+        def send_command(self, *args, **kwargs):
+            if self._handshake or str(args[0]).upper() in _HANDSHAKE:
+                return super().send_command(*args, **kwargs)
+            if not self._sock:
+                self.connect()
+            self._trip = self._lab._begin([args])
+            self._single = True
+            try:
+                return super().send_command(*args, **kwargs)
+            finally:
+                self._single = False
+
+        def pack_commands(self, commands):
+            commands = [tuple(c) for c in commands]
+            self._pending = commands
+            return super().pack_commands(commands)
+
+        def send_packed_command(self, command, check_health=True):
+            if self._pending is not None and not self._single and not self._handshake:
+                pending, self._pending = self._pending, None
+                if not self._sock:
+                    self.connect()
+                self._trip = self._lab._begin(pending)
+            return super().send_packed_command(command, check_health)
+
+        def read_response(self, *args, **kwargs):
+            try:
+                reply = super().read_response(*args, **kwargs)
+            except Exception as exc:
+                if self._trip is not None:
+                    self._trip.replies.append(exc)
+                raise
+            if self._trip is not None and not self._handshake:
+                self._trip.replies.append(reply)
+            return reply
+
+    return TurnTakingConnection
+
+
+# -- reading the log -------------------------------------------------------------------------
+@dataclass
+class ReadThenWrite:
+    """A client read ``key`` in one round trip and wrote it in a later one, unguarded."""
+
+    client: int
+    key: str
+    read: RoundTrip
+    value: object          # what the read returned
+    write: RoundTrip
+    read_name: str = "GET"  # the command that read it
+
+    def write_command(self) -> tuple:
+        return next(c for c in self.write.commands if c[0] in WRITES and _key_of(c) == self.key)
+
+
+def _key_of(command: tuple):
+    if command[0] in ("EVAL", "EVALSHA"):
+        return None
+    return command[1] if len(command) > 1 else None
+
+
+def read_then_write(trips, keys=None, writes=WRITES) -> list:
+    """Every place where one call of the learner's function read a key in one round trip and
+    wrote the same key in a later round trip, with no ``WATCH`` guarding it (WATCH before the
+    read and the write inside MULTI/EXEC is optimistic locking, and safe). Such a call acts on
+    a value another client may have changed in between. ``keys`` limits the search to those
+    keys, ``writes`` to those commands (say, only the ones that set a value: ``SETS``)."""
+    found = []
+    by_call: dict = {}
+    for trip in trips:
+        if trip.client is not None:
+            by_call.setdefault((trip.client, trip.call), []).append(trip)
+    for (client, _), mine in by_call.items():
+        read_at: dict = {}      # key -> (trip, value) of the last unguarded read
+        watched: set = set()
+        for trip in mine:
+            in_multi = False
+            for i, command in enumerate(trip.commands):
+                name, key = command[0], _key_of(command)
+                if name == "WATCH":
+                    watched.update(command[1:])
+                elif name in ("UNWATCH", "DISCARD"):
+                    watched.clear()
+                elif name == "MULTI":
+                    in_multi = True
+                elif name == "EXEC":
+                    in_multi = False
+                    watched.clear()
+                if key is None or (keys is not None and key not in keys):
+                    continue
+                if name in READS and not in_multi:
+                    if key not in watched:
+                        reply = trip.replies[i] if i < len(trip.replies) else None
+                        read_at[key] = (trip, reply, name)
+                    else:
+                        read_at.pop(key, None)
+                elif name in writes and key in read_at:
+                    read_trip, value, read_name = read_at.pop(key)
+                    if read_trip is not trip:
+                        found.append(ReadThenWrite(client, key, read_trip, value, trip,
+                                                   read_name))
+    return found
+
+
+def _shown(value) -> str:
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        return repr(value)
+    return str(value)
+
+
+def describe_race(found, who: str = "client") -> str:
+    """One sentence naming the race in ``found`` (from :func:`read_then_write`): two clients
+    that read the same value and both wrote, when there are such, else one client's gap.
+    ``who`` names the clients ("client", "worker")."""
+    if not found:
+        return ""
+    groups: dict = {}
+    for f in found:  # a value that was there (7) reads better than a missing one (None)
+        groups.setdefault((f.value is None, f.key, repr(f.value)), []).append(f)
+    for label in sorted(groups):
+        group, key = groups[label], label[1]
+        clients = sorted({f.client for f in group})
+        if len(clients) >= 2:
+            a = next(f for f in group if f.client == clients[0])
+            b = next(f for f in group if f.client == clients[1])
+            wa, wb = " ".join(a.write_command()[:3]), " ".join(b.write_command()[:3])
+            return (f"{who}s {a.client} and {b.client} both read {_shown(a.value)} from {key} "
+                    f"({a.read_name}), then {who} {a.client} sent {wa} and {who} "
+                    f"{b.client} sent {wb}, each unaware of the other")
+    f = found[0]
+    return (f"{who} {f.client} read {_shown(f.value)} from {f.key} with {f.read_name}, then "
+            f"wrote {f.key} with {f.write_command()[0]} in a separate round trip: another {who} "
+            "can act in between (a lock in Python guards only this process, not other app "
+            "servers)")

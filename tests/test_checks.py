@@ -1,0 +1,567 @@
+"""The exercise checks: each fails the mistake its lesson teaches against and passes the right
+answer, lenient (a falsy Verdict, feedback printed) and strict (``SIMLAB_STRICT_CHECKS=1``:
+AssertionError); no failing message gives the expected value away; a learner's exception is
+one line, never a traceback; and the atomicity checks fail a non-atomic answer every time.
+
+Notebook 02's checks (check_speedup, check_fanout) belong to the rewrite of that lesson and are
+tested with it.
+"""
+import json
+import re
+import threading
+
+import numpy as np
+import pytest
+import redis
+
+import simlab
+from simlab import checks, queueing, ratelimit
+from simlab import redis_memory as mem
+from simlab.analysis import stale_share_fixed_ttl
+from simlab.checks._race import RaceLab, describe_race, read_then_write
+
+REPEAT = 25  # runs of every atomicity check, wrong and right: the verdict must never change
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _forms(value) -> list:
+    """The ways a message could print ``value``: as given, int, rounded, with separators, as a
+    percentage."""
+    if isinstance(value, str):
+        return [value]
+    value = float(value)
+    if not np.isfinite(value):
+        return [str(value)]
+    forms = {f"{value:,.0f}", f"{value:.0f}", str(int(round(value)))} if abs(value) >= 10 \
+        else set()
+    for digits in range(2, 7):
+        forms.add(f"{value:.{digits}g}")
+        forms.add(f"{value:,.{digits}g}")
+    for decimals in range(1, 5):
+        forms.add(f"{value:.{decimals}f}")
+        forms.add(f"{value:,.{decimals}f}")
+    if 0 < abs(value) < 1:
+        forms.update({f"{value:.0%}", f"{value:.1%}", f"{value:.2%}"})
+    return sorted(f for f in forms if f.strip("0.,-%"))
+
+
+def _reveals(message: str, value) -> list:
+    """The forms of ``value`` that appear in ``message`` as a number of their own."""
+    found = []
+    for form in _forms(value):
+        pattern = r"(?<![\w.,])" + re.escape(form) + r"(?![\w%]|[.,]\d)"
+        if re.search(pattern, message):
+            found.append(form)
+    return found
+
+
+def fails(capsys, monkeypatch, check, *args, expected=None, modes=("lenient", "strict"),
+          **kwargs) -> str:
+    """Run ``check`` lenient (a falsy Verdict, feedback printed) and strict (AssertionError);
+    assert it fails each way, in a problem line and a hint line at most, without the expected
+    value (a form of it that is also how the learner's own answer prints does not count).
+    Returns the message."""
+    messages = []
+    if "lenient" in modes:
+        monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
+        verdict = check(*args, **kwargs)
+        printed = capsys.readouterr().out
+        assert isinstance(verdict, checks.Verdict) and not verdict, printed
+        assert printed.startswith(checks.NOT_YET) and "Traceback" not in printed
+        messages += [verdict.message, printed]
+    if "strict" in modes:
+        monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+        with pytest.raises(AssertionError) as raised:
+            check(*args, **kwargs)
+        monkeypatch.delenv("SIMLAB_STRICT_CHECKS")
+        assert str(raised.value).startswith(checks.NOT_YET)
+        messages.append(str(raised.value))
+    echoed = set(_forms(args[0])) if args and isinstance(args[0], (int, float)) else set()
+    for message in messages:
+        assert len(message.strip().splitlines()) <= 2, message
+        if expected is not None:
+            revealed = set(_reveals(message, expected)) - echoed
+            assert not revealed, (message, revealed)
+    return messages[0]
+
+
+def passes(capsys, monkeypatch, check, *args, modes=("lenient", "strict"), **kwargs) -> str:
+    printed = ""
+    if "lenient" in modes:
+        monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
+        verdict = check(*args, **kwargs)
+        printed = capsys.readouterr().out
+        assert verdict, printed
+    if "strict" in modes:
+        monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+        assert check(*args, **kwargs)
+        monkeypatch.delenv("SIMLAB_STRICT_CHECKS")
+    capsys.readouterr()
+    return printed
+
+
+def _turn(i: int) -> tuple:
+    """Loops alternate: lenient on even runs, strict on odd ones."""
+    return ("strict",) if i % 2 else ("lenient",)
+
+
+def test_reveal_detector_finds_the_forms_a_message_would_use():
+    assert _reveals("the model says about 45,345.", 45345)
+    assert _reveals("expected about 7,090,000,000", 7.09e9)
+    assert _reveals("(0.2378)", 0.23781)
+    assert _reveals("the simulation says up (1% -> 2%).", "up")
+    assert not _reveals("with 14 workers the p95 wait is 1.13 s", 13)
+    assert not _reveals("0.9524 is too high", 0.95)
+
+
+# -- 00 --------------------------------------------------------------------------------------
+def test_analogy(capsys, monkeypatch):
+    fails(capsys, monkeypatch, checks.check_analogy, "filing room")
+    fails(capsys, monkeypatch, checks.check_analogy, "the filing room, not the whiteboard")
+    fails(capsys, monkeypatch, checks.check_analogy, None)
+    passes(capsys, monkeypatch, checks.check_analogy, "whiteboard")
+    passes(capsys, monkeypatch, checks.check_analogy, "The Whiteboard ")
+
+
+# -- 01 --------------------------------------------------------------------------------------
+def test_session(capsys, monkeypatch, redis_client):
+    r, name = redis_client, simlab.key("session", "alice")
+    fails(capsys, monkeypatch, checks.check_session, r)
+    r.hset(name, mapping={"user": "alice"})
+    fails(capsys, monkeypatch, checks.check_session, r)            # never expires
+    r.pexpire(name, 30 * 60)                                       # milliseconds, not seconds
+    message = fails(capsys, monkeypatch, checks.check_session, r, expected=1800)
+    assert "seconds" in message
+    r.expire(name, 30 * 60 * 1000)                                 # too long
+    fails(capsys, monkeypatch, checks.check_session, r, expected=1800)
+    r.delete(name)
+    r.set(name, "alice")
+    fails(capsys, monkeypatch, checks.check_session, r)            # a string, not a hash
+    r.delete(name)
+    r.hset(name, mapping={"user": "alice", "theme": "dark"})
+    r.expire(name, 30 * 60)
+    passes(capsys, monkeypatch, checks.check_session, r)
+
+
+def _counter_get_set(r, page):
+    name = simlab.key("views", page)
+    r.set(name, int(r.get(name) or 0) + 1)
+
+
+def _counter_incr(r, page):
+    r.incr(simlab.key("views", page))
+
+
+def test_view_counter_fails_get_then_set_every_time(capsys, monkeypatch):
+    for i in range(REPEAT):
+        message = fails(capsys, monkeypatch, checks.check_view_counter, _counter_get_set, None,
+                        modes=_turn(i))
+        assert "both read" in message and "GET then SET" in message
+
+
+def test_view_counter_passes_incr_every_time(capsys, monkeypatch):
+    for i in range(REPEAT):
+        passes(capsys, monkeypatch, checks.check_view_counter, _counter_incr, None,
+               modes=_turn(i))
+
+
+def test_view_counter_other_answers(capsys, monkeypatch):
+    lock = threading.Lock()
+
+    def locked(r, page):  # a lock in Python guards one process, not the other app servers
+        with lock:
+            _counter_get_set(r, page)
+
+    def optimistic(r, page):  # WATCH, read, MULTI/EXEC, retry: atomic
+        name = simlab.key("views", page)
+        with r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(name)
+                    count = int(pipe.get(name) or 0)
+                    pipe.multi()
+                    pipe.set(name, count + 1)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def other_key(r, page):
+        r.incr(f"views:{page}")
+
+    def broken(r, page):
+        raise KeyError("page")
+
+    message = fails(capsys, monkeypatch, checks.check_view_counter, locked, None)
+    assert "separate round trip" in message
+    fails(capsys, monkeypatch, checks.check_view_counter, other_key, None)
+    assert "KeyError" in fails(capsys, monkeypatch, checks.check_view_counter, broken, None)
+    fails(capsys, monkeypatch, checks.check_view_counter, None, None)
+    passes(capsys, monkeypatch, checks.check_view_counter, optimistic, None)
+
+    def reads_then_incr(r, page):  # a read beside INCR is harmless: INCR does not use it
+        name = simlab.key("views", page)
+        r.get(name)
+        r.incr(name)
+        r.get(name)
+
+    passes(capsys, monkeypatch, checks.check_view_counter, reads_then_incr, None)
+
+
+# -- 03 --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run_with_writes():
+    w = simlab.zipf(2000, 1.0, 20_000, read_fraction=0.8, seed=3)
+    return simlab.simulate(w, cache_size=200, seed=3)
+
+
+def test_db_share(capsys, monkeypatch, run_with_writes):
+    table = run_with_writes
+    reads = table[table["outcome"] != "write"]
+    want = float((reads["outcome"] == "miss").mean())
+    assert 0.05 < want < 0.95 and (table["outcome"] == "write").any()
+    for wrong in (1 - want,                                    # the hit share
+                  float((table["outcome"] == "miss").mean()),  # writes in the total
+                  100 * want,                                  # a percentage
+                  float((reads["outcome"] == "miss").sum()),   # a count
+                  want * 1.2, "lots"):
+        fails(capsys, monkeypatch, checks.check_db_share, wrong, table, expected=want)
+    passes(capsys, monkeypatch, checks.check_db_share, (reads["outcome"] == "miss").mean(), table)
+
+
+def _product_right(r, lookup, product_id):
+    name = simlab.key("product", product_id)
+    cached = r.get(name)
+    if cached is not None:
+        return json.loads(cached)
+    product = lookup(product_id)
+    r.set(name, json.dumps(product), ex=600)
+    return product
+
+
+def test_cache_aside(capsys, monkeypatch):
+    memo = {}
+
+    def in_a_dict(r, lookup, product_id):  # a Python dict is not the whiteboard
+        if product_id not in memo:
+            memo[product_id] = lookup(product_id)
+        return memo[product_id]
+
+    def no_ttl(r, lookup, product_id):
+        name = simlab.key("product", product_id)
+        cached = r.get(name)
+        if cached is None:
+            product = lookup(product_id)
+            r.set(name, json.dumps(product))
+            return product
+        return json.loads(cached)
+
+    def always_asks(r, lookup, product_id):
+        product = lookup(product_id)
+        r.set(simlab.key("product", product_id), json.dumps(product), ex=600)
+        return product
+
+    def broken(r, lookup, product_id):
+        return lookup(product_id)["price"]
+
+    fails(capsys, monkeypatch, checks.check_cache_aside, in_a_dict)
+    fails(capsys, monkeypatch, checks.check_cache_aside, no_ttl)
+    fails(capsys, monkeypatch, checks.check_cache_aside, always_asks)
+    assert "KeyError" in fails(capsys, monkeypatch, checks.check_cache_aside, broken)
+    passes(capsys, monkeypatch, checks.check_cache_aside, _product_right)
+
+
+# -- 04 --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def curve():
+    w = simlab.zipf(20_000, 1.0, 100_000, seed=4)
+    return simlab.lru_curve(w, sizes=simlab.log_sizes(20_000, 60))
+
+
+def test_smallest_size(capsys, monkeypatch, curve):
+    ok = curve[curve["hit_ratio"] >= 0.5]
+    want = int(ok["size"].min())
+    below = int(curve[curve["hit_ratio"] < 0.5]["size"].max())   # the last size short of it
+    last = int(ok["size"].max())                                    # not the smallest
+    assert below < want < last
+    for wrong in (below, last, float(ok["hit_ratio"].iloc[0]), want + 1):
+        fails(capsys, monkeypatch, checks.check_smallest_size, wrong, curve, target=0.5,
+              expected=want)
+    passes(capsys, monkeypatch, checks.check_smallest_size, want, curve, target=0.5)
+
+
+def test_alpha_prediction(capsys, monkeypatch):
+    low, high = (simlab.hit_counts(simlab.zipf(5000, a, 30_000, seed=7), [200])[0] / 30_000
+                 for a in (0.8, 1.2))
+    assert high > low
+    fails(capsys, monkeypatch, checks.check_alpha_prediction, "down", low, high, expected="up")
+    message = fails(capsys, monkeypatch, checks.check_alpha_prediction, "higher", low, high)
+    assert "'up' or 'down'" in message   # names both choices, so neither is given away
+    passes(capsys, monkeypatch, checks.check_alpha_prediction, " Up", low, high)
+
+
+# -- 05 --------------------------------------------------------------------------------------
+def test_fixed_ttl_hit_ratio(capsys, monkeypatch):
+    want = 20 / 21
+    for wrong in (1 - 1 / 20, 1 / 21, 20, 100 * want, 1.0, 0.5):
+        fails(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio, wrong, rate=2.0, ttl=10.0,
+              expected=want)
+    passes(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio, 20 / 21, rate=2.0, ttl=10.0)
+
+
+def test_ttl_for_staleness(capsys, monkeypatch):
+    from scipy.optimize import brentq
+    rate = 1 / 600
+    want = brentq(lambda t: stale_share_fixed_ttl(t, rate) - 0.01, 0.01, 1e4)
+    for wrong in (600, 60, 0.01 * 600, -5, float("inf")):  # one update per TTL; 1% of 600 s
+        fails(capsys, monkeypatch, checks.check_ttl_for_staleness, wrong, rate, expected=want)
+    passes(capsys, monkeypatch, checks.check_ttl_for_staleness, want, rate)
+
+
+# -- 06 --------------------------------------------------------------------------------------
+def _window(user, now, window):
+    return f"wb:rl:mine:{user}:{int(now // window)}"
+
+
+def _limiter_get_then_set(r, user, limit, window, now):
+    name = _window(user, now, window)
+    count = int(r.get(name) or 0)
+    if count >= limit:
+        return False
+    r.set(name, count + 1, ex=int(window) + 1)
+    return True
+
+
+def _limiter_get_then_incr(r, user, limit, window, now):
+    name = _window(user, now, window)
+    if int(r.get(name) or 0) >= limit:
+        return False
+    pipe = r.pipeline(transaction=True)
+    pipe.incr(name)
+    pipe.expire(name, int(window) + 1)
+    pipe.execute()
+    return True
+
+
+def _limiter_incr_then_expire(r, user, limit, window, now):
+    name = _window(user, now, window)
+    count = r.incr(name)
+    if count == 1:
+        r.expire(name, int(window) + 1)   # a crash before this line: a key that never expires
+    return count <= limit
+
+
+def _limiter_right(r, user, limit, window, now):
+    name = _window(user, now, window)
+    pipe = r.pipeline(transaction=True)
+    pipe.incr(name)
+    pipe.expire(name, int(window) + 1)
+    count, _ = pipe.execute()
+    return count <= limit
+
+
+@pytest.mark.parametrize("wrong, said", [
+    (_limiter_get_then_set, "both read"),
+    (_limiter_get_then_incr, "both read"),
+    (_limiter_incr_then_expire, "no expiry after `INCRBY"),
+])
+def test_fixed_window_fails_non_atomic_limiters_every_time(capsys, monkeypatch, wrong, said):
+    for i in range(REPEAT):
+        assert said in fails(capsys, monkeypatch, checks.check_fixed_window, wrong,
+                             modes=_turn(i))
+
+
+def test_fixed_window_passes_atomic_limiters_every_time(capsys, monkeypatch):
+    def set_expiry_first(r, user, limit, window, now):
+        name = _window(user, now, window)
+        r.set(name, 0, ex=int(window) + 1, nx=True)
+        return r.incr(name) <= limit
+
+    def script(r, user, limit, window, now):
+        count = r.eval("local n = redis.call('INCR', KEYS[1]) "
+                       "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n",
+                       1, _window(user, now, window), int(window) + 1)
+        return count <= limit
+
+    for i in range(REPEAT):
+        passes(capsys, monkeypatch, checks.check_fixed_window, _limiter_right, modes=_turn(i))
+    passes(capsys, monkeypatch, checks.check_fixed_window, set_expiry_first)
+    passes(capsys, monkeypatch, checks.check_fixed_window, script)
+
+
+def test_fixed_window_other_mistakes(capsys, monkeypatch):
+    def no_window(r, user, limit, window, now):
+        return _limiter_right(r, user, limit, 1e12, 0.0)
+
+    def no_expiry(r, user, limit, window, now):
+        return r.incr(_window(user, now, window)) <= limit
+
+    def broken(r, user, limit, window, now):
+        return int(r.get("missing"))
+
+    fails(capsys, monkeypatch, checks.check_fixed_window, no_window)
+    fails(capsys, monkeypatch, checks.check_fixed_window, no_expiry)
+    assert "TypeError" in fails(capsys, monkeypatch, checks.check_fixed_window, broken)
+
+
+def test_sliding_log_memory(capsys, monkeypatch):
+    entry, counter = ratelimit.BYTES_PER_LOG_ENTRY, ratelimit.BYTES_PER_COUNTER
+    want = 1_000_000 * (counter + 100 * entry)
+    for wrong in (1_000_000 * 100 * entry,          # forgot each user's key
+                  counter + 100 * entry,            # one user
+                  1_000_000 * 100 * (counter + entry),
+                  1_000_000 * counter):
+        fails(capsys, monkeypatch, checks.check_sliding_log_memory, wrong, expected=want)
+    passes(capsys, monkeypatch, checks.check_sliding_log_memory, want)
+
+
+# -- 07 --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def smallest_pool():
+    """The smallest pool for 5 jobs/s of 2 s each with p95 wait under 1 s, as the solution
+    finds it."""
+    return next(c for c in range(11, 40) if queueing.queue_summary(queueing.simulate_queue(
+        arrival_rate=5, service_mean=2.0, workers=c, jobs=50_000, seed=7))["p95_wait_s"] < 1.0)
+
+
+def test_pool_size(capsys, monkeypatch, smallest_pool):
+    want = smallest_pool
+    for wrong in (10, want - 1, want + 1, 2.5, True):
+        fails(capsys, monkeypatch, checks.check_pool_size, wrong, arrival_rate=5,
+              service_mean=2.0, expected=want)
+    passes(capsys, monkeypatch, checks.check_pool_size, want, arrival_rate=5, service_mean=2.0)
+
+
+def _take_rpop_then_lpush(r, queue, processing):
+    job = r.rpop(queue)
+    if job is not None:
+        r.lpush(processing, job)   # a crash before this line loses the job
+    return job
+
+
+def _take_peek_then_move(r, queue, processing):
+    job = r.lindex(queue, -1)
+    if job is None:
+        return None
+    pipe = r.pipeline(transaction=True)
+    pipe.lpush(processing, job)
+    pipe.rpop(queue)
+    pipe.execute()
+    return job
+
+
+def _take_right(r, queue, processing):
+    return r.blmove(queue, processing, 0.1, "RIGHT", "LEFT")
+
+
+@pytest.mark.parametrize("wrong, said", [
+    (_take_rpop_then_lpush, "after `RPOP q`"),
+    (_take_peek_then_move, "both read"),
+])
+def test_crash_safe_take_fails_non_atomic_takes_every_time(capsys, monkeypatch, wrong, said):
+    for i in range(REPEAT):
+        assert said in fails(capsys, monkeypatch, checks.check_crash_safe_take, wrong,
+                             modes=_turn(i))
+
+
+def test_crash_safe_take_passes_atomic_takes_every_time(capsys, monkeypatch):
+    for i in range(REPEAT):
+        passes(capsys, monkeypatch, checks.check_crash_safe_take, _take_right, modes=_turn(i))
+    passes(capsys, monkeypatch, checks.check_crash_safe_take,
+           lambda r, q, p: r.lmove(q, p, "RIGHT", "LEFT"))
+
+
+def test_crash_safe_take_other_mistakes(capsys, monkeypatch):
+    def brpop(r, queue, processing):
+        got = r.brpop(queue, 0.1)
+        if got is None:
+            return None
+        r.lpush(processing, got[1])
+        return got[1]
+
+    fails(capsys, monkeypatch, checks.check_crash_safe_take, brpop)
+    fails(capsys, monkeypatch, checks.check_crash_safe_take,
+          lambda r, q, p: r.blmove(q, p, 0.1, "LEFT", "LEFT"))            # the newest job
+    assert "forever" in fails(capsys, monkeypatch, checks.check_crash_safe_take,
+                              lambda r, q, p: r.blmove(q, p, 0, "RIGHT", "LEFT"))
+    assert "ZeroDivisionError" in fails(capsys, monkeypatch, checks.check_crash_safe_take,
+                                        lambda r, q, p: 1 / 0)
+
+
+# -- 08 --------------------------------------------------------------------------------------
+def test_keys_that_fit(capsys, monkeypatch):
+    m = 10 * 2**20
+    per_key = mem.entry_bytes(12, 100, has_ttl=True, shared_integers=False)
+    want = (m - 2 * 8 * 2**16) // per_key
+    assert mem.dataset_bytes(np.full(want, 12), np.full(want, 100), np.full(want, True)) <= m
+    for wrong in (m // (12 + 100),                       # the bytes alone
+                  m // per_key,                          # no buckets
+                  (m - 8 * 2**16) // per_key,            # one table
+                  (10 * 10**6 - 2 * 8 * 2**16) // per_key):   # MB for MiB
+        fails(capsys, monkeypatch, checks.check_keys_that_fit, wrong, expected=want)
+    passes(capsys, monkeypatch, checks.check_keys_that_fit, want)
+
+
+@pytest.fixture(scope="module")
+def scan_results():
+    from simlab import eviction
+    return eviction.scan_experiment(requests=9000, every=3000, length=2000)
+
+
+def test_scan_policy(capsys, monkeypatch, scan_results):
+    best = max(scan_results, key=scan_results.get)
+    worst = min(scan_results, key=scan_results.get)
+    assert best == "allkeys-lfu"
+    fails(capsys, monkeypatch, checks.check_scan_policy, "allkeys-lru",
+          scan_results["allkeys-lru"], scan_results, expected=scan_results[best])
+    fails(capsys, monkeypatch, checks.check_scan_policy, best, scan_results[worst],
+          scan_results, expected=scan_results[best])
+    fails(capsys, monkeypatch, checks.check_scan_policy, best, 100 * scan_results[best],
+          scan_results, expected=scan_results[best])
+    fails(capsys, monkeypatch, checks.check_scan_policy, ["allkeys-lfu"], 0.5, scan_results)
+    passes(capsys, monkeypatch, checks.check_scan_policy, best, scan_results[best],
+           scan_results)
+
+
+# -- the racing lab itself -------------------------------------------------------------------
+def test_race_lab_turns_make_every_get_then_set_collide():
+    with RaceLab() as lab:
+        lab.run(lambda r: _counter_get_set(r, "p"), clients=4, calls=5)
+        assert lab.admin.get(simlab.key("views", "p")) == "5"   # every turn, all four read the same value
+        found = read_then_write(lab.trips)
+        assert len(found) == 20 and not lab.turns_broken
+        assert "both read" in describe_race(found)
+
+
+def test_race_lab_watch_is_not_a_race_and_a_stuck_client_does_not_hang_it():
+    lock = threading.Lock()
+
+    def locked(r):
+        with lock:
+            _counter_get_set(r, "p")
+
+    with RaceLab(turn_timeout=0.2) as lab:
+        lab.run(locked, clients=3, calls=2)
+        assert lab.turns_broken and lab.admin.get(simlab.key("views", "p")) == "6"
+        assert read_then_write(lab.trips)
+    with RaceLab() as lab:
+        def optimistic(r):
+            with r.pipeline() as pipe:
+                pipe.watch("k")
+                value = pipe.get("k")
+                pipe.multi()
+                pipe.set("k", (value or "") + "x")
+                pipe.execute()
+        lab.call(optimistic)
+        assert lab.admin.get("k") == "x" and not read_then_write(lab.trips)
+
+
+def test_race_lab_probe_sees_between_round_trips_and_rejects_bad_counts():
+    with RaceLab() as lab:
+        lab.probe = lambda admin, last: f"after {last}" if admin.exists("k") else None
+        lab.call(lambda r: (r.set("k", 1), r.delete("k")))
+        assert lab.probe_findings == ["after SET k 1"]
+        with pytest.raises(ValueError, match="clients must be a positive integer, got 0"):
+            lab.run(lambda r: None, clients=0)
+    with pytest.raises(ValueError, match="turn_timeout"):
+        RaceLab(turn_timeout=0)

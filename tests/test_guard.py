@@ -1,0 +1,301 @@
+"""The guard holds on every path: a server simlab did not start is never wiped or reconfigured.
+
+A private redis-server stands in for the learner's own: its clients from ``guarded_client``
+are marked foreign (``owned`` False), as ``connect(REDIS_URL)`` marks them. Every path a
+careless or hostile user could take is tried; each must raise ``UnsafeCommand`` before
+anything reaches the server, and afterwards every key (in db 0 and db 1), the whole
+configuration, the ACL users, the functions and the loaded scripts must be as they were.
+"""
+import redis
+import pytest
+
+import simlab
+from simlab.live import PrivateRedis, UnsafeCommand, connect, redis_server_binary
+from simlab.live import guard as guard_mod
+from simlab.live.client import guarded_client
+from simlab.live.queues import QueueServer
+from simlab.live.ratelimit import SlidingCounter, TokenBucket, FixedWindow, SlidingLog
+
+pytestmark = pytest.mark.real
+
+LIBRARY = "#!lua name=keeplib\nredis.register_function('keep', function() return 1 end)"
+FLUSH_LIB = ("#!lua name=evil\nredis.register_function('wipe', function() "
+             "return redis.call('FLUSHALL') end)")
+OWNER_SCRIPT = "return redis.call('FLUSHALL')"     # loaded by the owner, unknown to the guard
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+    with PrivateRedis() as srv:
+        yield srv
+
+
+@pytest.fixture
+def owner(server):
+    r = server.client()
+    assert r.owned
+    r.flushall()
+    return r
+
+
+def _state(owner):
+    """Everything a destructive command could change."""
+    port = owner.connection_pool.connection_kwargs["port"]
+    other = redis.Redis(host="127.0.0.1", port=port, db=1, decode_responses=True)
+    state = {
+        "db0": {k: owner.get(k) for k in owner.scan_iter()},
+        "db1": {k: other.get(k) for k in other.scan_iter()},
+        "config": owner.config_get("*"),
+        "acl": owner.acl_list(),
+        "functions": str(owner.function_list()),
+        "script": owner.script_exists(guard_mod.script_sha(OWNER_SCRIPT)),
+        "role": owner.execute_command("ROLE")[0],
+    }
+    other.close()
+    return state
+
+
+@pytest.fixture
+def foreign(server, owner):
+    """A foreign client, and a server holding keys, a script and a function to lose."""
+    owner.mset({"wb:someone:user:1": "ada", "their-own-key": "keep me"})
+    owner.execute_command("SELECT", 0)
+    port = owner.connection_pool.connection_kwargs["port"]
+    db1 = redis.Redis(host="127.0.0.1", port=port, db=1)
+    db1.set("db1-key", "keep me too")
+    db1.close()
+    owner.function_load(LIBRARY, replace=True)
+    owner.script_load(OWNER_SCRIPT)
+    before = _state(owner)
+    r = guarded_client(server.url)
+    assert not r.owned
+    yield r
+    r.close()
+    after = _state(owner)
+    assert after == before, "a refused command changed the server"
+    assert after["db0"]["their-own-key"] == "keep me" and after["db1"] == {"db1-key": "keep me too"}
+
+
+def _pipeline_script(r):
+    script = r.register_script("return redis.call('FLUSHDB')")
+    pipe = r.pipeline()
+    script(keys=[], client=pipe)
+    pipe.execute()
+
+
+def _raw(r, data):
+    conn = r.connection_pool.get_connection()
+    try:
+        conn.send_packed_command(data)
+    finally:
+        r.connection_pool.release(conn)
+
+
+def _fcall_owner_function(r, owner):
+    owner.function_load(FLUSH_LIB, replace=True)
+    try:
+        r.fcall("wipe", 0)
+    finally:
+        owner.function_delete("evil")
+
+
+PATHS = {
+    "flushdb": lambda r: r.flushdb(),
+    "flushall": lambda r: r.flushall(),
+    "flushdb async": lambda r: r.flushdb(asynchronous=True),
+    "pipeline flushdb": lambda r: r.pipeline().flushdb().execute(),
+    "pipeline without transaction": lambda r: r.pipeline(transaction=False).flushall().execute(),
+    "MULTI with FLUSHALL": lambda r: r.pipeline(transaction=True).set("wb:x", 1).flushall()
+    .execute(),
+    "one string FLUSHDB ASYNC": lambda r: r.execute_command("FLUSHDB ASYNC"),
+    "tab in one string": lambda r: r.execute_command("FLUSHDB\tASYNC"),
+    "lower case": lambda r: r.execute_command("flushdb"),
+    "mixed case": lambda r: r.execute_command("FlUsHaLl"),
+    "bytes name": lambda r: r.execute_command(b"FLUSHALL"),
+    "bytearray name": lambda r: r.execute_command(bytearray(b"flushdb")),
+    "bytes one string": lambda r: r.execute_command(b"config set", "maxmemory", "1mb"),
+    "CONFIG then bytes SET": lambda r: r.execute_command("CONFIG", b"SET", "maxmemory", "1mb"),
+    "config set lower one string": lambda r: r.execute_command("config set maxmemory 1mb"),
+    "config_set": lambda r: r.config_set("maxmemory", "1mb"),
+    "pipeline config_set": lambda r: r.pipeline().config_set("maxmemory", "1mb").execute(),
+    "config resetstat": lambda r: r.config_resetstat(),
+    "config rewrite": lambda r: r.config_rewrite(),
+    "swapdb": lambda r: r.swapdb(0, 1),
+    "pipeline swapdb": lambda r: r.pipeline().swapdb(0, 1).execute(),
+    "shutdown": lambda r: r.shutdown(nosave=True),
+    "debug": lambda r: r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+    "replicaof": lambda r: r.replicaof("127.0.0.1", 1),
+    "slaveof": lambda r: r.execute_command("SLAVEOF", "127.0.0.1", "1"),
+    "failover": lambda r: r.execute_command("FAILOVER"),
+    "migrate": lambda r: r.migrate("127.0.0.1", 1, ["their-own-key"], 0, 100),
+    "module": lambda r: r.execute_command("MODULE", "LOAD", "/nonexistent.so"),
+    "acl setuser": lambda r: r.acl_setuser("mallory", enabled=True, nopass=True,
+                                           commands=["+@all"], keys=["*"]),
+    "acl deluser": lambda r: r.acl_deluser("default"),
+    "script flush": lambda r: r.script_flush(),
+    "function flush": lambda r: r.function_flush(),
+    "function delete": lambda r: r.function_delete("keeplib"),
+    "function restore": lambda r: r.function_restore(b"\x00", "FLUSH"),
+    "function load replace": lambda r: r.function_load(LIBRARY, replace=True),
+    "function load of a library that flushes": lambda r: r.function_load(FLUSH_LIB),
+    "eval FLUSHDB": lambda r: r.eval("return redis.call('FLUSHDB')", 0),
+    "eval CONFIG SET": lambda r: r.eval(
+        "return redis.call('CONFIG', 'SET', 'maxmemory', '1mb')", 0),
+    "eval one string config set": lambda r: r.eval(
+        "return redis.call('config set', 'maxmemory', '1mb')", 0),
+    "eval_ro": lambda r: r.eval_ro("return redis.call('flushall')", 0),
+    "eval pcall": lambda r: r.eval("return redis.pcall('SWAPDB', 0, 1)", 0),
+    "eval bytes script": lambda r: r.eval(b"return redis.call(\"FLUSHALL\")", 0),
+    "eval in a pipeline": lambda r: r.pipeline().eval("redis.call('FLUSHDB')", 0).execute(),
+    "evalsha of a script simlab read": lambda r: r.evalsha(
+        r.register_script("return redis.call('FLUSHDB')").sha, 0),
+    "evalsha of a script simlab never saw": lambda r: r.evalsha(
+        guard_mod.script_sha(OWNER_SCRIPT), 0),
+    "evalsha upper-case sha": lambda r: r.evalsha(
+        guard_mod.script_sha(OWNER_SCRIPT).upper(), 0),
+    "register_script": lambda r: r.register_script("return redis.call('FLUSHALL')")(),
+    "register_script CONFIG SET": lambda r: r.register_script(
+        "redis.call('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')")(),
+    "register_script in a pipeline": _pipeline_script,
+    "script load": lambda r: r.script_load("redis.call('FLUSHALL')"),
+    "lua alias": lambda r: r.eval("local c = redis.call; return c('FLUSHALL')", 0),
+    "lua concatenation": lambda r: r.eval("return redis.call('FLUSH' .. 'ALL')", 0),
+    "lua decimal escape": lambda r: r.eval("return redis.call('FLUSH\\65LL')", 0),
+    "lua call without parentheses": lambda r: r.eval("return redis.call'FLUSHALL'", 0),
+    "lua long string": lambda r: r.eval("return redis.call([[FLUSHALL]])", 0),
+    "lua command from ARGV": lambda r: r.eval("return redis.call(ARGV[1])", 0, "FLUSHALL"),
+    "lua sub-command from ARGV": lambda r: r.eval(
+        "return redis.call('CONFIG', ARGV[1], 'maxmemory', '1mb')", 0, "SET"),
+    "lua _G": lambda r: r.eval("return _G['re' .. 'dis'].call('FLUSHALL')", 0),
+    "lua loadstring": lambda r: r.eval(
+        "return loadstring('return re' .. 'dis')().call('FLUSHALL')", 0),
+    "lua redis indexed": lambda r: r.eval("return redis['call']('FLUSHALL')", 0),
+    "lua method call": lambda r: r.eval("return redis:call('FLUSHALL')", 0),
+    "lua code hidden after a string with an escaped quote": lambda r: r.eval(
+        "local s = 'it\\'s' return redis.call('FLUSHALL')", 0),
+    "fcall of a function simlab never saw": lambda r: r.fcall("keep", 0),
+    "raw RESP bytes": lambda r: _raw(r, b"*1\r\n$8\r\nFLUSHALL\r\n"),
+    "raw inline command": lambda r: _raw(r, b"FLUSHALL\r\n"),
+    "raw list of chunks": lambda r: _raw(r, [b"*2\r\n$6\r\nCONFIG\r\n", b"$9\r\nRESETSTAT\r\n"]),
+    "another client on the same pool": lambda r: redis.Redis(
+        connection_pool=r.connection_pool).flushdb(),
+    "pubsub connection": lambda r: r.pubsub().execute_command("FLUSHALL"),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS), ids=list(PATHS))
+def test_every_path_is_refused_on_a_foreign_server(foreign, path):
+    with pytest.raises(UnsafeCommand) as info:
+        PATHS[path](foreign)
+    message = str(info.value)
+    assert "simlab refuses" in message and "did not start that server" in message
+    assert "127.0.0.1:" in message                      # which server
+
+
+def test_fcall_of_a_function_loaded_elsewhere_is_refused(foreign, owner):
+    with pytest.raises(UnsafeCommand, match="simlab refuses FCALL"):
+        _fcall_owner_function(foreign, owner)
+
+
+def test_message_names_the_command_and_the_way_forward(foreign):
+    with pytest.raises(UnsafeCommand) as info:
+        foreign.pipeline().config_set("maxmemory", "1mb").execute()
+    message = str(info.value)
+    assert message.startswith("simlab refuses CONFIG SET on the Redis server at 127.0.0.1:")
+    assert "simlab.cleanup(r)" in message and "simlab.PrivateRedis()" in message
+
+
+def test_the_course_scripts_and_transactions_run_on_a_foreign_server(foreign, owner):
+    for cls in (SlidingCounter, TokenBucket, FixedWindow, SlidingLog):
+        limiter = cls(foreign, limit=3, window=60.0)
+        assert [limiter.allow("guard-test") for _ in range(4)] == [True] * 3 + [False]
+    lock = foreign.lock(simlab.key("lock", "guard-test"), timeout=5)   # redis-py's Lua scripts
+    assert lock.acquire(blocking=False) and lock.locked()
+    lock.release()
+    assert foreign.eval("return redis.call('GET', KEYS[1])", 1, "their-own-key") == "keep me"
+    assert foreign.eval("-- a comment may say redis.call('FLUSHALL')\n"
+                        "return redis.call('STRLEN', 'their-own-key')", 0) == 7
+    foreign.function_load("#!lua name=simlabtest\nredis.register_function('simlab_echo', "
+                          "function(keys, args) return args[1] end)")
+    try:
+        assert foreign.fcall("simlab_echo", 0, "hi") == "hi"
+    finally:
+        owner.function_delete("simlabtest")
+    assert simlab.cleanup(foreign) >= 0
+
+
+def test_owned_clients_may_do_everything(server, owner):
+    owner.set("wb:x", 1)
+    owner.pipeline().flushdb().execute()
+    assert owner.dbsize() == 0
+    assert owner.eval("return redis.call('FLUSHALL')", 0) == "OK"
+    owner.config_set("maxmemory-policy", "allkeys-lru")
+    assert owner.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"
+    owner.config_set("maxmemory-policy", "noeviction")
+
+
+def test_the_fakeredis_default_goes_through_the_same_guard(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    r = connect()
+    assert not r.owned
+    conn_class = r.connection_pool.connection_class
+    assert issubclass(conn_class, guard_mod.GuardedConnectionMixin)
+    for path in ("pipeline flushdb", "MULTI with FLUSHALL", "one string FLUSHDB ASYNC",
+                 "eval FLUSHDB", "register_script", "swapdb"):
+        with pytest.raises(UnsafeCommand, match="in-process fakeredis"):
+            PATHS[path](r)
+
+
+def test_queue_clients_are_guarded(server, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", server.url)
+    with QueueServer() as qs:
+        r = qs.client()
+        assert not r.owned
+        with pytest.raises(UnsafeCommand):
+            r.pipeline().flushdb().execute()
+    monkeypatch.delenv("REDIS_URL")
+    with QueueServer() as qs:
+        assert qs.client().owned == (qs.kind == "private redis-server")
+
+
+COURSE_SCRIPTS = [
+    "return redis.call('GET', KEYS[1])",
+    "local v = redis.call(\"INCR\", KEYS[1])\nredis.call('PEXPIRE', KEYS[1], ARGV[1])\nreturn v",
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+    "return 0",
+    "redis.log(redis.LOG_NOTICE, 'load done'); return redis.status_reply('OK')",
+]
+
+
+@pytest.mark.parametrize("text", COURSE_SCRIPTS)
+def test_harmless_scripts_pass_the_scan(text):
+    assert guard_mod.script_problem(text) is None
+
+
+def test_the_course_own_scripts_pass_the_scan():
+    from simlab.live import ratelimit
+    for text in (ratelimit._SLIDING_COUNTER, ratelimit._TOKEN_BUCKET):
+        assert guard_mod.script_problem(text) is None
+    from redis.lock import Lock
+    for text in (Lock.LUA_RELEASE_SCRIPT, Lock.LUA_EXTEND_SCRIPT, Lock.LUA_REACQUIRE_SCRIPT):
+        assert guard_mod.script_problem(text) is None
+
+
+@pytest.mark.parametrize("name", ["FLUSHDB", "flushall", "SwapDB", "SHUTDOWN", "DEBUG",
+                                  "REPLICAOF", "SLAVEOF", "MIGRATE", "MODULE"])
+def test_refused_names_in_any_case(name):
+    assert guard_mod.refused_name(guard_mod.command_words((name, "x"))) == name.upper()
+
+
+def test_sub_commands_only_where_they_are_dangerous():
+    words = guard_mod.command_words
+    assert guard_mod.refused_name(words(("CONFIG GET", "maxmemory"))) is None
+    assert guard_mod.refused_name(words((b"ACL", b"whoami"))) is None
+    assert guard_mod.refused_name(words(("SCRIPT", "LOAD", "x"))) is None
+    for args, name in [(("config resetstat",), "CONFIG RESETSTAT"),
+                       ((b"acl", "SetUser", "x"), "ACL SETUSER"),
+                       (("SCRIPT", b"flush"), "SCRIPT FLUSH"),
+                       (("function", "load", "REPLACE", "code"), "FUNCTION LOAD REPLACE")]:
+        assert guard_mod.refused_name(words(args)) == name

@@ -1,0 +1,180 @@
+"""Nothing outlives its owner, and no secret is on a child's command line.
+
+An "owner" is a Python process (here a subprocess) that starts private servers and queue
+workers; the tests kill it with SIGKILL, the way a crashed or restarted kernel dies, and count
+what is left: redis-server processes, watchdogs, workers (by pid) and temporary folders.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import simlab
+from simlab.live.server import PrivateRedis, pid_alive, sweep_stale_folders
+
+pytestmark = pytest.mark.real
+
+# The owner: a QueueServer (which starts a PrivateRedis, REDIS_URL being unset), a reliable
+# JobQueue with two workers busy on long jobs, from the main thread or from a thread that has
+# exited by the time the owner reports (PR_SET_PDEATHSIG follows the forking *thread*).
+OWNER = """
+import json, sys, threading, time
+from simlab.live.queues import JobQueue, QueueServer
+
+made = {}
+def make():
+    made["server"] = QueueServer()
+    made["queue"] = q = JobQueue(made["server"], reliable=True)
+    for _ in range(6):
+        q.enqueue(30.0)
+    q.start_worker()
+    q.start_worker()
+if sys.argv[1] == "thread":
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    time.sleep(1.0)                  # long enough for a wrongly set PDEATHSIG to have fired
+else:
+    make()
+server, q = made["server"]._private, made["queue"]
+while int(q.r.llen(q.prefix + ":started")) < 2:
+    time.sleep(0.05)                 # both workers are in the middle of a job
+print(json.dumps({"server": server.pid, "watchdog": server.watchdog_pid, "folder": server.folder,
+                  "workers": [p.pid for p in q.workers.values()],
+                  "alive": [p.poll() is None for p in q.workers.values()]
+                           + [server.running]}), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _needs_redis_server():
+    if not simlab.live.redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+
+
+def _start_owner(mode):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, mode], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        pytest.fail(f"the owner did not start: {proc.communicate(timeout=10)[1][-2000:]}")
+    return proc, json.loads(line)
+
+
+def _leftovers(pids, folder, timeout=8.0):
+    """What is still there after ``timeout`` seconds (an empty list as soon as nothing is)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [pid for pid in pids if pid_alive(pid)] + ([folder] if os.path.exists(folder)
+                                                            else [])
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def _kill(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("mode", ["main", "thread"])
+def test_a_killed_owner_leaves_no_server_worker_or_folder(mode):
+    proc, info = _start_owner(mode)
+    assert all(info["alive"]), f"a child died with the thread that started it: {info}"
+    pids = [info["server"], info["watchdog"], *info["workers"]]
+    _kill(proc)
+    assert _leftovers(pids, info["folder"]) == []
+
+
+def test_folders_of_dead_owners_are_removed_at_the_next_start():
+    """Owner and watchdog killed together: the server dies (PDEATHSIG); the folder waits for
+    the next PrivateRedis.start(), which removes it. Folders of live owners stay."""
+    proc, info = _start_owner("main")
+    os.kill(info["watchdog"], signal.SIGKILL)
+    _kill(proc)
+    pids = [info["server"], *info["workers"]]
+    assert _leftovers(pids, "/nonexistent") == []
+    assert os.path.exists(info["folder"])
+    live = Path(tempfile.mkdtemp(prefix="simlab-redis-"))
+    (live / "owner.pid").write_text(f"{os.getpid()}\n")
+    try:
+        with PrivateRedis() as server:
+            assert server.running
+            assert not os.path.exists(info["folder"]), "the dead owner's folder is still there"
+            assert live.exists(), "a live owner's folder was removed"
+    finally:
+        sweep_stale_folders()
+        live.joinpath("owner.pid").unlink()
+        live.rmdir()
+
+
+def test_a_server_dropped_without_stop_is_cleaned_up_by_its_watchdog():
+    """The owner lives on but forgets the server (no stop()): the watchdog sees its pipe close."""
+    server = PrivateRedis().start()
+    pid, folder = server.pid, server.folder
+    server._watchdog.stdin.close()        # what garbage collection of the object does
+    assert _leftovers([pid], folder) == []
+    server._watchdog.wait(5)
+    server._watchdog = None
+    server.stop()
+
+
+WITH_SERVER = [sys.executable, "-c", "import sys; from simlab.cli import main; "
+               "sys.exit(main(sys.argv[1:]))", "with-server", "--"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_with_server_forwards_the_signal_and_stops_its_server(tmp_path, sig):
+    marker = tmp_path / "child.pid"
+    child = ["/bin/sh", "-c", f"echo $$ > {marker}; exec sleep 60"]
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.Popen(WITH_SERVER + child, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "REDIS_URL=" in line, line
+        url = line.split("REDIS_URL=", 1)[1].strip()
+        server = int(simlab.connect(url).info("server")["process_id"])
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the command did not start"
+            time.sleep(0.05)
+        child_pid = int(marker.read_text())
+        proc.send_signal(sig)
+        code = proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stderr.close()
+    assert code == 128 + sig, f"with-server exited {code}: the command did not get {sig!r}"
+    assert _leftovers([child_pid, server], "/nonexistent", timeout=5) == []
+
+
+def test_private_redis_with_a_password_keeps_it_off_argv_and_out_of_sight():
+    secret = "s3cret-Pa55:/@"
+    with PrivateRedis(password=secret) as server:
+        assert secret not in repr(server) and ":***@" in repr(server)
+        r = server.client()
+        assert r.ping() and secret not in r.backend
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().decode()
+        watchdog = Path(f"/proc/{server.watchdog_pid}/cmdline").read_bytes().decode()
+        assert secret not in cmdline and secret not in watchdog
+        import redis
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=server.port).ping()
+
+
+def test_private_redis_refuses_an_empty_password():
+    with pytest.raises(ValueError, match="password must be a non-empty string, got an empty"):
+        PrivateRedis(password="")
