@@ -32,7 +32,16 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	@touch $@ $(VENV)/.dev $(VENV)/.course
 
 # psycopg is in the default install; an environment made before that gets it here.
-lab: $(VENV)/.course
+# The filing room's data, built once (seeded) so that no lesson pays for it at its first click.
+DATA := data/users.sqlite data/shop.sqlite
+
+data/users.sqlite: | $(VENV)/.course
+	$(PY) data/make_users.py
+
+data/shop.sqlite: data/users.sqlite
+	$(PY) data/make_shop.py
+
+lab: $(VENV)/.course $(DATA)
 	@if [ -n "$$DATABASE_URL" ] && ! $(PY) -c "import psycopg" 2>/dev/null; then \
 	  echo "DATABASE_URL is set: installing psycopg for the PostgreSQL filing room"; \
 	  $(PY) -m pip install -q "psycopg[binary]>=3.1"; \
@@ -41,13 +50,20 @@ lab: $(VENV)/.course
 
 test: $(VENV)/.dev test-unit test-notebooks
 
+# The notebook-level tests (run times, the browser) run in test-notebooks.
+NOTEBOOK_TESTS := tests/test_notebook_times.py tests/test_browser.py
+
 test-unit: $(VENV)/.dev
-	$(PY) -m pytest -p no:cacheprovider -q tests
+	$(PY) -m pytest -p no:cacheprovider -q tests $(NOTEBOOK_TESTS:%=--ignore=%)
 
 # Every notebook, learner and solution versions, against fakeredis and against a private real
 # server. Solutions run with strict checks: a wrong answer in a solution fails the run.
-test-notebooks: $(VENV)/.dev
-	env -u REDIS_URL $(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
+# The learner notebooks on the learner's default path (fakeredis, SQLite) run in the two
+# notebook tests: once with nbclient (each timed, under 20 s) and once in headless Chromium
+# (every cell ran, no error or stderr output, no console error, 04's widgets redraw); both
+# print markdown tables of the times. The real-server pass below keeps DATABASE_URL.
+test-notebooks: $(VENV)/.dev $(DATA)
+	env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -p no:cacheprovider -q $(NOTEBOOK_TESTS)
 	env -u REDIS_URL SIMLAB_STRICT_CHECKS=1 $(PY) -m pytest $(NBVAL) $(SOLUTIONS)
 	@if command -v redis-server >/dev/null 2>&1; then \
 	  $(BIN)/simlab with-server -- $(PY) -m pytest $(NBVAL) $(NOTEBOOKS) && \

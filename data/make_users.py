@@ -4,6 +4,8 @@
 
 simlab runs this itself the first time a notebook opens the filing room; run it by hand to
 rebuild or to make a bigger table. The same N and seed give the same rows, byte for byte.
+The file is written under a temporary name and renamed into place; notebooks open it read-only
+(a lesson's writes go to a private copy), and `simlab clean --sqlite` removes it.
 """
 import argparse
 from pathlib import Path

@@ -302,3 +302,14 @@ def capacity(name: str, value, n_keys: int) -> int:
     """A cache size in keys: a positive integer. A whiteboard larger than the key space is
     legal and holds every key: it is run as one of ``n_keys``."""
     return min(positive_int(name, value), int(n_keys))
+
+
+def cache_sizes(name: str, sizes, cap: int = INT64_MAX) -> list:
+    """Cache sizes in keys, one or a sequence, each a positive integer; a size above ``cap``
+    is run as ``cap`` (a whiteboard larger than the key space holds every key)."""
+    items = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
+    out = []
+    for i, size in enumerate(items):
+        size = size.item() if isinstance(size, np.generic) else size
+        out.append(min(positive_int(f"{name}[{i}]", size), int(cap)))
+    return out

@@ -101,8 +101,8 @@ def lru_curve(workload: Workload, sizes=None) -> pd.DataFrame:
     unique = int(np.unique(keys).size)
     if sizes is None:
         sizes = log_sizes(unique)
-    sizes = np.asarray([v.positive_int("sizes[]", int(s)) for s in np.atleast_1d(sizes)],
-                       dtype=np.int64)
+    sizes = np.asarray(v.cache_sizes("sizes", sizes), dtype=np.int64)
+    v.run_memory(workload, v.CURVE_BYTES_PER_READ, 8, "the stack distances", "use fewer requests")
     distances = stack_distances(keys, workload.n_keys)
     reused = distances[distances >= 0]
     # hits(C) = number of distances < C

@@ -170,6 +170,7 @@ def expiry_experiment(*, ttl_keys: int = 100_000, persistent_keys: int = 200_000
 
     from .live.server import PrivateRedis
     with PrivateRedis() as server:
+        # a plain client: an owned private server, and no per-command log to slow the writes
         r = redis_py.Redis.from_url(server.url)
         pipe = r.pipeline(transaction=False)
         for i in range(persistent_keys):

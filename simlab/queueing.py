@@ -177,14 +177,16 @@ def simulate_queue(*, arrival_rate: float, service=None, service_mean: float | N
                        "wait": first_start - arrivals, "in_system": finish - arrivals,
                        "attempts": attempts, "lost": lost})
     duration = float(np.nanmax(finish) - arrivals[0]) if np.any(~np.isnan(finish)) else 0.0
+    span = float(arrivals[-1] - arrivals[0])
+    with np.errstate(over="ignore"):   # arrivals 1e-308 s apart: a rate beyond float's range
+        realized_rate = float(np.float64(n - 1) / span) if span > 0 else math.nan
     df.attrs.update({"arrival_rate": lam, "service": repr(service), "workers": c, "jobs": n,
                      "crash_rate": crash_rate, "reliable": reliable, "crashes": crashes,
                      "redelivered": redelivered, "seed": seed, "duration_s": duration,
                      "utilisation": busy_time / (c * duration) if duration > 0 else float("nan"),
                      "offered_load": lam * service.mean,
                      # what the random draws actually gave, for comparisons with theory
-                     "realized_arrival_rate": ((n - 1) / (arrivals[-1] - arrivals[0])
-                                               if arrivals[-1] > arrivals[0] else math.nan),
+                     "realized_arrival_rate": realized_rate,
                      "realized_service_mean": realized_service})
     return df
 

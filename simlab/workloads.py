@@ -47,6 +47,11 @@ class Workload:
         Label of each key id.
     params : dict
         How the workload was made (generator, parameters, seed); copied into results.
+
+    Every column is checked when a workload is made (so that no compiled loop ever sees a key
+    id out of range): at least one request; integer keys ``0 <= key < n_keys``; op codes 0, 1
+    or 2; finite, non-negative, non-decreasing times; whole, non-negative sizes within int64;
+    TTLs finite and > 0, or NaN. The first bad entry is named with its request number.
     """
 
     keys: np.ndarray
@@ -363,7 +368,10 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
     Parameters
     ----------
     n_keys : int
-        Size of the key space (> 0).
+        Size of the key space (1 to 2**53). Up to 10**7 keys the draws use the table of
+        probabilities; above, rejection-inversion (Hörmann and Derflinger), the same law
+        without a table, and only the keys drawn get ids (their labels are their ranks,
+        ``params["n_keys"]`` keeps the key space).
     alpha : float
         Skew (>= 0); 0 is uniform, about 1 is typical of web caches.
     n_requests : int
@@ -452,13 +460,24 @@ def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_shar
 
 def from_keys(keys, *, times=None, name: str = "keys") -> Workload:
     """A read-only workload from a sequence of key labels (and optional arrival times)."""
+    if isinstance(keys, (str, bytes)) or np.ndim(keys) != 1:
+        raise TypeError(f"keys must be a sequence of key labels, one per request, got "
+                        f"{keys!r:.80}")
     labels = pd.Series(np.asarray(keys))
     if labels.empty:
         raise ValueError("keys must hold at least one request, got an empty sequence")
     codes, uniques = pd.factorize(labels, sort=False)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise ValueError(f"keys must not hold missing labels (None or NaN); request {i} has "
+                         f"{labels.iloc[i]!r}")
     n = len(codes)
     if times is not None:
-        times = np.asarray(times, dtype=np.float64)
+        try:
+            times = np.asarray(times, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"times must be a sequence of numbers (seconds), got "
+                            f"{times!r:.80}") from None
         if times.shape != (n,):
             raise ValueError(f"times must have one entry per key ({n}), got shape {times.shape}")
         if np.any(np.diff(times) < 0) or not np.all(np.isfinite(times)):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ PACKAGES = "chromium chromium-driver fonts-noto-color-emoji"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 OPEN_TIMEOUT = 120   # JupyterLab's first page load and a kernel start, on a busy 2-core machine
 RUN_TIMEOUT = 300    # one notebook's Run All; the time limit itself is asserted in the table
@@ -45,9 +47,11 @@ SLIDER_LABEL = "size (keys)"  # 04's cache-size slider
 
 # Console messages that are not errors of the course. Each entry: (substring, why it is
 # harmless). Keep this list short and exact; anything else at level SEVERE fails the test.
-HARMLESS_CONSOLE = [
-    ("/favicon.ico", "the browser asks for /favicon.ico; Jupyter serves its favicon elsewhere"),
-]
+HARMLESS_CONSOLE: list[tuple[str, str]] = []
+# JupyterLab settings for the test's own settings folder: no "official Jupyter news?" toast
+# over the screenshots, and no check for updates (the test makes no outside requests).
+LAB_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+                {"fetchNews": "false", "checkForUpdates": False}}
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
@@ -75,6 +79,9 @@ def lab(tmp_path_factory):
     for nb in LEARNER:
         shutil.copy2(nb, root / nb.name)
     home = base / "jupyter"
+    for name, settings in LAB_SETTINGS.items():
+        (home / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / "settings" / name).write_text(json.dumps(settings))
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -161,7 +168,8 @@ def _wait(driver, what: str, predicate, timeout: float, poll: float = 0.2):
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; the page shows: "
+                        f"{driver.execute_script(PAGE_STATE_JS)}")
         time.sleep(poll)
 
 
@@ -172,6 +180,14 @@ const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
 const status = Array.from(document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem'))
     .map(e => e.textContent).join(' | ');
 return {indicator: indicator ? indicator.getAttribute('data-status') : null, status: status};
+"""
+
+
+PAGE_STATE_JS = """
+const dialog = document.querySelector('.jp-Dialog');
+const kernel = (function () {""" + KERNEL_STATE_JS + """})();
+return {title: document.title, kernel: kernel,
+        dialog: dialog ? dialog.innerText.slice(0, 300) : null};
 """
 
 
@@ -202,9 +218,13 @@ def _menu(driver, menu: str, item: str) -> None:
     entries[0].click()
 
 
-def _console_errors(driver) -> list[str]:
+def _console_errors(driver, log: Path) -> list[str]:
+    """SEVERE console entries since the last call (all entries are appended to ``log``)."""
     errors = []
-    for entry in driver.get_log("browser"):
+    entries = driver.get_log("browser")
+    with log.open("a") as out:
+        out.writelines(f"{e['level']} {e['message']}\n" for e in entries)
+    for entry in entries:
         if entry["level"] != "SEVERE":
             continue
         if any(text in entry["message"] for text, _why in HARMLESS_CONSOLE):
@@ -225,8 +245,8 @@ def _cell_failures(path: Path) -> list[str]:
             problems.append(f"{where} did not run (no execution count)")
         for out in cell.outputs:
             if out.output_type == "error":
-                problems.append(f"{where} raised {out.ename}: {out.evalue}\n"
-                                + "\n".join(out.traceback)[-1500:])
+                trace = ANSI.sub("", "\n".join(out.traceback))[-1500:]
+                problems.append(f"{where} raised {out.ename}: {out.evalue}\n{trace}")
             elif out.output_type == "stream" and out.name == "stderr":
                 problems.append(f"{where} wrote to stderr:\n{out.text[-1500:]}")
     return problems
@@ -289,6 +309,7 @@ def test_notebook_in_the_browser(lab, browser, report, name):
     original = path.read_bytes()
     report[name] = {"seconds": None}
     browser.get_log("browser")  # start this notebook with an empty console log
+    console_log = lab["base"] / f"{path.stem}-console.log"
     driver.get(f"{lab['url']}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}"
                f"?reset&token={lab['token']}")
     _wait(driver, f"{name} to open with an idle kernel", _kernel_idle, OPEN_TIMEOUT)
@@ -321,7 +342,7 @@ def test_notebook_in_the_browser(lab, browser, report, name):
     stderr_marks = driver.execute_script(
         f"return Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
         f"{STDERR}')).map(e => e.textContent.slice(0, 1500))")
-    console = _console_errors(driver)
+    console = _console_errors(driver, console_log)
 
     if name.startswith("04_"):
         redraw = _check_slider_redraws(driver, SLIDER_LABEL)
@@ -331,7 +352,7 @@ def test_notebook_in_the_browser(lab, browser, report, name):
             f"{name}: moving the '{SLIDER_LABEL}' slider took {redraw:.2f} s to redraw the plot "
             f"(limit {REDRAW_LIMIT} s)")
         driver.save_screenshot(str(lab["base"] / f"{path.stem}-slider.png"))
-        console += _console_errors(driver)
+        console += _console_errors(driver, console_log)
 
     mtime = path.stat().st_mtime_ns
     _menu(driver, "File", "Save Notebook")

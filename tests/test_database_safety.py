@@ -95,7 +95,8 @@ def test_missing_psycopg_is_one_friendly_sentence(monkeypatch):
 # --------------------------------------------------------------------------- the schema
 
 def test_schema_name_is_checked(monkeypatch):
-    assert pg_schema() == "whiteboard" or os.environ.get("SIMLAB_PG_SCHEMA")
+    monkeypatch.delenv("SIMLAB_PG_SCHEMA", raising=False)
+    assert pg_schema() == "whiteboard"
     monkeypatch.setenv("SIMLAB_PG_SCHEMA", "course_wb")
     assert pg_schema() == "course_wb"
     for bad in ("Whiteboard", "wb; DROP TABLE x", "public", "pg_catalog", "1wb", "x" * 64):
@@ -210,10 +211,12 @@ def test_a_lessons_writes_are_undone_on_postgres(scratch_url):
 def test_clean_database_drops_only_simlabs_schema(scratch_url):
     learner_table(scratch_url, "mine.notes")
     FilingRoom.postgres(scratch_url).close()
+    sql_run(scratch_url, "CREATE TABLE whiteboard.shop_meta (n INTEGER)")   # the shop lesson's
     out = clean("--database", env_extra={"DATABASE_URL": scratch_url})
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("simlab clean: removed schema whiteboard from postgresql://")
-    assert "users (100,000 users) and simlab_owner" in out.stdout
+    assert out.stdout.rstrip().endswith(
+        "with its tables users (100,000 users), shop_meta, simlab_owner")
     assert "whiteboard" not in schemas(scratch_url)
     assert sql_rows(scratch_url, "SELECT * FROM mine.notes ORDER BY id") == LEARNER_ROWS
     again = clean("--database", env_extra={"DATABASE_URL": scratch_url})

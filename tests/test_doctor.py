@@ -147,6 +147,6 @@ def test_doctor_only_reads_from_redis(tmp_path):
                 if v["calls"] != stats.get(name, {}).get("calls", 0)}
         assert sent <= READ_ONLY, sent
         assert {k: r.dump(k) for k in r.keys("*")} == before
-        assert f"Redis 7" in out and "redis://:***@127.0.0.1" in out and "r-s3cret" not in out
+        assert "Redis 7" in out and "redis://:***@127.0.0.1" in out and "r-s3cret" not in out
     finally:
         server.stop()

@@ -164,3 +164,42 @@ def test_a_million_requests_run(benchmark=None):
     df = simlab.simulate(w, cache_size=10_000, seed=1)
     assert len(df) == 1_000_000
     assert simlab.summarize(df)["hit_ratio"] == pytest.approx(0.735, abs=0.01)
+
+
+# --- issue 11: a filing room of 0 fills at once, and atomic requests --------------------
+
+def _microsecond_rereferences():
+    """Each key asked for twice, 1 us apart: a window of any length makes the second miss."""
+    keys = np.repeat(np.arange(500) % 60, 2).astype(str)
+    times = np.repeat(np.arange(500) * 0.01, 2) + np.tile([0.0, 1e-6], 500)
+    return simlab.from_keys(keys, times=times)
+
+
+def test_db_latency_zero_fills_at_once_even_with_times():
+    w = _microsecond_rereferences()
+    sequential = simlab.from_keys(w.key_names[w.keys])
+    want = int((simlab.simulate(sequential, cache_size=40, filing_room=0.0,
+                                seed=1)["outcome"] == "hit").sum())
+    for engine in (simlab.simulate, simlab.simulate_reference):
+        df = engine(w, cache_size=40, filing_room=0.0, seed=1)   # whiteboard: loopback preset
+        assert df.attrs["atomic"] is True and df.attrs["inflight_misses"] == 0
+        assert int((df["outcome"] == "hit").sum()) == want
+        slow = engine(w, cache_size=40, filing_room=0.001, seed=1)
+        assert slow.attrs["atomic"] is False and slow.attrs["inflight_misses"] >= 400
+
+
+@pytest.mark.parametrize("policy", ["lru", "lfu", "fifo", "random"])
+def test_atomic_requests_fast_engine_equals_reference(policy):
+    w = simlab.zipf(300, 0.9, 5000, rate=20_000.0, read_fraction=0.9, ttl=0.05, seed=5)
+    kwargs = dict(policy=policy, cache_size=40, filing_room=0.002, atomic=True, seed=2)
+    fast, ref = simlab.simulate(w, **kwargs), simlab.simulate_reference(w, **kwargs)
+    assert fast["outcome"].equals(ref["outcome"]) and fast["expired"].equals(ref["expired"])
+    assert fast.attrs["inflight_misses"] == 0 and fast.attrs["atomic"] is True
+    assert np.allclose(fast["latency"], ref["latency"])
+    assert simlab.simulate(w, **dict(kwargs, atomic=False)).attrs["inflight_misses"] > 0
+
+
+def test_atomic_must_be_a_bool():
+    w = simlab.zipf(10, 1.0, 10, seed=1)
+    with pytest.raises(TypeError, match="atomic must be True, False or None, got 'yes'"):
+        simlab.simulate(w, cache_size=2, atomic="yes")

@@ -217,3 +217,89 @@ def test_cache_aside_hit_ratio_within_15_points_of_a_real_server(policy, samples
     a = df.attrs
     assert abs(a["real_hit_ratio"] - a["model_hit_ratio"]) <= 0.015, a
     assert abs(a["real_keys"] - a["model_keys"]) <= 0.05 * a["model_keys"], a
+
+
+# --- issue 11: key headers, resizes, scripts, atomic replays ------------------------------
+
+def test_key_strings_under_32_bytes_have_a_one_byte_header():
+    """MEMORY USAGE on redis-server 7.0: item:42932745 (13 bytes) with a 64-byte value is
+    136 = 24 (dictEntry) + 16 (sdshdr5 key) + 96 (robj + raw sds); item:1 is 128."""
+    assert mem.sds_bytes(13) == 16 and mem.sds_bytes(6) == 8 and mem.sds_bytes(31) == 48
+    assert mem.sds_bytes(32) == 48 and mem.sds_bytes(45) == 64    # sdshdr8 from 32 bytes
+    assert mem.entry_bytes(13, 64) == 144 and mem.entry_bytes(6, 64) == 136
+    assert mem.entry_bytes(13, 64, has_ttl=True) == 176
+
+
+@pytest.mark.real
+@needs_server
+def test_memory_model_within_2_percent_across_resizes():
+    """Key lengths 6 to 35, values 10 to 200 bytes, 1,000 to 20,000 keys (each past a
+    power of two, once the incremental rehash has finished): used_memory against the model."""
+    import time
+    with PrivateRedis() as server:
+        r = server.client(decode_responses=False)
+        for digits, value in [(8, 64), (1, 10), (15, 44), (30, 45), (8, 200)]:
+            pipe = r.pipeline(transaction=False)   # the connection's buffers at working size
+            for i in range(1000):
+                pipe.set(b"warm:%d" % i, b"x" * value)
+            pipe.execute()
+            r.flushall()
+            time.sleep(0.3)
+            base = r.info("memory")["used_memory"]
+            names = [b"item:" + str(10 ** (digits - 1) + i).encode() for i in range(20_000)]
+            done = 0
+            for n in (1000, 4097, 9000, 16_385, 20_000):
+                pipe = r.pipeline(transaction=False)
+                for name in names[done:n]:
+                    pipe.set(name, b"x" * value)
+                pipe.execute()
+                done = n
+                time.sleep(0.3)              # the cron finishes the rehash
+                used = r.info("memory")["used_memory"] - base
+                model = mem.dataset_bytes([len(x) for x in names[:n]], np.full(n, value))
+                assert abs(model - used) <= 0.02 * used, (len(names[0]), value, n, used, model)
+
+
+def test_a_scripted_set_is_checked_against_the_eviction_before_the_script():
+    c = RedisCache("allkeys-lru", None)
+    for i in range(20):
+        c.put(key_name(i), 0.0, None, 100)
+    c.maxmemory = c.used_memory              # full, but eviction before a command succeeds
+    assert c.get_or_fill(key_name(99), 1.0, None, 100) == (False, True)
+    assert c.used_memory > c.maxmemory       # the script's write went through; next evicts
+    v = RedisCache("volatile-ttl", None)     # nothing to evict: the script's SET is refused
+    for i in range(20):
+        v.put(key_name(i), 0.0, None, 100)
+    v.maxmemory = v.used_memory - 1
+    assert v.get_or_fill(key_name(99), 1.0, 60.0, 100) == (False, False)
+    assert v.oom_errors == 1 and key_name(99) not in v
+
+
+def test_simulate_redis_atomic_and_key_names():
+    w = simlab.from_keys(["a", "a", "b", "b"], times=[0.0, 1e-6, 1.0, 1.0 + 1e-6])
+    names = ["item:a", "item:b"]
+    df = simlab.simulate_redis(w, policy="allkeys-lru", maxmemory=10_000, filing_room=0.002,
+                               atomic=True, key_names=names, seed=1)
+    assert list(df["outcome"]) == ["miss", "hit", "miss", "hit"] and df.attrs["atomic"]
+    df = simlab.simulate_redis(w, policy="allkeys-lru", maxmemory=10_000, filing_room=0.002,
+                               key_names=names, seed=1)
+    assert list(df["outcome"]) == ["miss"] * 4 and df.attrs["inflight_misses"] == 2
+    with pytest.raises(ValueError, match="key_names must give one name per key id"):
+        simlab.simulate_redis(w, policy="allkeys-lru", maxmemory=10_000, key_names=["x"])
+
+
+def test_cli_atomic_and_latency_fields(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("key,t\na,0\na,0.000001\nb,1\nb,1.000001\n")
+    base = [sys.executable, "-m", "simlab.cli", "simulate", "--trace", str(path),
+            "--policy", "allkeys-lru", "--maxmemory", "100000", "--seed", "1", "--json"]
+
+    def run(*extra):
+        out = subprocess.run(base + list(extra), capture_output=True, text=True, timeout=120)
+        return json.loads(out.stdout)
+    zero = run("--db-latency", "0")
+    assert zero["hits"] == 2 and zero["inflight_misses"] == 0 and zero["atomic"] is True
+    assert zero["db_latency"] == 0 and zero["whiteboard_latency"] == "redis-loopback"
+    slow = run("--db-latency", "0.01", "--whiteboard-latency", "0")
+    assert slow["hits"] == 0 and slow["atomic"] is False and slow["whiteboard_latency"] == 0
+    assert run("--db-latency", "0.01", "--atomic")["hits"] == 2

@@ -93,6 +93,7 @@ simlab.checks.check_analogy(answer)
 # - The database is the filing room (complete, durable, slow to reach); Redis is the
 #   whiteboard (fast, small, wiped now and then).
 # - Each lesson measures a real run and a simulation, and plots them together.
-# - Course keys live under `wb:`; simlab never flushes a server it did not start.
+# - Your keys live under `wb:<your name>:` (`simlab.key(...)` builds them); simlab never
+#   flushes a server it did not start.
 #
 # **Next:** [01_redis_basics](01_redis_basics.ipynb), what you can write on the whiteboard.

@@ -135,8 +135,10 @@ print("received:", pubsub_demo(r))
 # %% [markdown]
 # ## Naming keys, and finding them
 #
-# Use `:` to build names from parts, most general first: `wb:user:42:profile`. The prefix
-# groups a service's keys and lets you find them.
+# Use `:` to build names from parts, most general first: `user:42:profile`. A prefix groups a
+# service's keys and lets you find them. The course's prefix is `wb:` followed by your own
+# namespace, so that a class can share one Redis: `simlab.key("user", 42, "profile")` gives
+# `wb:<you>:user:42:profile`, and `simlab.cleanup(r)` deletes only your keys.
 #
 # `KEYS pattern` walks the whole key space in one go and blocks the server meanwhile: with
 # millions of keys, every other client waits. `SCAN` walks it in small steps with a cursor, so
@@ -151,7 +153,8 @@ print(len(found), "keys found with SCAN, e.g.", found[:3])
 # %% [markdown]
 # ## Exercise 1: a session that expires by itself
 #
-# Store Alice's session as a **hash** at `wb:session:alice` with the field `user` set to
+# Store Alice's session as a **hash** at `simlab.key("session", "alice")` (the cell below
+# builds that name for you) with the field `user` set to
 # `alice` (add any other fields you like), and make it expire in **30 minutes**.
 
 # %%
@@ -167,7 +170,7 @@ simlab.checks.check_session(r)
 # ## Exercise 2: a counter that never loses a view
 #
 # Write `count_view(r, page)` so that it adds one view of `page` to the key
-# `wb:views:<page>`. The check calls it from 8 clients at once, on a server of its own, and
+# `simlab.key("views", page)`. The check calls it from 8 clients at once, on a server of its own, and
 # makes them take turns command by command: a gap between reading and writing always shows.
 
 # %%

@@ -33,7 +33,7 @@ rng = np.random.default_rng(2)
 # %%
 user_ids = rng.integers(1, shop.n_users + 1, size=1000)
 pk = shop.time("user", user_ids)
-cached_user = time_cached_gets(r, shop.get_user(42), 1000, name="wb:shop:user:42")
+cached_user = time_cached_gets(r, shop.get_user(42), 1000, name=simlab.key("shop", "user", 42))
 simlab.plots.percentile_table({f"filing room: user by key ({shop.kind})": pk,
                                f"whiteboard: cached user ({whiteboard})": cached_user})
 
@@ -97,7 +97,7 @@ ax.legend(fontsize=8);
 join = shop.time("orders", rng.integers(1, shop.n_users + 1, size=300))
 dashboard = shop.time("dashboard", CATEGORIES)
 print("the books dashboard, first three months:", shop.dashboard("books")[:3])
-cached = time_cached_gets(r, shop.dashboard("books"), 1000, name="wb:shop:dashboard:books")
+cached = time_cached_gets(r, shop.dashboard("books"), 1000, name=simlab.key("shop", "dashboard", "books"))
 work = {f"user by key ({shop.kind})": pk, f"last 10 orders, join ({shop.kind})": join,
         f"dashboard, aggregate ({shop.kind})": dashboard,
         f"cached dashboard, one GET ({whiteboard})": cached}

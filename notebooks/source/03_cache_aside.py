@@ -162,7 +162,7 @@ shop = open_shop()          # the shop of notebook 02 (SQLite, or PostgreSQL wit
 
 
 def get_dashboard(r, shop, category, ttl=60):
-    name = f"wb:dashboard:{category}"
+    name = simlab.key("dashboard", category)
     cached = r.get(name)
     if cached is not None:
         return json.loads(cached)
@@ -215,7 +215,7 @@ simlab.checks.check_db_share(db_share, live)
 #
 # Products live in a filing room that you reach through `lookup(product_id)`, which returns a
 # dict. Write `get_product(r, lookup, product_id)` that keeps each product on the whiteboard
-# under `wb:product:<id>` as JSON, for at most 10 minutes. The check counts the trips to the
+# under `simlab.key("product", product_id)` as JSON, for at most 10 minutes. The check counts the trips to the
 # filing room.
 
 # %%

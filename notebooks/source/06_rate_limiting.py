@@ -28,7 +28,7 @@ print(r.backend, "|", "frozen virtual clock" if clock.controllable else "wall cl
 #
 # | algorithm | Redis state per user | one decision |
 # | --- | --- | --- |
-# | fixed window | a counter per window, `wb:rl:...:<window number>` | `INCR` + `EXPIRE` in one MULTI/EXEC |
+# | fixed window | a counter per window, `wb:<you>:rl:...:<window number>` | `INCR` + `EXPIRE` in one MULTI/EXEC |
 # | sliding log | a sorted set of request times | drop old, `ZADD`, `ZCARD` in one MULTI/EXEC |
 # | sliding counter | this window's and the last window's counters | a Lua script: weight the last one by its overlap |
 # | token bucket | a hash: tokens left, last refill | a Lua script: refill, take one |

@@ -5,6 +5,12 @@ returns a :class:`Verdict`, true when the answer is right. With ``SIMLAB_STRICT_
 environment (how the test suite runs the solution notebooks), a wrong answer raises
 ``AssertionError`` instead, so a broken solution cannot pass silently. A check never prints the
 expected value: it names what is off and hints how to find it.
+
+Checks of atomicity run the learner's function through :class:`simlab.checks._race.RaceLab`: a
+private fakeredis server whose clients take turns round trip by round trip, so a race that can
+happen does happen, every time; the lab's log of commands lets the check name the race
+("clients 1 and 2 both read 7 ... both wrote 8") and look between round trips, where a crash
+would strike. Numeric feedback uses ``_how_far`` (too low, far too high...) and known mistakes.
 """
 from ._common import GOOD, NOT_YET, Verdict
 from .lesson00 import check_analogy

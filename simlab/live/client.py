@@ -219,6 +219,9 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
     """
     global _FAKE_SERVER
     url = url or os.environ.get("REDIS_URL") or None
+    if url is not None and url.lower().startswith("model:"):
+        from .model_server import model_client   # simlab's Redis model behind fakeredis
+        return model_client(url, _fake_class(), decode_responses=decode_responses)
     if url is None:
         import fakeredis
 

@@ -38,6 +38,8 @@ TABLE = "whiteboard_users"          # the SQLite table (and the legacy PostgreSQ
 PG_SCHEMA = "whiteboard"            # the default PostgreSQL schema, simlab's own
 PG_TABLE = "users"
 PG_MARKER_TABLE = "simlab_owner"
+# Every table simlab creates in its schema (the shop lesson's too): what clean may drop.
+PG_OWNED_TABLES = (PG_TABLE, "shop_products", "shop_orders", "shop_meta", PG_MARKER_TABLE)
 MARKER = "simlab-whiteboard"
 SCHEMA_COMMENT = ("simlab: The Whiteboard course's filing room, created by simlab; "
                   "remove it with `simlab clean --database`")   # fixed: the ownership marker
@@ -291,11 +293,13 @@ def _create_and_load(cur, schema: str) -> None:
 
 
 def _load_users(cur, schema: str) -> None:
-    """(Re)create simlab's users table in its own schema and copy the rows in."""
+    """Fill simlab's users table in its own schema (creating or emptying it first).
+
+    TRUNCATE, not DROP: a reader waiting on the table finds it again, full, at commit."""
     from psycopg import sql
     table = _q(schema, PG_TABLE)
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-    cur.execute(sql.SQL("CREATE TABLE {} " + _DDL).format(table))
+    cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} " + _DDL).format(table))
+    cur.execute(sql.SQL("TRUNCATE {}").format(table))
     with cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
         for row in make_users():
             copy.write_row(row)
@@ -385,10 +389,14 @@ def drop_postgres(url: str, schema: str | None = None) -> str:
                 raise NotOwnedError(
                     f"a schema named {schema} exists in {redact(url)} and simlab did not "
                     f"create it ({state['why']}), so simlab leaves it alone.")
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s "
+                        "AND tablename = ANY(%s)", (schema, list(PG_OWNED_TABLES)))
+            present = {row[0] for row in cur.fetchall()}
+            tables = [name for name in PG_OWNED_TABLES if name in present]   # marker: always
             try:
                 with con.transaction():
-                    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
-                        _q(schema, PG_TABLE), _q(schema, PG_MARKER_TABLE)))
+                    cur.execute(sql.SQL("DROP TABLE {}").format(
+                        sql.SQL(", ").join(_q(schema, name) for name in tables)))
                     cur.execute(sql.SQL("DROP SCHEMA {} RESTRICT").format(_q(schema)))
             except errors.DependentObjectsStillExist as exc:
                 raise NotOwnedError(
@@ -398,9 +406,9 @@ def drop_postgres(url: str, schema: str | None = None) -> str:
                     "CASCADE.") from None
     finally:
         con.close()
-    rows = "no users table" if state["rows"] is None else f"{state['rows']:,} users"
-    return (f"removed schema {schema} from {redact(url)}: its tables {PG_TABLE} ({rows}) and "
-            f"{PG_MARKER_TABLE}")
+    rows = "" if state["rows"] is None else f" ({state['rows']:,} users)"
+    listed = ", ".join(f"{name}{rows}" if name == PG_TABLE else name for name in tables)
+    return f"removed schema {schema} from {redact(url)}, with its tables {listed}"
 
 
 # ----------------------------------------------------------------------------- the room

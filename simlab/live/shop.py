@@ -17,6 +17,7 @@ import io
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _validate as v
-import sys
-
+from .client import key as course_key
 from .filing_room import N_USERS, SEED, default_data_dir, make_users
 
 fr = sys.modules[__package__ + ".filing_room"]   # the module (the package exports a function
@@ -412,10 +412,11 @@ def shop(url: str | None = None) -> Shop:
 
 # ------------------------------------------------------------------ the cached result --
 
-def time_cached_gets(r, value, n: int = 500, *, name: str = "wb:shop:dashboard") -> np.ndarray:
+def time_cached_gets(r, value, n: int = 500, *, name: str | None = None) -> np.ndarray:
     """Seconds taken by ``n`` GETs of ``value`` (stored as JSON under ``name``), each with
     the ``json.loads`` that turns it back into rows: what a cache hit costs the application."""
     n = v.positive_int("n", n)
+    name = course_key("shop", "dashboard") if name is None else name
     if not str(name).startswith("wb:"):
         raise ValueError(f"name must start with the course prefix 'wb:', got {name!r}")
     r.set(name, json.dumps(value), ex=600)
@@ -565,7 +566,7 @@ def load_curves(shop: Shop, r, query_samples, cached_samples, *, clients=CLIENTS
             add(db, "measured", n, lat)
     if measure and not r.backend.startswith("fakeredis"):
         import redis
-        name = "wb:shop:dashboard:load"
+        name = course_key("shop", "dashboard", "load")
         r.set(name, json.dumps(shop.dashboard("books")), ex=60)
         pool = r.connection_pool
 
