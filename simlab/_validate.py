@@ -309,7 +309,7 @@ def cache_sizes(name: str, sizes, cap: int = INT64_MAX) -> list:
     is run as ``cap`` (a whiteboard larger than the key space holds every key)."""
     items = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
     out = []
-    for i, size in enumerate(items):
+    for size in items:
         size = size.item() if isinstance(size, np.generic) else size
-        out.append(min(positive_int(f"{name}[{i}]", size), int(cap)))
+        out.append(min(positive_int(f"{name}[]", size), int(cap)))
     return out

@@ -5,7 +5,6 @@ Bad arguments exit with status 2 and one line naming the argument and the rule.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import subprocess
@@ -283,6 +282,21 @@ def cmd_queue(args):
     _emit(out, args.json)
 
 
+def cmd_stampede(args):
+    from .stampede import simulate_stampede
+
+    tic = time.perf_counter()
+    run = simulate_stampede(rate=args.rate, recompute=args.recompute, ttl=args.ttl,
+                            duration=args.duration, strategy=args.strategy, beta=args.beta,
+                            clients=args.clients, seed=args.seed)
+    full = run.summary()
+    keys = ("requests", "recomputations", "max_concurrent_recomputations",
+            "db_queries_per_s_peak", "stale_reads", "p99_ms", "seed")
+    out = {"strategy": args.strategy, **{k: full[k] for k in keys},
+           "elapsed_s": time.perf_counter() - tic}
+    _emit(out, args.json)
+
+
 def _emit(out, as_json):
     if as_json:   # strict JSON: NaN and infinities are written as null
         from ._validate import dumps
@@ -524,6 +538,22 @@ def build_parser():
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_queue)
+
+    p = sub.add_parser("stampede", help="a hot key expiring under load, with a mitigation")
+    p.add_argument("--rate", type=positive_float, required=True, metavar="RPS",
+                   help="requests per second to the hot key (Poisson)")
+    p.add_argument("--recompute", type=positive_seconds, required=True, metavar="SECONDS",
+                   help="how long the filing room's query takes")
+    p.add_argument("--ttl", type=positive_seconds, required=True, metavar="SECONDS")
+    p.add_argument("--duration", type=positive_seconds, required=True, metavar="SECONDS")
+    p.add_argument("--strategy", required=True, choices=("none", "lock", "xfetch", "swr"))
+    p.add_argument("--beta", type=positive_float, default=1.0, metavar="B",
+                   help="XFetch's eagerness (default 1)")
+    p.add_argument("--clients", type=positive_int, default=None, metavar="N",
+                   help="at most N requests in progress at once (default: no limit)")
+    p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_stampede)
 
     p = sub.add_parser("with-server", help="run a command beside a private redis-server")
     p.add_argument("command", nargs=argparse.REMAINDER)

@@ -527,7 +527,8 @@ def test_scan_policy(capsys, monkeypatch, scan_results):
 def test_race_lab_turns_make_every_get_then_set_collide():
     with RaceLab() as lab:
         lab.run(lambda r: _counter_get_set(r, "p"), clients=4, calls=5)
-        assert lab.admin.get(simlab.key("views", "p")) == "5"   # every turn, all four read the same value
+        # every turn all four read the same value, so 20 increments leave 5
+        assert lab.admin.get(simlab.key("views", "p")) == "5"
         found = read_then_write(lab.trips)
         assert len(found) == 20 and not lab.turns_broken
         assert "both read" in describe_race(found)
@@ -563,5 +564,14 @@ def test_race_lab_probe_sees_between_round_trips_and_rejects_bad_counts():
         assert lab.probe_findings == ["after SET k 1"]
         with pytest.raises(ValueError, match="clients must be a positive integer, got 0"):
             lab.run(lambda r: None, clients=0)
+        stop = threading.Event()
+
+        def spins(r):  # a learner's loop that never ends must not hang the check
+            while not stop.wait(0.01):
+                pass
+
+        with pytest.raises(TimeoutError, match="not finished after 0.3 s"):
+            lab.run(spins, clients=2, deadline=0.3)
+        stop.set()
     with pytest.raises(ValueError, match="turn_timeout"):
         RaceLab(turn_timeout=0)

@@ -271,3 +271,21 @@ def test_rediss_against_a_tls_server(tmp_path, room):
         _never_shows(str(info.value))
         _one_sentence(str(info.value))
         assert "TLS" in str(info.value)
+
+
+@pytest.mark.parametrize("shown, secret", [
+    ("redis://:s3cret@localhost:6379/0", "s3cret"),
+    ("redis://alice:s3cret@localhost:6379/0", "s3cret"),
+    ("rediss://s3cret@cache:6380/0", "s3cret"),
+    ("redis://localhost:6379/0?password=s3cret", "s3cret"),
+    ("postgresql://alice:s3cret@db:5432/shop?sslmode=require", "s3cret"),
+    ("host=db user=alice password=s3cret dbname=shop", "s3cret"),
+    ("host=db user=alice password='s3 cret' dbname=shop", "s3 cret"),
+    ("host=db PASSWORD = s3cret", "s3cret"),
+])
+def test_redact_hides_every_password_form(shown, secret):
+    from simlab.live.urls import redact, redact_text
+    assert secret not in redact(shown)
+    assert "***" in redact(shown)
+    assert secret not in redact_text(f"could not connect to {shown} (timeout)")
+    assert redact("redis://localhost:6379/0") == "redis://localhost:6379/0"

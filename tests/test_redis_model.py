@@ -244,6 +244,7 @@ def test_memory_model_within_2_percent_across_resizes():
                 pipe.set(b"warm:%d" % i, b"x" * value)
             pipe.execute()
             r.flushall()
+            r.memory_stats()                  # what the loop below asks, asked once before
             time.sleep(0.3)
             base = r.info("memory")["used_memory"]
             names = [b"item:" + str(10 ** (digits - 1) + i).encode() for i in range(20_000)]
@@ -254,7 +255,11 @@ def test_memory_model_within_2_percent_across_resizes():
                     pipe.set(name, b"x" * value)
                 pipe.execute()
                 done = n
-                time.sleep(0.3)              # the cron finishes the rehash
+                for _ in range(50):          # until the cron has finished the rehash
+                    stats = r.memory_stats()["db.0"]
+                    if stats["overhead.hashtable.main"] == 40 * n + 8 * mem.table_size(n):
+                        break
+                    time.sleep(0.1)
                 used = r.info("memory")["used_memory"] - base
                 model = mem.dataset_bytes([len(x) for x in names[:n]], np.full(n, value))
                 assert abs(model - used) <= 0.02 * used, (len(names[0]), value, n, used, model)

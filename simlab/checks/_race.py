@@ -25,6 +25,7 @@ Typical use in a check::
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import fakeredis
@@ -170,14 +171,15 @@ class RaceLab:
         """The lab client number of the calling thread (None outside :meth:`run`/:meth:`call`)."""
         return getattr(self._local, "client", None)
 
-    def run(self, fn, clients: int, calls: int = 1) -> list:
+    def run(self, fn, clients: int, calls: int = 1, *, deadline: float = 30.0) -> list:
         """Run ``fn(r)`` ``calls`` times in each of ``clients`` threads, each thread a client of
         its own, taking turns round trip by round trip. Returns one list of results per client;
-        the first exception a client raised is raised here."""
+        the first exception a client raised is raised here, and :class:`TimeoutError` if they
+        have not all finished after ``deadline`` seconds (a loop that never ends)."""
         for name, value in (("clients", clients), ("calls", calls)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self._turnstile = _Turnstile(clients, self.turn_timeout)
+        self._turnstile = turnstile = _Turnstile(clients, self.turn_timeout)
         results: list = [None] * clients
         errors: list = [None] * clients
         start = threading.Barrier(clients)
@@ -194,15 +196,22 @@ class RaceLab:
             except BaseException as exc:  # reported by run(), never lost in a thread
                 errors[i] = exc
             finally:
-                self._turnstile.leave()
+                turnstile.leave()
 
         threads = [threading.Thread(target=client_thread, args=(i,), daemon=True)
                    for i in range(clients)]
         for t in threads:
             t.start()
+        stop = time.monotonic() + deadline
         for t in threads:
-            t.join()
-        self.turns_broken = self.turns_broken or self._turnstile.broken
+            t.join(max(0.0, stop - time.monotonic()))
+        if any(t.is_alive() for t in threads):
+            with turnstile.cond:
+                turnstile.broken = True
+                turnstile.cond.notify_all()
+            self._turnstile = None
+            raise TimeoutError(f"the clients had not finished after {deadline:g} s")
+        self.turns_broken = self.turns_broken or turnstile.broken
         self._turnstile = None
         for exc in errors:
             if exc is not None:

@@ -2,11 +2,11 @@
 from .cache_aside import CacheAside, get_user, time_whiteboard_gets
 from .client import (PREFIX, InstrumentedRedis, RedisUnavailable, UnsafeCommand, backend_banner,
                      cleanup, connect, guarded_client, key, namespace)
-from .filing_room import FilingRoom, build_sqlite, filing_room, make_users
+from .filing_room import FilingRoom, NotOwnedError, build_sqlite, filing_room, make_users
 from .server import PrivateRedis, RedisServerNotFound, redis_server_binary, redis_server_version
 
 __all__ = ["CacheAside", "get_user", "time_whiteboard_gets", "PREFIX", "InstrumentedRedis",
            "RedisUnavailable", "UnsafeCommand", "backend_banner", "cleanup", "connect", "key",
            "namespace", "guarded_client",
-           "FilingRoom", "build_sqlite", "filing_room", "make_users", "PrivateRedis",
+           "FilingRoom", "NotOwnedError", "build_sqlite", "filing_room", "make_users", "PrivateRedis",
            "RedisServerNotFound", "redis_server_binary", "redis_server_version"]

@@ -412,6 +412,7 @@ class ModelServer(fakeredis.FakeServer):
                 self._forget(mk)
                 self.model.delete(mk, self.now)
         self._drain()
+        self._rebuild_needed = True    # Redis frees the emptied tables: start them anew
 
     # --- bookkeeping ------------------------------------------------------------------------
 

@@ -152,6 +152,14 @@ def _is_redis_server(pid: int) -> bool:
         return False                   # cannot tell (macOS, or gone): leave it alone
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; elsewhere an empty list)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def sweep_stale_folders(parent: str | None = None) -> list[str]:
     """Remove the ``simlab-redis-*`` folders whose owner process is dead; return their paths.
 
@@ -181,7 +189,8 @@ def _quote_conf(value) -> str:
 
 
 class PrivateRedis:
-    """A redis-server of our own, on loopback, without persistence.
+    """A redis-server of our own, on loopback, without persistence unless ``config`` turns it
+    on (``{"appendonly": "yes"}``, ``{"save": "1 1"}``: the files stay in its folder).
 
     Parameters
     ----------
@@ -348,6 +357,49 @@ class PrivateRedis:
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+    def crash(self) -> None:
+        """``kill -9`` the server (and its forked children: a snapshot or rewrite in progress
+        dies with it), keeping its folder and data files for :meth:`restart`.
+
+        The watchdog stays, so the folder is still removed if the owner dies now.
+        """
+        if not self.running:
+            raise RuntimeError("the private server is not running; nothing to crash")
+        pid = self._proc.pid
+        children = _children(pid)
+        os.kill(pid, signal.SIGKILL)
+        for child in children:
+            if _is_redis_server(child):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
+        self._proc.wait(5)
+
+    def restart(self, timeout: float = 60.0) -> "PrivateRedis":
+        """Start the server again in the same folder (it loads its RDB or AOF from there), on
+        the same port when it is still free. Crashes it first if it is running.
+
+        ``timeout`` covers the start only; the data set may still be loading when this returns
+        (``INFO persistence`` says ``loading:1``).
+        """
+        if self._dir is None:
+            raise RuntimeError("the private server was never started (or was stopped); "
+                               "call start() first")
+        if self.running:
+            self.crash()
+        self._stop_watchdog()
+        for port in (self.port, free_port(), free_port()):
+            if port is not None and self._launch(port, timeout):
+                self.port = port
+                self._start_watchdog()
+                return self
+            self._kill()
+        log = Path(self._dir, "redis.log")
+        error = log.read_text()[-500:] if log.exists() else ""
+        self.stop()
+        raise RuntimeError(f"the private redis-server did not restart: {error.strip()}")
 
     def stop(self) -> None:
         """Stop the server and remove its folder."""

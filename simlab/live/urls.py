@@ -20,10 +20,15 @@ def redact(url: str | None) -> str | None:
     'postgresql://alice:***@db:5432/shop?sslmode=require'
     >>> redact("redis://localhost:6379/0")
     'redis://localhost:6379/0'
+    >>> redact("host=db user=alice password='s3 cret' dbname=shop")
+    'host=db user=alice password=*** dbname=shop'
     """
     if url is None:
         return None
     text = str(url)
+    if "://" not in text:
+        # a libpq key=value string: host=db user=alice password='s3 cret' dbname=shop
+        return _LIBPQ_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)
     try:
         parts = urlsplit(text)
     except ValueError:
@@ -41,6 +46,9 @@ def redact(url: str | None) -> str | None:
     else:
         netloc = parts.netloc
     return _redact_query(parts._replace(netloc=netloc), None)
+
+
+_LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def _redact_query(parts, original):
@@ -64,4 +72,5 @@ def redact_text(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), str(text))
+    text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), str(text))
+    return _LIBPQ_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)

@@ -1,0 +1,123 @@
+"""Checks for lesson 09 (invalidation and stampedes)."""
+from __future__ import annotations
+
+import math
+
+from ._common import Verdict, _answer, _function, _how_far, _near, _raised, _verdict
+from ._race import RaceLab
+
+
+def check_stale_read_share(answer, read_rate: float = 0.2, update_rate: float = 1 / 60,
+                           ttl: float = 30.0) -> Verdict:
+    """09: share of all reads of one key that are stale under a fixed TTL and no deletes."""
+    from ..stampede import ttl_only_staleness
+
+    value, verdict = _answer(answer, "stale_share")
+    if verdict is not None:
+        return verdict
+    model = ttl_only_staleness(read_rate, update_rate, ttl)
+    want = model["stale_share"]
+    if _near(value, want, rtol=0.01):
+        return _verdict(True, f"About {want:.0%} of reads are stale: the hit ratio times the "
+                        "share of hits that come after an update.")
+    if _near(value, model["stale_share_of_hits"], rtol=0.01):
+        hint = "that is the share of hits; misses read the filing room and are never stale."
+    elif _near(value, model["hit_ratio"] * update_rate * ttl / 2, rtol=0.01) or \
+            _near(value, update_rate * ttl / 2, rtol=0.01):
+        hint = "mu*T/2 is the small-mu*T approximation; use 1 - (1 - exp(-mu*T)) / (mu*T)."
+    elif value > 1 or value < 0:
+        hint = "a share is between 0 and 1."
+    else:
+        hint = "hit ratio l*T/(1+l*T), times the stale share of hits 1-(1-exp(-mu*T))/(mu*T)."
+    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
+
+
+class _SwapBetweenTrips:
+    """A probe: after the learner's first round trip, if the lock still holds ``token``, it
+    expires and another client takes it (the lab writes ``other`` into it)."""
+
+    def __init__(self, token, other):
+        self.token, self.other, self.swapped = token, other, False
+
+    def __call__(self, admin, last):
+        if last is not None and admin.get("lock") == self.token:
+            admin.set("lock", self.other)
+            self.swapped = True
+        return None
+
+
+def check_release(release) -> Verdict:
+    """09: ``release(r, lock_key, token) -> bool``: delete the lock only if it holds ``token``.
+
+    The check runs it on a private server: it must delete its own lock, leave another
+    client's lock alone, and stay right when the lock expires and is taken by another client
+    between two of its round trips (the lab makes that happen every time)."""
+    problem = _function(release, "release")
+    if problem is not None:
+        return problem
+    with RaceLab() as lab:
+        try:
+            lab.admin.set("lock", "mine")
+            lab.call(release, "lock", "mine", client=1)
+            if lab.admin.exists("lock"):
+                return _verdict(False, "", "release of your own lock left it in place.",
+                                "delete the key when its value equals your token.")
+            lab.admin.set("lock", "theirs")
+            lab.call(release, "lock", "mine", client=2)
+            if lab.admin.get("lock") != "theirs":
+                return _verdict(False, "", "release deleted a lock that held another "
+                                "client's token.", "compare the lock's value with your "
+                                "token before deleting.")
+            lab.admin.set("lock", "mine")
+            swap = lab.probe = _SwapBetweenTrips("mine", "theirs")
+            lab.call(release, "lock", "mine", client=3)
+            lab.probe = None
+            kept = lab.admin.get("lock")
+            # one round trip (a script) finishes before anyone can step in: then the lock is
+            # simply gone; with more trips, the swap happens and the other lock must stay
+            right = kept == "theirs" if swap.swapped else kept is None
+        except Exception as exc:
+            return _raised("release", exc)
+    if not right:
+        return _verdict(False, "", "your lock expired between your GET and your DEL, another "
+                        "client took it, and release deleted the other client's lock.",
+                        "compare and delete in one step: a Lua script with GET and DEL "
+                        "(r.register_script), or WATCH plus MULTI/EXEC.")
+    return _verdict(True, "Your release deletes only its own lock, even when the lock changes "
+                    "hands between two round trips.")
+
+
+def check_stampede_size(answer, rate: float = 2000.0, recompute: float = 0.25) -> Verdict:
+    """09: recomputations started at one expiry with no protection."""
+    value, verdict = _answer(answer, "concurrent")
+    if verdict is not None:
+        return verdict
+    want = rate * recompute
+    if _near(value, want, rtol=0.05):
+        return _verdict(True, "Right: every request in the recompute's window misses and "
+                        "queries the filing room.")
+    if _near(value, rate / recompute, rtol=0.01):
+        hint = "multiply, don't divide: requests per second times seconds the query takes."
+    elif _near(value, rate, rtol=0.01) or _near(value, 1.0, rtol=0.01):
+        hint = "only requests that arrive while the first recompute runs miss: how many is that?"
+    else:
+        hint = "count the requests that arrive before the first recompute fills the key."
+    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
+
+
+def check_write_behind_loss(answer, rate: float = 200.0, flush_interval: float = 0.5) -> Verdict:
+    """09: acknowledged writes a crash at a random moment loses, on average, under
+    write-behind flushing every ``flush_interval`` seconds."""
+    value, verdict = _answer(answer, "expected_lost")
+    if verdict is not None:
+        return verdict
+    want = rate * flush_interval / 2
+    if _near(value, want, rtol=0.02):
+        return _verdict(True, "Right: on average a crash lands halfway between two flushes.")
+    if _near(value, rate * flush_interval, rtol=0.02):
+        hint = "that is the worst case, a crash just before a flush; on average it lands halfway."
+    elif math.isclose(value, 0.0, abs_tol=1e-9):
+        hint = "write-behind acknowledges before the filing room has the write."
+    else:
+        hint = "writes per second times the time since the last flush, on average."
+    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)

@@ -1,0 +1,95 @@
+"""Lesson 10's checks: the right answer passes, typical wrong ones fail with a hint and
+without the value."""
+import pandas as pd
+import pytest
+
+from simlab import durability
+from simlab.checks import check_machine_crash_loss, check_restart_time, check_survivors
+
+CRASHES = pd.DataFrame({"acknowledged": [2400, 3800, 2000, 2700, 250],
+                        "lost": [2400, 1500, 0, 0, 0]},
+                       index=["none", "rdb", "aof-no", "aof-everysec", "aof-always"])
+LOADS = pd.DataFrame({"format": ["rdb", "aof"] * 3,
+                      "disk_bytes": [4e6, 14e6, 40e6, 140e6, 80e6, 280e6],
+                      "load_s": [0.05, 0.15, 0.45, 1.45, 0.85, 2.85]})
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
+
+
+def test_survivors_right(capsys):
+    assert check_survivors({"aof-no", "aof-everysec", "aof-always"}, CRASHES)
+    assert "page cache" in capsys.readouterr().out
+    assert check_survivors(["aof-always", "aof-no", "aof-everysec"], CRASHES)
+
+
+@pytest.mark.parametrize("answer, words", [
+    ({"aof-always"}, "missing"),                     # fsync thinking: only always survives
+    ({"aof-always", "aof-everysec"}, "missing"),
+    ({"rdb", "aof-no", "aof-everysec", "aof-always"}, "rdb lost"),
+    ({"aof"}, "not a policy"),
+    ("aof-always", "should be a set"),
+])
+def test_survivors_wrong(answer, words, capsys):
+    assert not check_survivors(answer, CRASHES)
+    out = capsys.readouterr().out
+    assert words in out
+
+
+def test_survivors_missing_and_strict(monkeypatch, capsys):
+    assert not check_survivors(None, CRASHES)
+    assert "still None" in capsys.readouterr().out
+    monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError, match="Not yet"):
+        check_survivors({"aof-always"}, CRASHES)
+
+
+def test_machine_crash_right():
+    assert check_machine_crash_loss(1000, write_rate=2000)
+    assert check_machine_crash_loss(2000 * 0.5 * 1.05, write_rate=2000)
+
+
+@pytest.mark.parametrize("answer, words", [
+    (0, "process crash"),
+    (2000, "a whole second"),
+    (4000, "worst case"),
+    (1_000_000, "milliseconds"),
+    (300, "too low"),
+])
+def test_machine_crash_wrong(answer, words, capsys):
+    assert not check_machine_crash_loss(answer, write_rate=2000)
+    out = capsys.readouterr().out
+    assert words in out and "Hint:" in out
+    assert "1,000" not in out and "1000" not in out and "0.5" not in out
+
+
+def _want():
+    rows = LOADS[LOADS["format"] == "rdb"]
+    return float(durability.restart_seconds(5e9, **durability.fit_load_rate(
+        rows["disk_bytes"], rows["load_s"])))
+
+
+def test_restart_time_right():
+    want = _want()
+    assert check_restart_time(want, LOADS, 5e9)
+    assert check_restart_time(want * 0.95, LOADS, 5e9)
+
+
+@pytest.mark.parametrize("which, words", [
+    ("aof", "AOF rows"),
+    ("ms", "milliseconds"),
+    ("largest", "largest measured"),
+    ("half", "too low"),
+])
+def test_restart_time_wrong(which, words, capsys):
+    want = _want()
+    aof = LOADS[LOADS["format"] == "aof"]
+    answer = {"aof": float(durability.restart_seconds(5e9, **durability.fit_load_rate(
+                  aof["disk_bytes"], aof["load_s"]))),
+              "ms": want * 1000, "largest": 0.85, "half": want / 2}[which]
+    assert not check_restart_time(answer, LOADS, 5e9)
+    out = capsys.readouterr().out
+    assert words in out and "Hint:" in out
+    assert f"{want:,.0f}" not in out and f"{want:.3g}" not in out
