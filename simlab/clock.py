@@ -126,6 +126,9 @@ def is_fake(client) -> bool:
 def clock_for(client, *, frozen: bool = False):
     """The clock that governs ``client``'s expiry: an installed :class:`FakeRedisClock` for
     fakeredis, a :class:`RealClock` for a real server."""
+    own = getattr(client, "clock", None)     # model:// carries its own clock
+    if own is not None:
+        return own
     if is_fake(client):
         return FakeRedisClock(frozen=frozen).install()
     return RealClock()

@@ -431,3 +431,24 @@ def simulate_write_behind_crash(*, rate: float, flush_interval: float, crash_at:
             "window_mean_ms": float(window.mean() * 1000) if len(window) else 0.0,
             "window_max_ms": float(window.max() * 1000) if len(window) else 0.0,
             "seed": seed}
+
+
+# ------------------------------------------------------------------------ jitter
+
+def jitter_recomputes(*, n_keys: int, ttl: float, jitter: float, recompute: float,
+                      duration: float, seed: int | None = None) -> np.ndarray:
+    """Start times of the recomputes of ``n_keys`` hot keys all set at time 0, each
+    recomputed (once, under a lock) as soon as it expires, with TTLs drawn uniformly from
+    ``[ttl, ttl * (1 + jitter)]``. With ``jitter=0`` every key expires at the same moment, on
+    every cycle; jitter spreads the refills out, and they drift further apart each cycle."""
+    n_keys = v.positive_int("n_keys", n_keys)
+    ttl = v.positive_real("ttl", ttl)
+    jitter = v.nonnegative_real("jitter", jitter)
+    recompute = v.nonnegative_real("recompute", recompute)
+    duration = v.positive_real("duration", duration)
+    rng = stream(resolve_seed(seed), "ttl")
+    cycles = int(duration / ttl) + 1
+    v.events("the jitter run", n_keys * cycles, "one per refill", "use fewer keys")
+    lives = ttl * (1 + jitter * rng.random((cycles, n_keys))) + recompute
+    starts = np.cumsum(lives, axis=0) - recompute
+    return np.sort(starts[starts < duration])

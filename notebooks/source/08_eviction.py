@@ -182,8 +182,8 @@ pd.DataFrame(rows).T.round(4)
 # With a `redis-server` on this machine the table shows the model beside a private server;
 # without one it shows the model only. On the real CloudPhysics block trace (113,872 requests,
 # not shipped with the course) the course's fidelity report (`make fidelity`) measured, for
-# allkeys-lru with 400,000 bytes, a hit ratio of 0.1778 on the server and 0.1802 in the model
-# (2,479 and 2,551 keys held), and with 1,500,000 bytes 0.2650 and 0.2619.
+# allkeys-lru with 400,000 bytes, a hit ratio of 0.1735 on the server and 0.1744 in the model
+# (2,146 and 2,154 keys held), and with 1,500,000 bytes 0.2513 and 0.2471.
 
 # %% [markdown]
 # ## When a scan comes through
@@ -244,4 +244,4 @@ simlab.checks.check_keys_that_fit(keys)
 # - LFU's counter is logarithmic and decays; it resists scans that flush an LRU cache.
 # - `volatile-*` policies only evict keys with a TTL, and act like `noeviction` without them.
 #
-# **Next:** `09_invalidation_and_stampedes` (in progress).
+# **Next:** [09_invalidation_and_stampedes](09_invalidation_and_stampedes.ipynb).

@@ -1,0 +1,104 @@
+"""Lesson 09's checks: the right answer passes, typical wrong ones fail with a hint that does not
+give the expected value away."""
+import math
+
+import pytest
+
+from simlab import checks
+from simlab.live.invalidation import RELEASE
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
+
+
+def _stale_share(l=0.2, mu=1 / 60, t=30.0):
+    return l * t / (1 + l * t) * (1 - (1 - math.exp(-mu * t)) / (mu * t))
+
+
+def test_stale_read_share(capsys):
+    want = _stale_share()
+    assert checks.check_stale_read_share(want)
+    of_hits = 1 - (1 - math.exp(-0.5)) / 0.5
+    verdict = checks.check_stale_read_share(of_hits)
+    assert not verdict and "misses" in verdict.message
+    assert f"{want:.3g}" not in verdict.message and f"{want:.2f}" not in verdict.message
+    assert not checks.check_stale_read_share(None)
+    assert not checks.check_stale_read_share("a lot")
+
+
+def test_stampede_size():
+    assert checks.check_stampede_size(500)
+    wrong = checks.check_stampede_size(8000)
+    assert not wrong and "multiply" in wrong.message and "500" not in wrong.message
+    assert not checks.check_stampede_size(2000)
+
+
+def test_write_behind_loss():
+    assert checks.check_write_behind_loss(50)
+    worst = checks.check_write_behind_loss(100)
+    assert not worst and "worst case" in worst.message and "50" not in worst.message
+    assert not checks.check_write_behind_loss(0)
+
+
+def script_release(r, key, token):
+    return bool(r.register_script(RELEASE)(keys=[key], args=[token]))
+
+
+def eval_release(r, key, token):
+    return bool(r.eval(RELEASE, 1, key, token))
+
+
+def watch_release(r, key, token):
+    with r.pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) != token:
+            return False
+        pipe.multi()
+        pipe.delete(key)
+        try:
+            pipe.execute()
+        except Exception:
+            return False
+        return True
+
+
+def get_then_delete(r, key, token):       # the typical mistake: two round trips
+    if r.get(key) == token:
+        return bool(r.delete(key))
+    return False
+
+
+def plain_delete(r, key, token):
+    return bool(r.delete(key))
+
+
+@pytest.mark.parametrize("fn", [script_release, eval_release, watch_release])
+def test_release_right(fn):
+    assert checks.check_release(fn)
+
+
+def test_release_get_then_delete_fails_every_time():
+    for _ in range(5):
+        verdict = checks.check_release(get_then_delete)
+        assert not verdict and "another client took it" in verdict.message
+
+
+def test_release_plain_delete_fails():
+    assert not checks.check_release(plain_delete)
+    assert not checks.check_release(None)
+    assert not checks.check_release(42)
+
+
+def test_release_that_raises_is_reported():
+    def broken(r, key, token):
+        raise RuntimeError("oops")
+    verdict = checks.check_release(broken)
+    assert not verdict and "RuntimeError" in verdict.message
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError):
+        checks.check_stampede_size(1)
