@@ -375,10 +375,14 @@ def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: boo
         present = _present(rr, ids)
         rr.close()
     unreplicated = max(0, offset - final)
-    per_write = _resp_bytes(b"SET", f"{KEY}{n}".encode(), value)
+    # the newest writes whose first byte lies in the unreplicated tail of the stream (the
+    # oldest of them may have arrived in part: received bytes, but no write)
+    sizes = [_resp_bytes(b"SET", f"{KEY}{i}".encode(), value) for i in ids[::-1]]
+    bound = int(np.searchsorted(np.cumsum(sizes), unreplicated, side="left") + 1
+                if unreplicated else 0)
     latency = np.asarray(latency)
     return {"wait": wait, "acknowledged": len(ids), "lost": int((~present).sum()),
-            "unreplicated_bytes": unreplicated, "bound_writes": -(-unreplicated // per_write),
+            "unreplicated_bytes": unreplicated, "bound_writes": min(bound, len(ids)),
             "writes_per_s": len(ids) / elapsed, "p50_ms": _p(latency, 0.5),
             "p99_ms": _p(latency, 0.99)}
 
