@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -297,6 +298,21 @@ def cmd_stampede(args):
     _emit(out, args.json)
 
 
+def cmd_durability(args):
+    from .live import durability as live
+
+    try:
+        out = live.process_crash(args.persistence, write_rate=args.write_rate,
+                                 duration=args.duration, crash_at=args.crash_at,
+                                 value_size=args.value_size, seed=args.seed)
+    except live.RedisServerNotFound as exc:
+        print(f"simlab durability: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    keys = ("acknowledged", "lost", "lost_ids_range", "restart_s", "write_p99_ms",
+            "model_lost", "seed", "elapsed_s")
+    _emit({"persistence": args.persistence, **{k: out[k] for k in keys}}, args.json)
+
+
 def _emit(out, as_json):
     if as_json:   # strict JSON: NaN and infinities are written as null
         from ._validate import dumps
@@ -449,6 +465,28 @@ def cmd_with_server(args):
         server.stop()
 
 
+def cmd_grade(args):
+    """A class's exercises at a glance: learner x exercise, as text and optionally CSV."""
+    from .grading import grade, to_csv, to_text
+
+    if args.csv is not None and args.csv.parent and not args.csv.parent.is_dir():
+        raise ValueError(f"argument --csv: the folder {str(args.csv.parent)!r} does not exist")
+    if args.execute:
+        where = "with REDIS_URL and DATABASE_URL" if args.allow_servers else \
+            "on fakeredis and SQLite (REDIS_URL and DATABASE_URL removed)"
+        print(f"simlab grade: running each notebook {where}, at most {args.timeout:g} s each",
+              file=sys.stderr)
+    grades = grade(args.paths, execute_it=args.execute, timeout=args.timeout,
+                   allow_servers=args.allow_servers,
+                   progress=lambda g: print(f"  graded {g.path}", file=sys.stderr))
+    print(to_text(grades), end="")
+    if args.csv is not None:
+        with open(args.csv, "w", newline="", encoding="utf-8") as file:
+            to_csv(grades, file)
+        print(f"simlab grade: wrote {args.csv}", file=sys.stderr)
+    return 0
+
+
 def build_parser():
     from .caches import POLICIES
     from .redis_cache import REDIS_POLICIES
@@ -554,6 +592,33 @@ def build_parser():
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_stampede)
+
+    p = sub.add_parser("durability", help="kill -9 a private redis-server mid-stream, count "
+                       "acknowledged writes lost")
+    p.add_argument("--persistence", required=True,
+                   choices=("none", "rdb", "aof-no", "aof-everysec", "aof-always"))
+    p.add_argument("--write-rate", type=positive_float, required=True, metavar="RPS")
+    p.add_argument("--duration", type=positive_seconds, required=True, metavar="SECONDS",
+                   help="the crash comes at a random moment of its second half")
+    p.add_argument("--crash-at", type=positive_seconds, default=None, metavar="SECONDS")
+    p.add_argument("--value-size", type=positive_int, default=100, metavar="BYTES")
+    p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_durability)
+
+    p = sub.add_parser("grade", help="learner x exercise from a folder of learners' notebooks")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="notebooks, or folders of them (the learner's name is taken from the "
+                        "file name, e.g. alice_03_cache_aside.ipynb, or its folder, alice/)")
+    p.add_argument("--execute", action="store_true",
+                   help="run each notebook first in a fresh kernel (the files are not changed)")
+    p.add_argument("--timeout", type=positive_seconds, default=600.0, metavar="SECONDS",
+                   help="time limit for each notebook with --execute (default 600)")
+    p.add_argument("--allow-servers", action="store_true",
+                   help="keep REDIS_URL and DATABASE_URL for the notebooks run with --execute "
+                        "(default: removed, so they use fakeredis and SQLite)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("with-server", help="run a command beside a private redis-server")
     p.add_argument("command", nargs=argparse.REMAINDER)

@@ -289,3 +289,16 @@ def test_redact_hides_every_password_form(shown, secret):
     assert "***" in redact(shown)
     assert secret not in redact_text(f"could not connect to {shown} (timeout)")
     assert redact("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_connect_answers_a_bad_database_in_one_line(private_redis):
+    """REDIS_URL with /abc is refused before connecting; /99 gets the server's refusal kindly."""
+    base = private_redis.url.rsplit("/", 1)[0]
+    with pytest.raises(ValueError) as bad:
+        live.client.connect(base + "/abc")
+    assert "\n" not in str(bad.value) and "abc" in str(bad.value)
+    with pytest.raises(live.RedisUnavailable) as missing:
+        live.client.connect(base + "/99")
+    text = str(missing.value)
+    assert "\n" not in text and "database" in text and "Traceback" not in text
+    assert live.client.connect(base + "/3").ping()

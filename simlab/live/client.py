@@ -231,6 +231,8 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
         client.backend = (f"fakeredis {fakeredis.__version__} (in-process, no server needed; "
                           "set REDIS_URL to use a real Redis)")
         return client
+    from .._validate import check_redis_url, database_error
+    check_redis_url(url)        # a malformed URL or database: one line, before any connection
     try:
         client = guarded_client(url, decode_responses=decode_responses,
                                 socket_connect_timeout=2, socket_timeout=5)
@@ -239,8 +241,12 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
             version = client.info("server").get("redis_version", "?")
         except redis.exceptions.ResponseError:      # an ACL user without INFO
             version = "?"
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-            redis.exceptions.ResponseError, ValueError, OSError) as exc:
+    except redis.exceptions.ResponseError as exc:
+        if "DB index" in str(exc):              # /99 on a server with 16 databases
+            raise RedisUnavailable(database_error(url, exc)) from None
+        raise _unavailable(exc, url) from None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ValueError,
+            OSError) as exc:
         raise _unavailable(exc, url) from None
     client.backend = f"Redis {version} at {url}"
     return client

@@ -133,7 +133,8 @@ def process_crash(policy: str, *, write_rate: float = 2000.0, duration: float = 
     dict
         ``acknowledged``, ``lost``, ``lost_ids_range`` (first and last lost id, or None),
         ``lost_are_newest`` (the lost writes are the last ones acknowledged),
-        ``changes_since_save`` (``INFO persistence`` just before the crash), ``restart_s``,
+        ``changes_since_save`` and ``save_in_progress`` (``INFO persistence`` just before the
+        crash: with no snapshot in progress, RDB loses exactly that many), ``restart_s``,
         ``write_p50_ms``, ``write_p99_ms``, ``model_lost``, ``crash_at``, ``seed``,
         ``elapsed_s``.
     """
@@ -169,6 +170,7 @@ def process_crash(policy: str, *, write_rate: float = 2000.0, duration: float = 
         "lost_ids_range": ([int(lost_ids[0]), int(lost_ids[-1])] if len(lost_ids) else None),
         "lost_are_newest": bool(np.all(present[: n - len(lost_ids)])),
         "changes_since_save": int(info.get("rdb_changes_since_last_save", -1)),
+        "save_in_progress": bool(int(info.get("rdb_bgsave_in_progress", 0))),
         "restart_s": restart_s, "write_p50_ms": _p(latency, 0.5),
         "write_p99_ms": _p(latency, 0.99),
         "model_lost": model.expected_loss(policy, n / crash_at, "process", duration=crash_at,
@@ -447,7 +449,7 @@ def reference_run(*, load_keys=LOAD_KEYS, rdb_crash_count: int = 20) -> dict:
                     **model.kernel_writeback()},
         "process_crash": crashes.reset_index().to_dict("records"),
         "rdb_crashes": rdb[["crash_at", "acknowledged", "lost", "changes_since_save",
-                            "model_lost"]].to_dict("records"),
+                            "save_in_progress", "model_lost"]].to_dict("records"),
         "price": price.reset_index().to_dict("records"),
         "load_time": loads,
         "aof_rewrite": aof_rewrite(keys=10_000, updates=20),

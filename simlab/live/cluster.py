@@ -1,0 +1,439 @@
+"""A Redis Cluster of our own: private servers in cluster mode on loopback, and experiments on it.
+
+:class:`PrivateCluster` starts ``masters * (1 + replicas)`` :class:`~simlab.live.server.PrivateRedis`
+servers with ``cluster-enabled yes`` (no persistence, ``nodes.conf`` inside each server's own
+folder, a short ``cluster-node-timeout`` so a failover takes about a second), joins them into a
+cluster, waits for ``cluster_state:ok`` and hands out redis-py's ``RedisCluster`` client. Every
+connection that client opens goes through simlab's guard (:mod:`simlab.live.guard`): the class
+it builds its per-node connections from is a guarded one (``connection_class``), marked owned
+because simlab started these servers. The servers die with their owner like any PrivateRedis.
+
+The cluster is created from Python (``CLUSTER ADDSLOTSRANGE``, ``SET-CONFIG-EPOCH``, ``MEET``,
+``REPLICATE``: the steps ``redis-cli --cluster create`` takes, polled every few milliseconds
+instead of its one-second waits), or with ``redis-cli`` itself (``create="redis-cli"``).
+"""
+from __future__ import annotations
+
+import collections
+import shutil
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import redis
+from redis.cluster import RedisCluster
+
+from .. import _validate as v
+from ..sharding import N_SLOTS, slot_owners
+from .guard import Guard, guarded_class
+from .server import PrivateRedis, RedisServerNotFound, redis_server_binary
+
+__all__ = ["PrivateCluster", "cluster_connection_class", "guarded_cluster", "LoadRunner",
+           "lost_writes", "error_window"]
+
+HOST = "127.0.0.1"
+
+
+def cluster_connection_class(guard: Guard, counts: collections.Counter | None = None) -> type:
+    """A redis-py connection class for ``RedisCluster(connection_class=...)``: guarded by
+    ``guard`` (RedisCluster passes only the keyword arguments it knows to its nodes, so the
+    guard is bound to the class), and counting the ``MOVED``, ``ASK``, ``TRYAGAIN`` and
+    ``CLUSTERDOWN`` replies it reads into ``counts``."""
+    base = guarded_class(redis.connection.Connection)
+    counts = counts if counts is not None else collections.Counter()
+    exc = redis.exceptions
+
+    def __init__(self, *args, simlab_guard=None, **kwargs):
+        base.__init__(self, *args, simlab_guard=guard, **kwargs)
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return base.read_response(self, *args, **kwargs)
+        except exc.MovedError:          # a subclass of AskError: first
+            counts["MOVED"] += 1
+            raise
+        except exc.AskError:
+            counts["ASK"] += 1
+            raise
+        except exc.TryAgainError:
+            counts["TRYAGAIN"] += 1
+            raise
+        except exc.ClusterDownError:
+            counts["CLUSTERDOWN"] += 1
+            raise
+
+    return type("SimlabClusterConnection", (base,),
+                {"__init__": __init__, "read_response": read_response, "counts": counts})
+
+
+def guarded_cluster(host: str, port: int, *, owned: bool = False, **kwargs) -> RedisCluster:
+    """redis-py's ``RedisCluster`` for the cluster that ``host:port`` belongs to, every node's
+    connections guarded (``owned`` only for a cluster simlab started). The client gets
+    ``redirections`` (a Counter of MOVED/ASK/... replies its connections read) and ``owned``."""
+    counts = collections.Counter()
+    guard = Guard(owned=owned, where=f"the Redis Cluster at {host}:{port}")
+    kwargs.setdefault("decode_responses", True)
+    # from a URL, RedisCluster builds each node's pool from these keyword arguments, so every
+    # node it discovers gets the guarded class (the other constructor drops connection_class)
+    client = RedisCluster.from_url(f"redis://{host}:{int(port)}/0",
+                                   connection_class=cluster_connection_class(guard, counts),
+                                   **kwargs)
+    client.redirections = counts
+    client.owned = owned
+    return client
+
+
+def _ranges(owners: np.ndarray, shard: int) -> tuple[int, int]:
+    slots = np.flatnonzero(owners == shard)
+    return int(slots[0]), int(slots[-1])
+
+
+class PrivateCluster:
+    """A Redis Cluster of private servers on loopback.
+
+    Parameters
+    ----------
+    masters : int
+        Masters (3 or more: a cluster needs a majority of masters to agree on a failover).
+    replicas : int
+        Replicas per master (0 or more).
+    node_timeout : int
+        ``cluster-node-timeout`` in milliseconds: how long a silent master has before it is
+        marked failed and its replica takes over (Redis's default is 15000).
+    config : dict, optional
+        Extra settings for every server.
+    create : {"python", "redis-cli"}
+        How to join the servers: from Python (fast), or ``redis-cli --cluster create``.
+
+    Examples
+    --------
+    >>> with PrivateCluster() as cluster:            # doctest: +SKIP
+    ...     rc = cluster.client()
+    ...     rc.set("wb:hello", "world")
+    """
+
+    def __init__(self, masters: int = 3, replicas: int = 1, *, node_timeout: int = 1000,
+                 config: dict | None = None, create: str = "python",
+                 binary: str | None = None):
+        self.n_masters = v.positive_int("masters", masters)
+        if self.n_masters < 3:
+            raise ValueError(f"masters must be at least 3 (failover needs a majority of "
+                             f"masters), got {masters}")
+        self.n_replicas = v.nonnegative_int("replicas", replicas)
+        self.node_timeout = v.positive_int("node_timeout", node_timeout)
+        self.create = v.choice("create", create, ("python", "redis-cli"))
+        if create == "redis-cli" and shutil.which("redis-cli") is None:
+            raise RedisServerNotFound("create='redis-cli' needs redis-cli on the PATH; use "
+                                      "create='python'")
+        self.binary = binary or redis_server_binary()
+        if not self.binary:
+            raise RedisServerNotFound("No redis-server binary on the PATH: a local cluster "
+                                      "needs one (apt install redis-server, brew install redis,"
+                                      " conda install -c conda-forge redis-server).")
+        self.config = {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
+                       "cluster-node-timeout": str(self.node_timeout),
+                       # a replica's first sync starts at once (the default waits 5 s)
+                       "repl-diskless-sync-delay": "0", **(config or {})}
+        self.servers: list[PrivateRedis] = []
+        self.ids: list[str] = []
+        self._admin: list = []
+        self._clients: list = []
+        self._replicas_of: dict = {}
+
+    # --- start and stop --------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> "PrivateCluster":
+        """Start the servers, join them into a cluster, wait for ``cluster_state:ok``."""
+        try:
+            for _ in range(self.n_masters * (1 + self.n_replicas)):
+                self.servers.append(PrivateRedis(self.config, binary=self.binary).start())
+            self._admin = [s.client(socket_timeout=5) for s in self.servers]
+            self.ids = [c.execute_command("CLUSTER MYID") for c in self._admin]
+            if self.create == "redis-cli":
+                self._create_with_redis_cli(timeout)
+            else:
+                self._create_in_python(timeout)
+            self.wait_until_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _create_in_python(self, timeout):
+        owners = slot_owners(self.n_masters)
+        for shard, admin in enumerate(self._admin[:self.n_masters]):
+            admin.execute_command("CLUSTER ADDSLOTSRANGE", *_ranges(owners, shard))
+        for epoch, admin in enumerate(self._admin, start=1):
+            admin.execute_command("CLUSTER SET-CONFIG-EPOCH", epoch)
+        for admin in self._admin[1:]:
+            admin.execute_command("CLUSTER MEET", HOST, self.servers[0].port)
+        self._wait(lambda: all(len(self._known(a)) == len(self.servers) for a in self._admin),
+                   timeout, "the nodes did not all meet")
+        for j, admin in enumerate(self._admin[self.n_masters:]):
+            admin.execute_command("CLUSTER REPLICATE", self.ids[j % self.n_masters])
+
+    def _create_with_redis_cli(self, timeout):
+        import subprocess
+
+        nodes = [f"{HOST}:{s.port}" for s in self.servers]
+        subprocess.run(["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas",
+                        str(self.n_replicas), "--cluster-yes"], check=True,
+                       capture_output=True, timeout=timeout)
+
+    @staticmethod
+    def _known(admin) -> dict:
+        """The nodes ``admin`` knows that finished their handshake."""
+        return {a: n for a, n in admin.execute_command("CLUSTER NODES").items()
+                if "handshake" not in n["flags"] and "noaddr" not in n["flags"]}
+
+    @staticmethod
+    def _wait(condition, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} within {timeout} s")
+            time.sleep(0.02)
+
+    def _healthy(self) -> bool:
+        live = [a for a, s in zip(self._admin, self.servers) if s.running]
+        if not all(a.cluster("INFO")["cluster_state"] == "ok" for a in live):
+            return False
+        want = min(self.n_replicas, 1) * len(live)
+        for admin in live:         # every node sees every replica attached and its link up
+            nodes = self._known(admin)
+            attached = [n for n in nodes.values() if "slave" in n["flags"]
+                        and "fail" not in n["flags"] and n["connected"]]
+            if want and len(attached) < len(live) - self.n_masters:
+                return False
+        for admin in live:
+            info = admin.info("replication")
+            if info["role"] == "slave" and info.get("master_link_status") != "up":
+                return False
+        return True
+
+    def wait_until_ok(self, timeout: float = 30.0) -> float:
+        """Wait until every running node says ``cluster_state:ok`` and every replica's link is
+        up; return the seconds waited."""
+        tic = time.monotonic()
+        self._wait(self._healthy, timeout, "the cluster did not reach cluster_state:ok")
+        return time.monotonic() - tic
+
+    def stop(self) -> None:
+        """Stop every server and remove its folder (also after a failed start)."""
+        for client in self._clients + self._admin:
+            try:
+                client.close()
+            except Exception:       # a node already killed: nothing to close cleanly
+                pass
+        for server in self.servers:
+            server.stop()
+        self.servers, self.ids, self._admin, self._clients = [], [], [], []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def __repr__(self):
+        ports = ",".join(str(s.port) for s in self.servers if s.running)
+        return (f"<PrivateCluster {self.n_masters} masters x {self.n_replicas} replicas "
+                f"{'on ' + ports if ports else 'stopped'}>")
+
+    # --- clients and topology --------------------------------------------------------------
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.port for s in self.servers]
+
+    def client(self, **kwargs) -> RedisCluster:
+        """redis-py's ``RedisCluster``, every connection guarded (owned: simlab started these
+        servers) and its redirections counted in ``client.redirections``."""
+        live = next(s for s in self.servers if s.running)
+        kwargs.setdefault("socket_timeout", 2)
+        kwargs.setdefault("socket_connect_timeout", 1)
+        client = guarded_cluster(HOST, live.port, owned=True, **kwargs)
+        client.backend = f"private Redis Cluster on {HOST} ports {self.ports}"
+        self._clients.append(client)
+        return client
+
+    def node_client(self, index: int, **kwargs):
+        """A plain (guarded, owned) client for one node: it does not follow redirections."""
+        return self.servers[index].client(**kwargs)
+
+    def nodes(self) -> pd.DataFrame:
+        """The cluster as a running node sees it: one row per node with ``port``, ``role``,
+        ``master`` (index of the node it replicates), ``slots``, ``flags``."""
+        admin = next(a for a, s in zip(self._admin, self.servers) if s.running)
+        view = admin.execute_command("CLUSTER NODES")
+        index = {node_id: i for i, node_id in enumerate(self.ids)}
+        rows = []
+        for address, node in view.items():
+            i = index[node["node_id"]]
+            role = "master" if "master" in node["flags"] else "replica"
+            slots = sum(int(b) - int(a) + 1 for a, *rest in node["slots"]
+                        for b in [rest[0] if rest else a])
+            rows.append({"node": i, "port": self.servers[i].port, "role": role,
+                         "master": index.get(node["master_id"]), "slots": slots,
+                         "flags": node["flags"], "running": self.servers[i].running})
+        return pd.DataFrame(rows).set_index("node").sort_index()
+
+    def owner(self, slot: int) -> int:
+        """Index of the node serving ``slot`` now."""
+        admin = next(a for a, s in zip(self._admin, self.servers) if s.running)
+        for start, end, master, *_ in admin.execute_command("CLUSTER SLOTS"):
+            if int(start) <= slot <= int(end):
+                return self.ports.index(int(master[1]))
+        raise LookupError(f"no node serves slot {slot}")
+
+    # --- resharding and failover ------------------------------------------------------------
+
+    def move_slots(self, slots, target: int, *, batch: int = 100) -> dict:
+        """Move ``slots`` to master ``target`` the way ``redis-cli --cluster reshard`` does:
+        ``SETSLOT IMPORTING`` on the target, ``MIGRATING`` on the source, ``MIGRATE`` the keys
+        in batches, then ``SETSLOT NODE`` on the target, the source and the other masters.
+
+        Returns ``{"slots": n, "keys": keys moved}``.
+        """
+        target = int(target)
+        slots = [int(s) for s in slots]
+        nodes = self.nodes()
+        masters = list(nodes.index[(nodes["role"] == "master") & nodes["running"]])
+        if target not in masters:
+            raise ValueError(f"target must be the index of a running master {masters}, got "
+                             f"{target}")
+        owners = self._slot_owners()
+        moved = 0
+        for slot in slots:
+            source = owners[slot]
+            if source != target:
+                moved += self._move_slot(slot, source, target, masters, batch)
+        return {"slots": len(slots), "keys": moved}
+
+    def _slot_owners(self) -> dict:
+        admin = next(a for a, s in zip(self._admin, self.servers) if s.running)
+        owners = {}
+        for start, end, master, *_ in admin.execute_command("CLUSTER SLOTS"):
+            owners.update(dict.fromkeys(range(int(start), int(end) + 1),
+                                        self.ports.index(int(master[1]))))
+        return owners
+
+    def _move_slot(self, slot, source, target, masters, batch) -> int:
+        src, dst = self._admin[source], self._admin[target]
+        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", self.ids[source])
+        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", self.ids[target])
+        moved = 0
+        while True:
+            keys = src.execute_command("CLUSTER GETKEYSINSLOT", slot, batch)
+            if not keys:
+                break
+            src.execute_command("MIGRATE", HOST, self.servers[target].port, "", 0, 5000,
+                                "KEYS", *keys)
+            moved += len(keys)
+        for i in [target, source] + [m for m in masters if m not in (source, target)]:
+            self._admin[i].execute_command("CLUSTER SETSLOT", slot, "NODE", self.ids[target])
+        return moved
+
+    def kill_master(self, index: int) -> dict:
+        """``kill -9`` master ``index``; return its ``port`` and the ``replication offsets`` of
+        it and its replicas just before (bytes each had processed)."""
+        nodes = self.nodes()
+        if nodes.loc[index, "role"] != "master" or not self.servers[index].running:
+            raise ValueError(f"index must be a running master, got {index}")
+        replicas = list(nodes.index[nodes["master"] == index])
+        offsets = {i: self._admin[i].info("replication").get(
+            "slave_repl_offset" if i != index else "master_repl_offset") for i in
+            [index] + replicas}
+        self._replicas_of[index] = replicas
+        self.servers[index].crash()
+        return {"killed": index, "replicas": replicas, "offsets": offsets,
+                "at": time.monotonic()}
+
+    def wait_for_failover(self, killed: int, timeout: float = 30.0) -> int:
+        """Wait until a replica of ``killed`` is a master and the cluster is ok again; return
+        the new master's index."""
+        def promoted():
+            nodes = self.nodes()
+            new = nodes[(nodes["role"] == "master") & nodes["running"] & (nodes["slots"] > 0)]
+            return len(new) == self.n_masters and killed not in new.index
+        self._wait(promoted, timeout, "no replica was promoted")
+        self._wait(lambda: all(a.cluster("INFO")["cluster_state"] == "ok"
+                               for a, s in zip(self._admin, self.servers) if s.running),
+                   timeout, "the cluster did not return to cluster_state:ok")
+        nodes = self.nodes()
+        return int(nodes.index[(nodes["role"] == "master") & nodes["running"]
+                               & (nodes["slots"] > 0)
+                               & nodes.index.isin(self._replicas_of[killed])][0])
+
+
+# --- a load that runs while the cluster changes under it --------------------------------------
+
+class LoadRunner:
+    """Writes (``SET key seq``) and reads on a cluster client from a thread, every request
+    logged: ``t`` (s since start), ``op``, ``key``, ``value``, ``ok``, ``error``.
+
+    A write is *acknowledged* when ``ok``; :func:`lost_writes` later checks each key still holds
+    its last acknowledged value (or a later one).
+    """
+
+    def __init__(self, client, keys, *, write_share: float = 0.5, seed=None):
+        self.client, self.keys = client, list(keys)
+        self.write_share = v.fraction("write_share", write_share)
+        self._rng = np.random.default_rng(seed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log: list = []
+
+    def start(self) -> "LoadRunner":
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        seq = 0
+        picks = self._rng.integers(0, len(self.keys), size=1 << 16)
+        coins = self._rng.random(size=1 << 16) < self.write_share
+        while not self._stop.is_set():
+            i = seq & 0xFFFF
+            key, write = self.keys[picks[i]], bool(coins[i])
+            seq += 1
+            tic = time.monotonic()
+            try:
+                if write:
+                    self.client.set(key, seq)
+                else:
+                    self.client.get(key)
+                error = ""
+            except redis.exceptions.RedisError as exc:
+                error = type(exc).__name__
+                time.sleep(0.005)       # an application backs off a little after an error
+            self._log.append((tic - self._t0, "SET" if write else "GET", key, seq,
+                              not error, error))
+
+    def stop(self) -> pd.DataFrame:
+        """Stop the load and return its log."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        return pd.DataFrame(self._log, columns=["t", "op", "key", "value", "ok", "error"])
+
+
+def lost_writes(client, log: pd.DataFrame) -> int:
+    """Keys whose last acknowledged write is gone (the key holds an older value or none)."""
+    acked = log[(log["op"] == "SET") & log["ok"]].groupby("key")["value"].max()
+    if acked.empty:
+        return 0
+    lost = 0
+    for key, value in acked.items():
+        stored = client.get(key)
+        if stored is None or int(stored) < int(value):
+            lost += 1
+    return lost
+
+
+def error_window(log: pd.DataFrame) -> float:
+    """Seconds from the first failed request to the last one (0 when none failed)."""
+    failed = log.loc[~log["ok"], "t"]
+    return float(failed.max() - failed.min()) if len(failed) else 0.0
