@@ -155,7 +155,7 @@ def _near_hits(p: np.ndarray, near_cache: int) -> np.ndarray:
 
 def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
                keys_per_tag: int = 1, near_cache: int = 0, n_requests: int | None = None,
-               seed=None) -> pd.DataFrame:
+               seed=None, owners=None) -> pd.DataFrame:
     """Keys and load on each of ``n_shards`` masters for a Zipf workload.
 
     Parameters
@@ -171,6 +171,8 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
         a shard (Che's approximation gives each key's near hit probability).
     n_requests : int, optional
         Draw this many requests (with ``seed``) instead of using the exact expected load.
+    owners : array of 16,384 ints, optional
+        The shard of each slot (a live cluster's, after resharding); default: the even split.
 
     Returns
     -------
@@ -178,7 +180,13 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
         One row per shard: ``keys``, ``load`` (share of all requests that reach this shard;
         requests answered by the near cache are not counted), ``slots``.
     """
-    owners = slot_owners(n_shards)
+    if owners is None:
+        owners = slot_owners(n_shards)
+    else:
+        owners = np.asarray(owners, dtype=np.int64)
+        if owners.shape != (N_SLOTS,) or owners.min() < 0 or owners.max() >= n_shards:
+            raise ValueError(f"owners must hold a shard from 0 to n_shards - 1 for each of the "
+                             f"{N_SLOTS} slots, got shape {owners.shape}")
     alpha = v.nonnegative_real("alpha", alpha)
     near_cache = v.nonnegative_int("near_cache", near_cache)
     p = zipf_probabilities(n_keys, alpha)
@@ -189,7 +197,6 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
         counts = np.random.default_rng(seed).multinomial(n_requests, p)
         drawn = counts * (1.0 - _near_hits(p, near_cache))
         reaching = drawn / n_requests
-    n_shards = len(np.unique(owners))
     table = pd.DataFrame({
         "keys": np.bincount(shard, minlength=n_shards),
         "load": np.bincount(shard, weights=reaching, minlength=n_shards),

@@ -30,7 +30,8 @@ from .guard import Guard, guarded_class
 from .server import PrivateRedis, RedisServerNotFound, redis_server_binary
 
 __all__ = ["PrivateCluster", "cluster_connection_class", "guarded_cluster", "LoadRunner",
-           "lost_writes", "error_window"]
+           "lost_writes", "error_window", "slot_owner_array",
+           "load_per_master", "reshard_under_load", "failover_under_load"]
 
 HOST = "127.0.0.1"
 
@@ -437,3 +438,86 @@ def error_window(log: pd.DataFrame) -> float:
     """Seconds from the first failed request to the last one (0 when none failed)."""
     failed = log.loc[~log["ok"], "t"]
     return float(failed.max() - failed.min()) if len(failed) else 0.0
+
+
+# --- the lesson's experiments, one call each ------------------------------------------------
+
+def slot_owner_array(cluster: PrivateCluster) -> tuple[np.ndarray, list[int]]:
+    """``(owners, masters)``: for each of the 16,384 slots the position in ``masters`` (node
+    indexes of the running masters, in order) of the master that serves it."""
+    owners_by_node = cluster._slot_owners()
+    masters = sorted(set(owners_by_node.values()))
+    position = {m: i for i, m in enumerate(masters)}
+    owners = np.array([position[owners_by_node[s]] for s in range(N_SLOTS)], dtype=np.int64)
+    return owners, masters
+
+
+def load_per_master(cluster: PrivateCluster, key_names, batch: int = 500) -> pd.DataFrame:
+    """GET every key in ``key_names`` through the cluster client (pipelined per node) and
+    count, on each master, the commands it processed (``INFO stats``): the live load per
+    shard. Returns one row per master: ``node``, ``requests``, ``share``."""
+    _, masters = slot_owner_array(cluster)
+    admins = [cluster._admin[m] for m in masters]
+    before = [a.info("stats")["total_commands_processed"] for a in admins]
+    rc = cluster.client()
+    for i in range(0, len(key_names), batch):
+        pipe = rc.pipeline(transaction=False)
+        for name in key_names[i:i + batch]:
+            pipe.get(name)
+        pipe.execute()
+    after = [a.info("stats")["total_commands_processed"] for a in admins]
+    done = np.array(after) - np.array(before) - 1     # the first INFO counts itself
+    table = pd.DataFrame({"node": masters, "requests": done})
+    table["share"] = table["requests"] / table["requests"].sum()
+    return table
+
+
+def reshard_under_load(cluster: PrivateCluster, slots, target: int, *, per_slot: int = 20,
+                       warmup: float = 0.2, seed=None) -> dict:
+    """Fill ``per_slot`` keys into each slot in ``slots``, start a load on exactly those keys,
+    move the slots to master ``target`` under it, and report what the application saw."""
+    from ..sharding import keys_in_slots
+    from .client import namespace
+
+    names = keys_in_slots(slots, per_slot, prefix=namespace() + "reshard")
+    rc = cluster.client()
+    for i in range(0, len(names), 500):
+        rc.mset_nonatomic({n: 0 for n in names[i:i + 500]})
+    runner = LoadRunner(cluster.client(), names, seed=seed).start()
+    time.sleep(warmup)
+    tic = time.monotonic()
+    moved = cluster.move_slots(slots, target)
+    seconds = time.monotonic() - tic
+    time.sleep(warmup)
+    log = runner.stop()
+    return {"slots_moved": moved["slots"], "keys_moved": moved["keys"],
+            "seconds": seconds, "requests": len(log),
+            "MOVED": runner.client.redirections["MOVED"], "ASK": runner.client.redirections["ASK"],
+            "errors_seen_by_app": int((~log["ok"]).sum()),
+            "acknowledged_writes_lost": lost_writes(rc, log)}
+
+
+def failover_under_load(cluster: PrivateCluster, master: int, *, n_keys: int = 2000,
+                        warmup: float = 0.3, seed=None) -> tuple[dict, pd.DataFrame]:
+    """Run a load on keys served by ``master``, ``kill -9`` it, wait for its replica to take
+    over, and report: seconds until promotion, requests, errors the application saw and over
+    how many seconds, acknowledged writes lost. Also returns the load's log."""
+    from ..sharding import keys_in_slots
+    from .client import namespace
+
+    owners_by_node = cluster._slot_owners()
+    mine = [s for s in range(N_SLOTS) if owners_by_node[s] == master]
+    names = keys_in_slots(mine[::max(1, len(mine) // 100)][:100], max(1, n_keys // 100),
+                          prefix=namespace() + "failover")
+    runner = LoadRunner(cluster.client(socket_timeout=0.5, socket_connect_timeout=0.2), names,
+                        write_share=1.0, seed=seed).start()
+    time.sleep(warmup)
+    killed = cluster.kill_master(master)
+    promoted = cluster.wait_for_failover(master)
+    promotion = time.monotonic() - killed["at"]
+    time.sleep(warmup)
+    log = runner.stop()
+    return ({"killed": master, "promoted": promoted, "seconds_to_promotion": promotion,
+             "requests": len(log), "errors_seen_by_app": int((~log["ok"]).sum()),
+             "seconds_with_errors": error_window(log),
+             "acknowledged_writes_lost": lost_writes(cluster.client(), log)}, log)
