@@ -399,7 +399,10 @@ def _replay_server(r, names, keys, sizes, ttls_ms, mode, batch, rate, times):
     sha = r.script_load(CACHE_ASIDE_SCRIPT)
     sha = sha if isinstance(sha, bytes) else sha.encode()
     encoded = [name.encode() for name in names]
-    conn = r.connection_pool.get_connection("EVALSHA")
+    try:
+        conn = r.connection_pool.get_connection()
+    except TypeError:                  # redis-py before 5.3 wants a command name
+        conn = r.connection_pool.get_connection("EVALSHA")
     try:
         t0 = time.time()
         for lo in range(0, n, batch):

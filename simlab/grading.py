@@ -26,6 +26,7 @@ import io
 import math
 import os
 import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -286,7 +287,8 @@ def execute(nb, path: Path, learner: str, timeout: float, allow_servers: bool = 
         timeout_func=left,
         resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute(env=kernel_env(learner, allow_servers))
+        # the kernel's own log lines (and its complaints when stopped) are not the class's
+        client.execute(env=kernel_env(learner, allow_servers), stderr=subprocess.DEVNULL)
     except CellTimeoutError:
         return [f"stopped at the time limit ({timeout:g} s)"]
     except DeadKernelError:
@@ -333,10 +335,19 @@ def grade_notebook(path, root=None, execute_it: bool = False, timeout: float = 6
     timed_out = any("time limit" in p for p in grade.problems)
     for label in expected:
         exercises.setdefault(label, "timed out" if timed_out else "missing")
-    if timed_out:
-        exercises = {k: "timed out" if v == "not run" else v for k, v in exercises.items()}
+    if timed_out:  # the cell the limit struck shows the kernel's interrupt: not the learner's
+        exercises = {k: "timed out" if v in ("not run", "error") and _struck(grade, k) else v
+                     for k, v in exercises.items()}
+        grade.problems = [p for p in grade.problems if "KeyboardInterrupt" not in p]
     grade.exercises = exercises
     return grade
+
+
+def _struck(grade: NotebookGrade, label: str) -> bool:
+    """Whether ``label``'s error (if any) is the interrupt of the time limit."""
+    name = label.split(" ", 1)[1]
+    mine = [p for p in grade.problems if f"({name})" in p]
+    return all("KeyboardInterrupt" in p for p in mine)
 
 
 # ---------------------------------------------------------------- a class

@@ -145,6 +145,16 @@ def _slots_of(n_keys: int, keys_per_tag: int, prefix: str) -> np.ndarray:
     return slots
 
 
+@functools.lru_cache(maxsize=32)
+def _zipf_near(n_keys: int, alpha: float, near_cache: int) -> tuple[np.ndarray, np.ndarray]:
+    """Popularity and per-key near hit probability, computed once per (keys, alpha, size)."""
+    p = zipf_probabilities(n_keys, alpha)
+    near = _near_hits(p, near_cache)
+    p.setflags(write=False)
+    near.setflags(write=False)
+    return p, near
+
+
 def _near_hits(p: np.ndarray, near_cache: int) -> np.ndarray:
     """Per-key hit probability of an LRU near cache of ``near_cache`` keys (Che)."""
     if near_cache == 0:
@@ -189,13 +199,14 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
                              f"{N_SLOTS} slots, got shape {owners.shape}")
     alpha = v.nonnegative_real("alpha", alpha)
     near_cache = v.nonnegative_int("near_cache", near_cache)
-    p = zipf_probabilities(n_keys, alpha)
-    shard = owners[_slots_of(int(n_keys), int(keys_per_tag), "item")]
-    reaching = p * (1.0 - _near_hits(p, near_cache))
+    n_keys = v.positive_int("n_keys", n_keys)
+    p, near = _zipf_near(n_keys, alpha, near_cache)
+    shard = owners[_slots_of(n_keys, v.positive_int("keys_per_tag", keys_per_tag), "item")]
+    reaching = p * (1.0 - near)
     if n_requests is not None:
         n_requests = v.positive_int("n_requests", n_requests)
         counts = np.random.default_rng(seed).multinomial(n_requests, p)
-        drawn = counts * (1.0 - _near_hits(p, near_cache))
+        drawn = counts * (1.0 - near)
         reaching = drawn / n_requests
     table = pd.DataFrame({
         "keys": np.bincount(shard, minlength=n_shards),

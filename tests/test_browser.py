@@ -55,8 +55,8 @@ LAB_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"no Chromium at {CHROMIUM} and {CHROMEDRIVER} (apt install {PACKAGES}; "
-           ".ci/run installs them)")
+    reason=f"needs Debian's Chromium: {CHROMIUM} and {CHROMEDRIVER} are missing "
+           f"(apt install {PACKAGES}; .ci/run installs them)")
 
 
 def _free_port() -> int:
@@ -146,10 +146,14 @@ def report(lab, request):
     yield rows
     if not rows:
         return
-    lines = ["| notebook | Run All in the browser (s) | screenshot |", "| --- | ---: | --- |"]
+    lines = ["| notebook | Run All in the browser (s) | result | screenshot |",
+             "| --- | ---: | --- | --- |"]
     for name, row in sorted(rows.items()):
-        seconds = f"{row['seconds']:.1f}" if row.get("seconds") is not None else "failed"
-        lines.append(f"| `{name}` | {seconds} | {row.get('screenshot', '')} |")
+        seconds = f"{row['seconds']:.1f}" if row.get("seconds") is not None else "-"
+        result = row.get("result", "failed")
+        if row.get("redraw") is not None:
+            result += f"; slider redraw {row['redraw']:.2f} s"
+        lines.append(f"| `{name}` | {seconds} | {result} | {row.get('screenshot', '')} |")
     table = "\n".join(lines)
     (lab["base"] / "browser_times.md").write_text(table + "\n")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -300,15 +304,32 @@ def _diff(before: bytes, after: bytes) -> str:
 
 # -- the test --------------------------------------------------------------------------------
 
+def _shut_down_kernels(lab) -> None:
+    """Stop every kernel JupyterLab runs (one notebook's kernel must not load the next's run)."""
+    def call(method, path):
+        request = urllib.request.Request(f"{lab['url']}{path}", method=method,
+                                         headers={"Authorization": f"token {lab['token']}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+    for session in call("GET", "/api/sessions"):
+        call("DELETE", f"/api/sessions/{session['id']}")
+
+
 @pytest.mark.parametrize("name", [nb.name for nb in LEARNER])
 def test_notebook_in_the_browser(lab, browser, report, name):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
+    try:
+        _open_save_and_run(lab, browser, report, name)
+    finally:
+        _shut_down_kernels(lab)
+    report[name]["result"] = "ok"
 
-    driver, path = browser, lab["root"] / name
+
+def _open_save_and_run(lab, driver, report, name):
+    path = lab["root"] / name
     original = path.read_bytes()
     report[name] = {"seconds": None}
-    browser.get_log("browser")  # start this notebook with an empty console log
+    driver.get_log("browser")  # start this notebook with an empty console log
     console_log = lab["base"] / f"{path.stem}-console.log"
     driver.get(f"{lab['url']}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}"
                f"?reset&token={lab['token']}")
@@ -336,7 +357,7 @@ def test_notebook_in_the_browser(lab, browser, report, name):
 
     shot = lab["base"] / f"{path.stem}.png"
     driver.save_screenshot(str(shot))
-    report[name] = {"seconds": seconds, "screenshot": str(shot)}
+    report[name].update(seconds=seconds, screenshot=str(shot))
     print(f"{name}: ran in {seconds:.1f} s in the browser; screenshot {shot}")
 
     stderr_marks = driver.execute_script(

@@ -98,7 +98,7 @@ def test_volatile_ttl_refusals_match_a_real_server(mode):
     """60% of keys with a TTL: once they are all evicted, the server refuses fills (OOM),
     scripted or plain; the model refuses about as many."""
     w = with_values(simlab.zipf(40_000, 1.0, 30_000, seed=3), value_size=100, seed=3)
-    row = compare_replay(w, "volatile-ttl", 900_000, mode=mode, seed=1)
+    row = compare_replay(w, "volatile-ttl", 400_000, mode=mode, seed=1)
     assert row["real_oom_errors"] > 0
     assert abs(row["real_oom_errors"] - row["model_oom_errors"]) <= \
         0.10 * row["real_oom_errors"], row

@@ -171,7 +171,7 @@ class RaceLab:
         """The lab client number of the calling thread (None outside :meth:`run`/:meth:`call`)."""
         return getattr(self._local, "client", None)
 
-    def run(self, fn, clients: int, calls: int = 1, *, deadline: float = 30.0) -> list:
+    def run(self, fn, clients: int, calls: int = 1, *, deadline: float = 60.0) -> list:
         """Run ``fn(r)`` ``calls`` times in each of ``clients`` threads, each thread a client of
         its own, taking turns round trip by round trip. Returns one list of results per client;
         the first exception a client raised is raised here, and :class:`TimeoutError` if they

@@ -27,7 +27,7 @@ from redis.cluster import RedisCluster
 from .. import _validate as v
 from ..sharding import N_SLOTS, slot_owners
 from .guard import Guard, guarded_class
-from .server import PrivateRedis, RedisServerNotFound, redis_server_binary
+from .server import PrivateRedis, RedisServerNotFound, free_port, redis_server_binary
 
 __all__ = ["PrivateCluster", "cluster_connection_class", "guarded_cluster", "LoadRunner",
            "lost_writes", "error_window", "slot_owner_array",
@@ -148,7 +148,10 @@ class PrivateCluster:
         """Start the servers, join them into a cluster, wait for ``cluster_state:ok``."""
         try:
             for _ in range(self.n_masters * (1 + self.n_replicas)):
-                self.servers.append(PrivateRedis(self.config, binary=self.binary).start())
+                # the bus port is chosen too: by default it is port + 10000, which may be taken,
+                # or above 65535 for a free port above 55535 (the server then refuses to start)
+                config = {"cluster-port": str(free_port()), **self.config}
+                self.servers.append(PrivateRedis(config, binary=self.binary).start())
             self._admin = [s.client(socket_timeout=5) for s in self.servers]
             self.ids = [c.execute_command("CLUSTER MYID") for c in self._admin]
             if self.create == "redis-cli":
@@ -168,7 +171,8 @@ class PrivateCluster:
         for epoch, admin in enumerate(self._admin, start=1):
             admin.execute_command("CLUSTER SET-CONFIG-EPOCH", epoch)
         for admin in self._admin[1:]:
-            admin.execute_command("CLUSTER MEET", HOST, self.servers[0].port)
+            admin.execute_command("CLUSTER MEET", HOST, self.servers[0].port,
+                                  self.servers[0].config["cluster-port"])
         self._wait(lambda: all(len(self._known(a)) == len(self.servers) for a in self._admin),
                    timeout, "the nodes did not all meet")
         for j, admin in enumerate(self._admin[self.n_masters:]):

@@ -229,9 +229,27 @@ def write_price(policy: str, *, seconds: float = 1.0, value_size: int = 100) -> 
 
 
 def price_table(policies=POLICIES, *, seconds: float = 1.0, value_size: int = 100):
-    """:func:`write_price` for each policy, as a table."""
-    return pd.DataFrame([write_price(p, seconds=seconds, value_size=value_size)
-                         for p in policies]).set_index("policy")
+    """:func:`write_price` for each policy, as a table: one private server, switched from
+    policy to policy with ``CONFIG SET`` (turning the AOF on writes it first)."""
+    v.positive_real("seconds", seconds)
+    for policy in policies:
+        v.choice("policy", policy, POLICIES)
+    _need_server()
+    rows = []
+    with PrivateRedis(persistence_config("none")) as server:
+        r = _client(server)
+        for policy in policies:
+            for name, value in persistence_config(policy).items():
+                if name != "enable-debug-command":
+                    r.config_set(name, value)
+            _wait_idle(r)
+            _, acked, latency = _write_stream(r, write_rate=None, seconds=seconds,
+                                              value=b"x" * value_size)
+            rows.append({"policy": policy, "writes": len(latency),
+                         "writes_per_s": len(latency) / acked[-1] if len(acked) else 0.0,
+                         "p50_ms": _p(latency, 0.5), "p99_ms": _p(latency, 0.99)})
+        r.close()
+    return pd.DataFrame(rows).set_index("policy")
 
 
 LOADED = re.compile(r"DB loaded from (disk|append only file): ([\d.]+) seconds")
@@ -339,16 +357,20 @@ def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: boo
 
     v.positive_real("seconds", seconds)
     _need_server()
-    with PrivateRedis(persistence_config("none")) as primary, \
+    # no 5-second wait for more replicas before the first full sync
+    with PrivateRedis({**persistence_config("none"), "repl-diskless-sync-delay": 0}) as primary, \
             PrivateRedis(persistence_config("none")) as replica:
         rr = _client(replica)
         rr.execute_command("REPLICAOF", "127.0.0.1", primary.port)
         deadline = time.monotonic() + 10
-        while rr.info("replication").get("master_link_status") != "up":
+        r = _client(primary)
+        # online on the primary's side, not only "link up" on the replica's: after a diskless
+        # sync the primary holds back the stream until the replica's first ACK (up to 1 s)
+        while not (rr.info("replication").get("master_link_status") == "up"
+                   and r.info("replication").get("slave0", {}).get("state") == "online"):
             if time.monotonic() > deadline:
                 raise RuntimeError("the replica did not connect to the primary in 10 s")
             time.sleep(0.01)
-        r = _client(primary)
         value = b"x" * value_size
         ids, latency, t0, n = [], [], time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:

@@ -1,0 +1,87 @@
+"""simlab.sharding: Redis Cluster's key slots, keys and load per shard, the near-cache model."""
+import numpy as np
+import pytest
+
+import simlab
+from simlab import sharding
+
+
+def test_crc16_test_vector():
+    assert sharding.crc16(b"123456789") == 0x31C3
+
+
+@pytest.mark.parametrize("key,hashed", [
+    ("foo", b"foo"), ("{user1000}.following", b"user1000"), ("{user1000}.followers", b"user1000"),
+    ("foo{}{bar}", b"foo{}{bar}"), ("foo{{bar}}zap", b"{bar"), ("foo{bar}{zap}", b"bar"),
+    ("{}", b"{}"), ("}{x}", b"x"), ("{", b"{"), (b"\xff{\x00}", b"\x00"), ("ü{é}", "é".encode()),
+])
+def test_hash_tag_rules(key, hashed):
+    assert sharding.hash_tag(key) == hashed
+    assert sharding.key_slot(key) == sharding.crc16(hashed) % 16384
+
+
+def test_known_slots():
+    assert sharding.key_slot("foo") == 12182
+    assert sharding.key_slot("{user1000}.following") == sharding.key_slot("{user1000}.followers")
+
+
+def test_bad_key_is_named():
+    with pytest.raises(TypeError, match="key must be a str, bytes or number"):
+        sharding.key_slot(["a"])
+
+
+def test_slot_owners_split_like_redis_cli():
+    owners = sharding.slot_owners(3)
+    assert [int(np.flatnonzero(owners == s)[[0, -1]][i]) for s in range(3) for i in (0, 1)] == [
+        0, 5460, 5461, 10922, 10923, 16383]
+    assert np.bincount(sharding.slot_owners(1000)).min() >= 16
+    with pytest.raises(ValueError, match="n_shards must be at most 16384"):
+        sharding.slot_owners(20000)
+
+
+def test_keys_in_slots_land_there():
+    names = sharding.keys_in_slots([0, 7, 16383], 3)
+    assert len(names) == 9
+    assert sorted({sharding.key_slot(n) for n in names}) == [0, 7, 16383]
+
+
+def test_hot_shard_ratio_grows_with_shards_under_zipf():
+    table = sharding.shard_table((3, 10, 100, 1000), n_keys=50_000, alpha=1.0)
+    ratios = table["load_max_over_mean"].to_numpy()
+    assert np.all(np.diff(ratios) > 0)
+    top = simlab.zipf_probabilities(50_000, 1.0)[0]
+    assert ratios[-1] >= top * 1000           # the hottest key alone sets the floor
+    uniform = sharding.shard_table((3, 1000), n_keys=50_000, alpha=0.0)
+    assert uniform["load_max_over_mean"].iloc[0] < 1.02
+
+
+def test_near_cache_takes_the_hot_keys_off_the_shards():
+    plain = sharding.shard_table((100,), n_keys=50_000, alpha=1.0)
+    near = sharding.shard_table((100,), n_keys=50_000, alpha=1.0, near_cache=100)
+    assert near["load_max_over_mean"].iloc[0] < plain["load_max_over_mean"].iloc[0] / 2
+    assert 0.2 < near["near_cache_share"].iloc[0] < 0.6
+
+
+def test_hash_tags_cost_balance():
+    tagged = sharding.shard_table((30,), n_keys=50_000, alpha=0.0, keys_per_tag=1000)
+    plain = sharding.shard_table((30,), n_keys=50_000, alpha=0.0)
+    assert tagged["keys_per_shard_max"].iloc[0] > 1.3 * plain["keys_per_shard_max"].iloc[0]
+
+
+def test_sampled_load_is_seeded():
+    a = sharding.shard_load(10, n_keys=10_000, n_requests=50_000, seed=3)
+    b = sharding.shard_load(10, n_keys=10_000, n_requests=50_000, seed=3)
+    assert a.equals(b) and abs(a["load"].sum() - 1) < 1e-9
+
+
+def test_near_cache_model_against_an_lru_simulation():
+    w = simlab.zipf(5_000, 1.0, 100_000, seed=4)
+    exact = float(simlab.lru_curve(w, sizes=[200])["hit_ratio"].iloc[0])
+    model = sharding.near_cache_model(5_000, 1.0, 200, near_latency=1e-6,
+                                      whiteboard_latency=1e-4)
+    assert abs(model["near_hit_ratio"] - exact) < 0.02
+    none = sharding.near_cache_model(5_000, 1.0, 0, whiteboard_latency=1e-4)
+    assert none["near_hit_ratio"] == 0 and none["mean_latency"] == pytest.approx(1e-4)
+    assert model["mean_latency"] < none["mean_latency"]
+    with pytest.raises(ValueError, match="near_size must be a non-negative integer"):
+        sharding.near_cache_model(5_000, 1.0, -1)
