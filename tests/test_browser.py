@@ -201,6 +201,14 @@ def _kernel_idle(driver) -> bool:
     return bool(state) and state["indicator"] == "idle" and "Idle" in state["status"]
 
 
+def _prompts(driver) -> list[str]:
+    """The input prompts of the code cells ('[ ]:', '[*]:', '[3]:') in the open notebook."""
+    return driver.execute_script(
+        "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
+        "return panel ? Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+        ".map(e => e.textContent.trim()) : [];")
+
+
 def _dirty(driver) -> bool:
     return bool(driver.execute_script(
         "return document.querySelectorAll('.lm-DockPanel-tabBar .jp-mod-dirty').length"))
@@ -350,9 +358,11 @@ def _open_save_and_run(lab, driver, report, name):
     # Run > Run All Cells, then wait for the kernel to be idle again.
     start = time.monotonic()
     _menu(driver, "Run", "Run All Cells")
-    _wait(driver, f"{name} to start running", lambda d: not _kernel_idle(d)
-          or time.monotonic() - start > 3, 10)
-    _wait(driver, f"{name} to finish running", _kernel_idle, RUN_TIMEOUT)
+    # Started (or already done): a code cell shows [*] or an execution count.
+    _wait(driver, f"{name} to start running", lambda d: any(
+        p not in ("[ ]:", "") for p in _prompts(d)), 30, poll=0.05)
+    _wait(driver, f"{name} to finish running", lambda d: _kernel_idle(d) and not any(
+        "*" in p for p in _prompts(d)), RUN_TIMEOUT, poll=0.1)
     seconds = time.monotonic() - start
 
     shot = lab["base"] / f"{path.stem}.png"
@@ -380,6 +390,9 @@ def _open_save_and_run(lab, driver, report, name):
     _wait(driver, f"{name} to be saved after running",
           lambda d: path.stat().st_mtime_ns != mtime and not _dirty(d), 30)
     problems = _cell_failures(path)
+    shown = _prompts(driver)
+    if len(shown) != sum(c["cell_type"] == "code" for c in json.loads(path.read_text())["cells"]):
+        problems.append(f"the page shows {len(shown)} code cells, the file has another number")
     if stderr_marks and not problems:
         problems.append("stderr or error output shown in the page:\n" + "\n---\n".join(stderr_marks))
     if console:
