@@ -122,8 +122,8 @@ if REAL:
     elsewhere = next(i for i in range(3) if i != cluster.owner(sharding.key_slot(key)))
     try:
         cluster.node_client(elsewhere).get(key)
-    except simlab.live.client.redis.exceptions.ResponseError as exc:
-        print("plain client:  ", type(exc).__name__, str(exc).split()[0], "->", "another node")
+    except simlab.live.client.redis.exceptions.MovedError as exc:   # the reply "MOVED ..."
+        print("plain client:   MOVED", exc)
     print("RedisCluster:  ", rc.get(key))
 
 # %% [markdown]
