@@ -3,56 +3,73 @@
 The filing room is the database (complete, durable, slow to reach); the whiteboard is Redis
 (fast, small, wiped now and then). simlab answers each of the course's questions twice: with a
 simulation in virtual time, and with a live run against real or fake Redis, in the same table.
+
+The package imports lazily (PEP 562): ``import simlab`` loads no NumPy, pandas, Numba or
+redis-py; ``simlab.simulate`` (or any name below, or any submodule such as ``simlab.engine``)
+imports its module on first use. So a command or a script pays only for what it uses.
 """
-from .caches import (POLICIES, Cache, FIFOCache, LFUCache, LRUCache, PerfectLFUCache, RandomCache,
-                     make_cache)
-from .engine import hit_counts, simulate, simulate_redis, simulate_reference, steady_hit_ratio
-from .latency import (PRESETS, Constant, Distribution, Empirical, Exponential, Gamma, LogNormal,
-                      Mixture, preset)
-from .results import db_load_over_time, hit_ratio_over_time, summarize
-from .analysis import (cheapest_size, che_hit_ratio, cost_table, fanout_latency, fifo_hit_ratio,
-                       lfu_hit_ratio,
-                       log_sizes, lru_curve, replicate, smallest_size_for, theory_curve,
-                       unique_keys_over_time)
-from .live import (CacheAside, PrivateRedis, RedisUnavailable, backend_banner, cleanup, connect,
-                   filing_room, key)
-from .redis_cache import OOM_ERROR, REDIS_POLICIES, OOMError, RedisCache
-from .eviction import batch_survival, compare_cache_aside, true_lru_survival
-from .workloads import with_scans
-from .clock import FakeRedisClock, RealClock, clock_for
-from .analysis import stale_share, stale_share_fixed_ttl, ttl_hit_ratio, value_age
-from . import checks, expiry, plots, queueing, ratelimit, redis_memory
-from .workloads import (TraceError, Workload, from_keys, hot_set, hot_set_probabilities,
-                        poisson_arrivals, read_trace, zipf, zipf_probabilities)
+from __future__ import annotations
+
+import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
-__all__ = [
+# public name -> the module (relative to simlab) that defines it
+_NAMES = {
     # workloads
-    "Workload", "zipf", "hot_set", "from_keys", "read_trace", "poisson_arrivals",
-    "zipf_probabilities", "hot_set_probabilities", "TraceError",
+    "Workload": "workloads", "zipf": "workloads", "hot_set": "workloads",
+    "from_keys": "workloads", "read_trace": "workloads", "poisson_arrivals": "workloads",
+    "zipf_probabilities": "workloads", "hot_set_probabilities": "workloads",
+    "TraceError": "workloads", "with_scans": "workloads",
     # latency models
-    "Distribution", "LogNormal", "Gamma", "Exponential", "Constant", "Empirical", "Mixture",
-    "preset", "PRESETS",
+    "Distribution": "latency", "LogNormal": "latency", "Gamma": "latency",
+    "Exponential": "latency", "Constant": "latency", "Empirical": "latency",
+    "Mixture": "latency", "preset": "latency", "PRESETS": "latency",
     # caches and the engine
-    "POLICIES", "Cache", "LRUCache", "LFUCache", "FIFOCache", "RandomCache", "PerfectLFUCache",
-    "make_cache",
-    "simulate", "simulate_reference", "simulate_redis", "hit_counts", "steady_hit_ratio",
+    "POLICIES": "caches", "Cache": "caches", "LRUCache": "caches", "LFUCache": "caches",
+    "FIFOCache": "caches", "RandomCache": "caches", "PerfectLFUCache": "caches",
+    "make_cache": "caches",
+    "simulate": "engine", "simulate_reference": "engine", "simulate_redis": "engine",
+    "hit_counts": "engine", "steady_hit_ratio": "engine",
     # results and analysis
-    "summarize", "hit_ratio_over_time", "db_load_over_time", "lru_curve", "log_sizes", "che_hit_ratio",
-    "fifo_hit_ratio", "lfu_hit_ratio", "theory_curve", "replicate", "unique_keys_over_time",
-    "cost_table", "cheapest_size", "smallest_size_for", "fanout_latency",
+    "summarize": "results", "hit_ratio_over_time": "results", "db_load_over_time": "results",
+    "lru_curve": "analysis", "log_sizes": "analysis", "che_hit_ratio": "analysis",
+    "fifo_hit_ratio": "analysis", "lfu_hit_ratio": "analysis", "theory_curve": "analysis",
+    "replicate": "analysis", "unique_keys_over_time": "analysis", "cost_table": "analysis",
+    "cheapest_size": "analysis", "smallest_size_for": "analysis",
+    "fanout_latency": "analysis", "ttl_hit_ratio": "analysis", "stale_share": "analysis",
+    "stale_share_fixed_ttl": "analysis", "value_age": "analysis",
     # the live layer
-    "connect", "filing_room", "CacheAside", "PrivateRedis", "RedisUnavailable", "cleanup", "key",
-    "backend_banner",
+    "connect": "live", "filing_room": "live", "CacheAside": "live", "PrivateRedis": "live",
+    "RedisUnavailable": "live", "cleanup": "live", "key": "live", "backend_banner": "live",
     # Redis-faithful eviction and memory
-    "RedisCache", "REDIS_POLICIES", "OOM_ERROR", "OOMError", "redis_memory",
-    "batch_survival", "compare_cache_aside", "true_lru_survival", "with_scans",
-    # time and expiry
-    "clock_for", "FakeRedisClock", "RealClock", "ttl_hit_ratio", "stale_share",
-    "stale_share_fixed_ttl", "value_age", "expiry",
-    # rate limiting and queues (simulation modules; live ones in simlab.live)
-    "ratelimit", "queueing",
-    # notebook helpers
-    "plots", "checks",
-]
+    "RedisCache": "redis_cache", "REDIS_POLICIES": "redis_cache", "OOM_ERROR": "redis_cache",
+    "OOMError": "redis_cache",
+    "batch_survival": "eviction", "compare_cache_aside": "eviction",
+    "true_lru_survival": "eviction",
+    # time
+    "clock_for": "clock", "FakeRedisClock": "clock", "RealClock": "clock",
+}
+
+# submodules that are part of the public API (``simlab.expiry.simulate_expiry`` ...)
+_MODULES = ("checks", "expiry", "plots", "queueing", "ratelimit", "redis_memory")
+
+__all__ = [*_NAMES, *_MODULES]
+
+
+def __getattr__(name):
+    """Import the module behind ``simlab.<name>`` on first use (PEP 562)."""
+    module = _NAMES.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f".{name}", __name__)   # any submodule
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

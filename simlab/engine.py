@@ -253,7 +253,8 @@ def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: i
 def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory: int,
                    samples: int = 5, lfu_log_factor: float = 10, lfu_decay_time: float = 1,
                    whiteboard="redis-loopback", filing_room="postgres-indexed",
-                   atomic: bool | None = None, key_names=None, seed: int | None = None):
+                   atomic: bool | None = None, key_names=None, seed: int | None = None,
+                   engine: str = "fast"):
     """Cache-aside with the whiteboard as Redis runs it: ``maxmemory`` bytes, a Redis policy.
 
     Parameters
@@ -274,6 +275,11 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
         when ``filing_room`` is the constant 0, as in :func:`simulate`.
     key_names : sequence of str, optional
         The name stored for each key id (its length is what the key costs in bytes).
+    engine : {"fast", "reference"}
+        ``fast``: the compiled model (:mod:`simlab._redis_kernels`); ``reference``: the
+        plain-Python :class:`simlab.redis_cache.RedisCache`, step by step. Both give the same
+        table request by request (the fast one falls back to the reference when two key ids
+        share a name).
 
     Other parameters and the table as in :func:`simulate`; keys are stored under names
     ``key:%08d`` (synthetic workloads) or ``key:<label>`` (traces) unless ``key_names`` is
@@ -293,6 +299,7 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
     cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
                        lfu_decay_time=lfu_decay_time, rng=seed)
     atomic = _atomic(atomic, filing_room)
+    v.choice("engine", engine, ("fast", "reference"))
     inputs = _Inputs(workload, whiteboard, filing_room, seed)
     synthetic = workload.params.get("generator") in ("zipf", "hot_set")
     if key_names is not None:
@@ -301,20 +308,66 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
             raise ValueError(f"key_names must give one name per key id ({workload.n_keys}), "
                              f"got {len(names)}")
     elif synthetic:
-        names = [f"key:{k:08d}" for k in range(workload.n_keys)]
+        names = None      # key:%08d, built only where the reference needs them
     else:
         names = [f"key:{label}" for label in workload.key_names]
-    tic = time.perf_counter()
-    columns = _event_loop(workload, cache, inputs, names, atomic=atomic,
-                          fill_kwargs={"in_script": True})
-    engine_s = time.perf_counter() - tic
+    if engine == "fast" and (names is None or len(set(names)) == len(names)):
+        columns, counters = _redis_fast(workload, cache, inputs, names, atomic)
+        engine_s = columns.pop()
+        oom_errors, bytes_at_end = int(counters[5]), int(counters[6])
+        columns = (*columns, counters[:5])
+    else:
+        engine = "reference"
+        if names is None:
+            names = [f"key:{k:08d}" for k in range(workload.n_keys)]
+        tic = time.perf_counter()
+        columns = _event_loop(workload, cache, inputs, names, atomic=atomic,
+                              fill_kwargs={"in_script": True})
+        engine_s = time.perf_counter() - tic
+        oom_errors, bytes_at_end = cache.oom_errors, cache.used_memory
     params = _params(workload, policy, None, whiteboard, filing_room, seed, "redis-model",
                      atomic)
     params.update({"maxmemory": maxmemory, "samples": samples,
-                   "lfu_log_factor": lfu_log_factor, "lfu_decay_time": lfu_decay_time})
+                   "lfu_log_factor": lfu_log_factor, "lfu_decay_time": lfu_decay_time,
+                   "redis_engine": engine})
     df = build_table(workload, *columns, params, engine_s)
-    df.attrs.update({"oom_errors": cache.oom_errors, "bytes_at_end": cache.used_memory})
+    df.attrs.update({"oom_errors": oom_errors, "bytes_at_end": bytes_at_end})
     return df
+
+
+def _redis_fast(workload, cache, inputs, names, atomic):
+    """:func:`simulate_redis`'s loop, compiled: the columns (engine seconds last) and the
+    counters of :func:`simlab._redis_kernels.redis_cache_aside`."""
+    from . import _redis_kernels as RK
+    from .redis_cache import REDIS_POLICIES
+
+    n = len(workload)
+    if names is None:
+        lengths = RK.key_lengths_synthetic(workload.n_keys)
+    else:
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+    sizes = workload.sizes
+    if sizes.shape[0] > 1 and np.all(sizes == sizes[0]):
+        sizes = sizes[:1]
+    state = cache._rng.state
+    st, fa = RK.new_state(REDIS_POLICIES.index(cache.policy),
+                          RK.NO_LIMIT if cache.maxmemory is None else cache.maxmemory,
+                          cache.samples, float(cache.lfu_log_factor),
+                          float(cache.lfu_decay_time), workload.n_keys,
+                          state - (1 << 64) if state >= 1 << 63 else state)
+    start, outcome, wb, db, total, flags = _columns(n)
+    sequential = workload.times is None
+    ttls = workload.ttls
+    if np.all(np.isnan(ttls)):
+        ttls = np.full(1, np.nan)
+    tic = time.perf_counter()
+    vbytes = RK.request_bytes(workload.keys, lengths, np.ascontiguousarray(sizes, np.int64))
+    counters = RK.redis_cache_aside(workload.keys, workload.ops,
+                                    np.zeros(1) if sequential else workload.times, sequential,
+                                    ttls, vbytes, inputs.wb_get, inputs.wb_set, inputs.db, st,
+                                    fa, atomic, start, outcome, wb, db, total, flags)
+    engine_s = time.perf_counter() - tic
+    return [start, outcome, wb, db, total, flags, engine_s], counters
 
 
 def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 0,

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import bisect
 import math
-import random
+
+import numpy as np
 
 from . import _validate as v
 from . import redis_memory as mem
+from ._random import resolve_seed, stream
 
 REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                   "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
@@ -53,6 +55,51 @@ def lfu_log_incr(counter: int, lfu_log_factor: float, draw: float) -> int:
         return 255
     base = max(counter - LFU_INIT_VAL, 0)
     return counter + 1 if draw < 1.0 / (base * lfu_log_factor + 1) else counter
+
+
+_MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """The model's random numbers: splitmix64, a few lines that the compiled model
+    (:mod:`simlab._redis_kernels`) repeats exactly, so both draw the same numbers.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator or None
+        An int seeds the stream ``"policy"`` of :func:`simlab._random.stream` (one stream per
+        component); a Generator gives the 64-bit starting state; None draws fresh entropy.
+    """
+
+    def __init__(self, seed=None):
+        if isinstance(seed, np.random.Generator):
+            self.state = int(seed.integers(0, 1 << 64, dtype=np.uint64))
+        else:
+            self.state = initial_state(resolve_seed(seed))
+
+    def next64(self) -> int:
+        """The next 64-bit draw."""
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    def getrandbits(self, k: int) -> int:
+        """``k`` (at most 64) random bits, like :meth:`random.Random.getrandbits`."""
+        return self.next64() >> (64 - k) if k < 64 else self.next64()
+
+    def random(self) -> float:
+        """A float in [0, 1) with 53 random bits."""
+        return (self.next64() >> 11) * (1.0 / (1 << 53))
+
+    def randrange(self, n: int) -> int:
+        """An int in [0, n) (the draw modulo n)."""
+        return self.next64() % n
+
+
+def initial_state(seed: int) -> int:
+    """splitmix64's starting state for a run seeded with ``seed`` (its ``"policy"`` stream)."""
+    return int(stream(seed, "policy").integers(0, 1 << 64, dtype=np.uint64))
 
 
 class _HashTable:
@@ -87,7 +134,7 @@ class _HashTable:
         if self.size > mem.MIN_TABLE and self.count * 100 < self.size * 10:
             self._resize(mem.table_size(self.count) if self.count else mem.MIN_TABLE)
 
-    def some_keys(self, count: int, rng: random.Random) -> list:
+    def some_keys(self, count: int, rng) -> list:
         """Up to ``count`` keys from runs of neighbouring buckets (``dictGetSomeKeys``)."""
         count = min(count, self.count)
         out: list = []
@@ -127,8 +174,9 @@ class RedisCache:
         ``maxmemory-samples`` (1 to 64).
     lfu_log_factor, lfu_decay_time : float
         As in redis.conf (decay time in minutes; 0: no decay).
-    rng : int or random.Random, optional
-        Sampling and the LFU counter's draws.
+    rng : int, SplitMix64 or numpy.random.Generator, optional
+        Sampling, key hashes and the LFU counter's draws (an int is a run's seed: the draws
+        come from its ``"policy"`` stream, see :class:`SplitMix64`).
     """
 
     def __init__(self, policy: str = "allkeys-lru", maxmemory: int | None = None, *,
@@ -143,7 +191,7 @@ class RedisCache:
                              f"got {samples!r}")
         self.lfu_log_factor = v.nonnegative_real("lfu_log_factor", lfu_log_factor)
         self.lfu_decay_time = v.nonnegative_real("lfu_decay_time", lfu_decay_time)
-        self._rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        self._rng = rng if isinstance(rng, SplitMix64) else SplitMix64(rng)
         self.lfu = policy.endswith("-lfu")
         self.volatile_only = policy.startswith("volatile-")
         # key -> [entry bytes, lru-or-lfu field, expire_at (None: no TTL)]

@@ -508,6 +508,43 @@ def _numeric(path, frame, column, rule, *, allow_empty=False, minimum=0.0,
     return values.to_numpy(dtype=np.float64)
 
 
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _integer_lines(path):
+    """The keys of a one-key-per-line trace whose every line is an integer written plainly
+    (digits, an optional minus sign, no leading zero, no blank line), else ``None``.
+
+    Such a trace (block numbers, object ids) reads as numbers about 5x faster than as text,
+    with the same key ids and names: with only digits, minus signs and newlines in the file,
+    any other spelling of a number (``007``, ``-0``, a blank line) is longer than the plain
+    one, so the file's length equals the plain spellings' total exactly when every line is
+    plain."""
+    import io
+
+    data = path.read_bytes()
+    if not data or data.translate(None, b"0123456789-\n"):
+        return None
+    try:
+        numbers = pd.read_csv(io.BytesIO(data), header=None, dtype=np.int64,
+                              engine="c")[0].to_numpy()
+    except (ValueError, OverflowError):
+        return None
+    digits = np.searchsorted(_POWERS_OF_TEN, np.abs(numbers), side="right") + 1 + (numbers < 0)
+    newlines = len(numbers) - (not data.endswith(b"\n"))
+    return numbers if int(digits.sum()) + newlines == len(data) else None
+
+
+def _integer_trace(path, numbers):
+    codes, uniques = pd.factorize(numbers, sort=False)   # key ids in order of first request
+    n = len(codes)
+    return Workload(keys=codes.astype(np.int64), ops=np.zeros(n, dtype=np.int8), times=None,
+                    sizes=np.ones(n, dtype=np.int64), ttls=np.full(n, np.nan),
+                    key_names=np.array([str(u) for u in uniques.tolist()], dtype=object),
+                    params={"generator": "trace", "path": str(path), "n_requests": n,
+                            "columns": ["key"]})
+
+
 def read_trace(path) -> Workload:
     """Read a recorded trace.
 
@@ -538,6 +575,9 @@ def read_trace(path) -> Workload:
             raise TraceError(f"{path}: unknown column(s) {', '.join(sorted(unknown))}; "
                              "allowed: key, t, op, size, ttl")
     else:
+        numbers = _integer_lines(path)
+        if numbers is not None:
+            return _integer_trace(path, numbers)
         frame = pd.read_csv(path, header=None, names=["key"], dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     if frame.empty:

@@ -145,7 +145,7 @@ losses = durability.loss_table(write_rates=(100, 1_000, 10_000), save_seconds=60
 losses.round(2)
 
 # %%
-rates = np.logspace(1, 5, 50)
+rates = np.logspace(1, 5, 17)
 ax = plt.figure(figsize=(8, 4)).gca()
 for policy in ("rdb", "aof-no", "aof-everysec"):
     ax.plot(rates, [durability.expected_loss(policy, x, "machine", save_seconds=60)
@@ -289,24 +289,24 @@ print("model: a lag of 1 ms at 2,000 writes a second loses about",
 # A cache can be rebuilt: everything on it is a copy of the filing room. After a restart
 # without persistence it starts empty, and every request misses until the popular keys are
 # back; the filing room takes that load at once. With an RDB snapshot it starts warm. Below,
-# the simulation (Zipf 1.0 over 20,000 keys, a whiteboard of 2,000), and, with a server, the
+# the simulation (Zipf 1.0 over 10,000 keys, a whiteboard of 1,000), and, with a server, the
 # same on a private real one with the filing room behind it.
 
 # %%
-w = simlab.zipf(n_keys=20_000, alpha=1.0, n_requests=40_000, seed=10)
-cold = simlab.hit_ratio_over_time(simlab.simulate(w, policy="lru", cache_size=2000, seed=1),
-                                  window=2000)
+w = simlab.zipf(n_keys=10_000, alpha=1.0, n_requests=20_000, seed=10)
+cold = simlab.hit_ratio_over_time(simlab.simulate(w, policy="lru", cache_size=1000, seed=1),
+                                  window=1000)
 ax = plt.figure(figsize=(8, 4)).gca()
 ax.plot(cold["request"], cold["hit_ratio"], label="simulated, restarted empty")
 ax.axhline(cold["hit_ratio"].iloc[-5:].mean(), color="C0", ls=":",
            label="simulated, restarted warm (RDB)")
 if REAL:
     room = simlab.filing_room()
-    small = simlab.zipf(n_keys=1000, alpha=1.0, n_requests=1000, seed=10)
+    small = simlab.zipf(n_keys=500, alpha=1.0, n_requests=600, seed=10)
     for policy, style in (("none", "C2o-"), ("rdb", "C3s-")):
-        curve = live.cold_start(policy, small, room, window=100)
-        ax.plot(curve["request"] * 40, curve["hit_ratio"], style, ms=4,
-                label=f"real server, {policy} (1,000 keys; requests x 40)")
+        curve = live.cold_start(policy, small, room, window=60)
+        ax.plot(curve["request"] * 20, curve["hit_ratio"], style, ms=4,
+                label=f"real server, {policy} (500 keys; requests x 20)")
     room.close()
 ax.set(title="Hit ratio after a restart", xlabel="requests since the restart",
        ylabel="hit ratio", ylim=(0, 1))

@@ -1,0 +1,579 @@
+"""The Redis model (:class:`simlab.redis_cache.RedisCache` driven by
+:func:`simlab.engine.simulate_redis`), compiled with Numba.
+
+The same model step by step: the two hash tables (the keyspace and the expires table) with
+their buckets, chains, growth and shrinking, ``dictGetSomeKeys``-like sampling, the 16-entry
+pool, the one-second LRU clock, the LFU counter with its decay, the per-key memory model, lazy
+expiry, OOM refusals (the in-script rule included) and the splitmix64 draws of
+:class:`simlab.redis_cache.SplitMix64`, in the same order, so that both give the same result
+request by request (``tests/test_redis_kernels.py``).
+
+State lives in two flat arrays, as in :mod:`simlab._kernels` (each array handed to a compiled
+helper costs reference counting, so helpers take at most these two):
+
+* ``st`` (int64): a header (below), then per table its bucket heads and per-key chain links,
+  then per key its hash, the dense sets that random eviction draws from, the LRU clock or LFU
+  minutes, the LFU counter and the entry's bytes (0: not stored), the pool's keys, scratch.
+* ``fa`` (float64): per key its expiry time (NaN: no TTL), then the pool's scores and the LFU
+  parameters.
+
+Keys are the workload's dense ids; the plain model sees their names. A name's length is what
+the key costs; the names must be distinct (the engine checks).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import _kernels as K
+from . import redis_memory as mem
+
+NOEVICTION, ALLKEYS_LRU, ALLKEYS_LFU, ALLKEYS_RANDOM = 0, 1, 2, 3
+VOLATILE_LRU, VOLATILE_LFU, VOLATILE_RANDOM, VOLATILE_TTL = 4, 5, 6, 7
+EVPOOL_SIZE = 16
+LFU_INIT_VAL = 5
+LRU_CLOCK_MAX = (1 << 24) - 1
+NO_LIMIT = -1
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+# header of ``st``
+(RNG, COUNT, EVICTIONS, EXPIRED, OOM, PRE_OOM, ENTRY_BYTES, POLICY, SAMPLES, N_KEYS, MAXMEM,
+ POOL_LEN, ALL_LEN, VOL_LEN, HASH, HASHED, ALL, ALL_POS, VOL, VOL_POS, FIELD, CNT, EBYTES,
+ POOL_KEY, TMP) = range(25)
+TABLES = 25            # per table: size, count, head offset, next offset, prev offset
+T_SIZE, T_COUNT, T_HEAD, T_NEXT, T_PREV = range(5)
+HEADER = TABLES + 10
+MAIN, EXPIRES = TABLES, TABLES + 5
+# ``fa``: expire_at[n_keys], pool scores[16], then these two
+F_POOL, F_LOG_FACTOR, F_DECAY = 0, 1, 2   # offsets after the per-key expiry times
+
+
+# --- splitmix64 -------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _next64(st):
+    z = np.uint64(st[RNG]) + _GOLDEN
+    st[RNG] = np.int64(z)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def _random(st):
+    return np.float64(_next64(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _bits(st):
+    return np.int64(_next64(st))
+
+
+@njit(cache=True)
+def _below(st, n):
+    return np.int64(_next64(st) % np.uint64(n))
+
+
+# --- the per-key memory model (redis_memory.entry_bytes, integers aside) ----------------------
+
+@njit(cache=True)
+def _size_class(n):
+    if n <= 8:
+        return 8
+    if n <= 128:
+        return ((n + 15) // 16) * 16
+    x = max(n - 1, 1)
+    group = 1
+    while group * 2 <= x:
+        group *= 2
+    spacing = max(group // 4, 16)
+    return ((n + spacing - 1) // spacing) * spacing
+
+
+@njit(cache=True)
+def _sds(length):
+    header = 1 if length < 32 else (3 if length < 256 else (5 if length < 65_536 else 9))
+    return _size_class(header + length + 1)
+
+
+@njit(cache=True)
+def entry_bytes(key_length, value_length):
+    """Bytes one key adds (no TTL, buckets aside): :func:`simlab.redis_memory.entry_bytes`."""
+    if value_length <= mem.EMBSTR_LIMIT:
+        value = _size_class(mem.OBJECT_HEADER + 3 + value_length + 1)
+    else:
+        value = mem.OBJECT_HEADER + _sds(value_length)
+    return mem.DICT_ENTRY + _sds(key_length) + value
+
+
+# --- the hash tables ----------------------------------------------------------------------
+
+@njit(cache=True)
+def _table_size(n):
+    if n <= 0:
+        return 0
+    size = mem.MIN_TABLE
+    while size < n:
+        size *= 2
+    return size
+
+
+@njit(cache=True)
+def _resize(st, t, size):
+    """Rehash table ``t`` into ``size`` buckets in the plain model's order."""
+    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
+    tmp = st[TMP]
+    n = 0
+    for b in range(st[t + T_SIZE]):
+        x = st[head + b]
+        while x >= 0:
+            st[tmp + n] = x
+            n += 1
+            x = st[nxt + x]
+    for b in range(size):
+        st[head + b] = -1
+    mask = size - 1
+    hsh = st[HASH]
+    for j in range(n):
+        x = st[tmp + j]
+        b = st[hsh + x] & mask
+        first = st[head + b]
+        st[nxt + x] = first
+        st[prv + x] = -1
+        if first >= 0:
+            st[prv + first] = x
+        st[head + b] = x
+    st[t + T_SIZE] = size
+
+
+@njit(cache=True)
+def _table_add(st, t, x):
+    if st[t + T_COUNT] >= st[t + T_SIZE]:
+        _resize(st, t, _table_size(st[t + T_COUNT] + 1))
+    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
+    b = st[st[HASH] + x] & (st[t + T_SIZE] - 1)
+    first = st[head + b]
+    st[nxt + x] = first
+    st[prv + x] = -1
+    if first >= 0:
+        st[prv + first] = x
+    st[head + b] = x
+    st[t + T_COUNT] += 1
+
+
+@njit(cache=True)
+def _table_remove(st, t, x):
+    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
+    p = st[prv + x]
+    q = st[nxt + x]
+    if p >= 0:
+        st[nxt + p] = q
+    else:
+        st[head + (st[st[HASH] + x] & (st[t + T_SIZE] - 1))] = q
+    if q >= 0:
+        st[prv + q] = p
+    st[t + T_COUNT] -= 1
+
+
+@njit(cache=True)
+def _shrink_if_sparse(st, t):
+    size, count = st[t + T_SIZE], st[t + T_COUNT]
+    if size > mem.MIN_TABLE and count * 100 < size * 10:
+        _resize(st, t, _table_size(count) if count > 0 else mem.MIN_TABLE)
+
+
+# --- dense sets (random eviction draws from them) ---------------------------------------------
+
+@njit(cache=True)
+def _dense_add(st, which, x):
+    length = ALL_LEN if which == ALL else VOL_LEN
+    pos = st[ALL_POS] if which == ALL else st[VOL_POS]
+    st[pos + x] = st[length]
+    st[st[which] + st[length]] = x
+    st[length] += 1
+
+
+@njit(cache=True)
+def _dense_discard(st, which, x):
+    length = ALL_LEN if which == ALL else VOL_LEN
+    pos = st[ALL_POS] if which == ALL else st[VOL_POS]
+    dense = st[which]
+    i = st[pos + x]
+    st[length] -= 1
+    last = st[dense + st[length]]
+    if i < st[length]:
+        st[dense + i] = last
+        st[pos + last] = i
+
+
+# --- per-key access data -----------------------------------------------------------------------
+
+@njit(cache=True)
+def _is_lfu(st):
+    return st[POLICY] == ALLKEYS_LFU or st[POLICY] == VOLATILE_LFU
+
+
+@njit(cache=True)
+def _lfu_decayed(st, fa, x, now):
+    counter = st[st[CNT] + x]
+    decay = fa[st[N_KEYS] + EVPOOL_SIZE + F_DECAY - 1]
+    if decay > 0:
+        elapsed = (int(now / 60) - st[st[FIELD] + x]) & 0xFFFF
+        periods = int(elapsed / decay)
+        counter = max(counter - periods, 0)
+    return counter
+
+
+@njit(cache=True)
+def _touch(st, fa, x, now):
+    if _is_lfu(st):
+        counter = _lfu_decayed(st, fa, x, now)
+        draw = _random(st)
+        if counter < 255:
+            factor = fa[st[N_KEYS] + EVPOOL_SIZE + F_LOG_FACTOR - 1]
+            base = max(counter - LFU_INIT_VAL, 0)
+            if draw < 1.0 / (base * factor + 1):
+                counter += 1
+        st[st[FIELD] + x] = int(now / 60) & 0xFFFF
+        st[st[CNT] + x] = counter
+    else:
+        st[st[FIELD] + x] = int(now) & LRU_CLOCK_MAX
+
+
+@njit(cache=True)
+def _score(st, fa, x, now):
+    policy = st[POLICY]
+    if policy == ALLKEYS_LRU or policy == VOLATILE_LRU:
+        return float(((int(now) & LRU_CLOCK_MAX) - st[st[FIELD] + x]) & LRU_CLOCK_MAX) * 1000.0
+    if policy == ALLKEYS_LFU or policy == VOLATILE_LFU:
+        return float(255 - _lfu_decayed(st, fa, x, now))
+    return -fa[x]
+
+
+# --- eviction ------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _pool_insert(st, fa, x, score):
+    scores = st[N_KEYS]
+    keys = st[POOL_KEY]
+    n = st[POOL_LEN]
+    k = 0
+    while k < n and fa[scores + k] < score:   # bisect_left
+        k += 1
+    if k == 0 and n >= EVPOOL_SIZE:
+        return
+    if n < EVPOOL_SIZE:
+        for j in range(n, k, -1):
+            fa[scores + j] = fa[scores + j - 1]
+            st[keys + j] = st[keys + j - 1]
+        fa[scores + k] = score
+        st[keys + k] = x
+        st[POOL_LEN] = n + 1
+    else:   # full: drop the smallest score, insert just before k
+        for j in range(0, k - 1):
+            fa[scores + j] = fa[scores + j + 1]
+            st[keys + j] = st[keys + j + 1]
+        fa[scores + k - 1] = score
+        st[keys + k - 1] = x
+
+
+@njit(cache=True)
+def _populate(st, fa, t, now):
+    """Sample keys from table ``t`` as ``dictGetSomeKeys`` does; merge them into the pool."""
+    count = min(st[SAMPLES], st[t + T_COUNT])
+    if count == 0:
+        return
+    head, nxt = st[t + T_HEAD], st[t + T_NEXT]
+    mask = st[t + T_SIZE] - 1
+    i = _bits(st) & mask
+    empty_run = 0
+    found = 0
+    for _ in range(count * 10):
+        x = st[head + i]
+        if x < 0:
+            empty_run += 1
+            if empty_run >= 5 and empty_run > count:
+                i = _bits(st) & mask
+                empty_run = 0
+        else:
+            empty_run = 0
+            while x >= 0:
+                _pool_insert(st, fa, x, _score(st, fa, x, now))
+                found += 1
+                if found == count:
+                    return
+                x = st[nxt + x]
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def _victim(st, fa, now):
+    policy = st[POLICY]
+    volatile = policy >= VOLATILE_LRU
+    n = st[VOL_LEN] if volatile else st[ALL_LEN]
+    if n == 0:
+        return -1
+    if policy == ALLKEYS_RANDOM or policy == VOLATILE_RANDOM:
+        return st[st[VOL if volatile else ALL] + _below(st, n)]
+    t = EXPIRES if volatile else MAIN
+    while True:
+        _populate(st, fa, t, now)
+        while st[POOL_LEN] > 0:
+            st[POOL_LEN] -= 1
+            x = st[st[POOL_KEY] + st[POOL_LEN]]
+            if st[st[EBYTES] + x] > 0 and (not volatile or fa[x] == fa[x]):
+                return x
+
+
+@njit(cache=True)
+def _used(st):
+    return st[ENTRY_BYTES] + mem.BUCKET * (st[MAIN + T_SIZE] + st[EXPIRES + T_SIZE])
+
+
+@njit(cache=True)
+def _remove(st, fa, x):
+    st[ENTRY_BYTES] -= st[st[EBYTES] + x]
+    st[st[EBYTES] + x] = 0
+    st[COUNT] -= 1
+    _dense_discard(st, ALL, x)
+    _table_remove(st, MAIN, x)
+    if fa[x] == fa[x]:
+        _dense_discard(st, VOL, x)
+        _table_remove(st, EXPIRES, x)
+        fa[x] = np.nan
+
+
+@njit(cache=True)
+def make_room(st, fa, now):
+    """Before every command: shrink sparse tables, evict while above the limit."""
+    _shrink_if_sparse(st, MAIN)
+    _shrink_if_sparse(st, EXPIRES)
+    ok = True
+    if st[MAXMEM] != NO_LIMIT:
+        while _used(st) > st[MAXMEM]:
+            if st[POLICY] == NOEVICTION:
+                ok = False
+                break
+            x = _victim(st, fa, now)
+            if x < 0:
+                ok = False
+                break
+            _remove(st, fa, x)
+            st[EVICTIONS] += 1
+    st[PRE_OOM] = 0 if ok else 1
+    return ok
+
+
+@njit(cache=True)
+def _expire_if_needed(st, fa, x, now):
+    if st[st[EBYTES] + x] > 0 and fa[x] == fa[x] and now > fa[x]:
+        _remove(st, fa, x)
+        st[EXPIRED] += 1
+        return True
+    return False
+
+
+# --- commands ------------------------------------------------------------------------------
+
+@njit(cache=True)
+def redis_get(st, fa, x, now):
+    """GET key ``x``: 0 hit, 1 absent, 2 expired (and removed)."""
+    make_room(st, fa, now)
+    if _expire_if_needed(st, fa, x, now):
+        return 2
+    if st[st[EBYTES] + x] == 0:
+        return 1
+    _touch(st, fa, x, now)
+    return 0
+
+
+@njit(cache=True)
+def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
+    """SET key ``x`` (``value_bytes``: its entry without TTL) with ``ttl`` (NaN: none)."""
+    refused = st[PRE_OOM] == 1 if in_script else not make_room(st, fa, now)
+    if refused:
+        st[OOM] += 1
+        return False
+    ebytes = st[EBYTES]
+    lfu = _is_lfu(st)
+    keep = False
+    if st[ebytes + x] > 0:
+        _expire_if_needed(st, fa, x, now)
+    if st[ebytes + x] > 0:
+        _touch(st, fa, x, now)            # SET looks the key up first
+        keep = lfu
+        _remove(st, fa, x)
+    if not keep:
+        if lfu:
+            st[st[FIELD] + x] = int(now / 60) & 0xFFFF
+            st[st[CNT] + x] = LFU_INIT_VAL
+        else:
+            st[st[FIELD] + x] = int(now) & LRU_CLOCK_MAX
+    has_ttl = ttl == ttl
+    entry = value_bytes + (mem.DICT_ENTRY if has_ttl else 0)
+    st[ebytes + x] = entry
+    st[ENTRY_BYTES] += entry
+    st[COUNT] += 1
+    if st[st[HASHED] + x] == 0:
+        st[st[HASH] + x] = _bits(st)
+        st[st[HASHED] + x] = 1
+    _dense_add(st, ALL, x)
+    _table_add(st, MAIN, x)
+    if has_ttl:
+        fa[x] = now + ttl
+        _dense_add(st, VOL, x)
+        _table_add(st, EXPIRES, x)
+    return True
+
+
+@njit(cache=True)
+def redis_delete(st, fa, x, now):
+    make_room(st, fa, now)
+    if st[st[EBYTES] + x] > 0:
+        _remove(st, fa, x)
+
+
+@njit(cache=True)
+def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys, rng_state):
+    """An empty Redis model for keys ``0 .. n_keys-1``; ``rng_state`` as an int64."""
+    hmax = max(_table_size(n_keys), mem.MIN_TABLE)
+    regions = np.array([hmax, n_keys, n_keys, hmax, n_keys, n_keys,   # main, expires tables
+                        n_keys, n_keys, n_keys, n_keys, n_keys, n_keys,  # hash .. vol_pos
+                        n_keys, n_keys, n_keys, EVPOOL_SIZE, n_keys])    # field .. tmp
+    st = np.zeros(HEADER + regions.sum(), dtype=np.int64)
+    off = HEADER
+    slots = [MAIN + T_HEAD, MAIN + T_NEXT, MAIN + T_PREV, EXPIRES + T_HEAD, EXPIRES + T_NEXT,
+             EXPIRES + T_PREV, HASH, HASHED, ALL, ALL_POS, VOL, VOL_POS, FIELD, CNT, EBYTES,
+             POOL_KEY, TMP]
+    for j in range(len(slots)):
+        st[slots[j]] = off
+        off += regions[j]
+    st[RNG] = rng_state
+    st[POLICY] = policy
+    st[SAMPLES] = samples
+    st[N_KEYS] = n_keys
+    st[MAXMEM] = maxmemory
+    fa = np.full(n_keys + EVPOOL_SIZE + 2, np.nan)
+    fa[n_keys + EVPOOL_SIZE + F_LOG_FACTOR - 1] = lfu_log_factor
+    fa[n_keys + EVPOOL_SIZE + F_DECAY - 1] = lfu_decay_time
+    return st, fa
+
+
+@njit(cache=True)
+def _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, until, fills):
+    """Apply pending fills (plain SETs) and invalidations (DELs) due at or before ``until``."""
+    while hsize > 0 and hf[0] <= until:
+        hsize = K._heap_pop(hf, hi, hsize)
+        i = hi[3 * hsize + 1]
+        when = hf[2 * hsize]
+        x = keys[i]
+        if hi[3 * hsize + 2] == K.EV_FILL:
+            pending[x] -= 1
+            redis_put(st, fa, x, when, hf[2 * hsize + 1], vbytes[i], False)
+            fills += 1
+        else:
+            redis_delete(st, fa, x, when)
+    return hsize, fills
+
+
+@njit(cache=True)
+def redis_cache_aside(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, db, st,
+                      fa, atomic, out_start, out_outcome, out_wb, out_db, out_total,
+                      out_flags):
+    """Cache-aside over the requests against the Redis model in ``st``/``fa``: the loop of
+    :func:`simlab.engine._event_loop` (fills land when the filing room answered, or at once
+    as a script's SET with ``atomic``); ``vbytes[i]`` is what request ``i``'s key and value
+    cost. Returns evictions, expired, in-flight misses, fills, keys at end, OOM refusals and
+    bytes at end."""
+    n = keys.shape[0]
+    n_keys = st[N_KEYS]
+    pending = np.zeros(n_keys, dtype=np.int32)
+    hf = np.empty(2 * n, dtype=np.float64)
+    hi = np.empty(3 * n, dtype=np.int64)
+    hsize = 0
+    seq = 0
+    clock = 0.0
+    inflight = 0
+    fills = 0
+    one_ttl = ttls.shape[0] == 1
+    for i in range(n):
+        t = clock if sequential else arrivals[i]
+        if hsize > 0 and hf[0] <= t:
+            hsize, fills = _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, t, fills)
+        x = keys[i]
+        flags = 0
+        if ops[i] == 0:
+            w = wb_get[i]
+            status = redis_get(st, fa, x, t)
+            if status == 0:
+                out_outcome[i] = K.HIT
+                out_wb[i] = w
+                out_db[i] = 0.0
+                total = w
+            else:
+                if status == 2:
+                    flags |= K.FLAG_EXPIRED
+                if pending[x] > 0:
+                    flags |= K.FLAG_INFLIGHT
+                    inflight += 1
+                d = db[i]
+                ttl = ttls[0] if one_ttl else ttls[i]
+                if atomic:
+                    redis_put(st, fa, x, t, ttl, vbytes[i], True)
+                    fills += 1
+                else:
+                    hsize = K._heap_push(hf, hi, hsize, t + w + d, seq, i, K.EV_FILL, ttl)
+                    seq += 1
+                    pending[x] += 1
+                out_outcome[i] = K.MISS
+                out_wb[i] = w + wb_set[i]
+                out_db[i] = d
+                total = w + d + wb_set[i]
+        else:
+            d = db[i]
+            hsize = K._heap_push(hf, hi, hsize, t + d, seq, i, K.EV_INVALIDATE, np.nan)
+            seq += 1
+            out_outcome[i] = K.WRITE
+            out_wb[i] = wb_set[i]
+            out_db[i] = d
+            total = d + wb_set[i]
+        out_start[i] = t
+        out_total[i] = total
+        out_flags[i] = flags
+        if sequential:
+            clock = t + total
+    hsize, fills = _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, np.inf, fills)
+    counters = np.empty(7, dtype=np.int64)
+    counters[0] = st[EVICTIONS]
+    counters[1] = st[EXPIRED]
+    counters[2] = inflight
+    counters[3] = fills
+    counters[4] = st[COUNT]
+    counters[5] = st[OOM]
+    counters[6] = _used(st)
+    return counters
+
+
+@njit(cache=True)
+def request_bytes(keys, key_lengths, sizes):
+    """What each request's key and value cost (no TTL): ``entry_bytes`` per request."""
+    n = keys.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    one = sizes.shape[0] == 1
+    for i in range(n):
+        out[i] = entry_bytes(key_lengths[keys[i]], sizes[0] if one else sizes[i])
+    return out
+
+
+def key_lengths_synthetic(n_keys: int) -> np.ndarray:
+    """Lengths of the names ``key:%08d`` for ids ``0 .. n_keys-1``."""
+    ids = np.arange(n_keys, dtype=np.int64)
+    digits = np.ones(n_keys, dtype=np.int64)
+    bound = 10
+    while bound <= max(n_keys - 1, 0):
+        digits += ids >= bound
+        bound *= 10
+    return 4 + np.maximum(digits, 8)

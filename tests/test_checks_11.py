@@ -1,0 +1,49 @@
+"""Lesson 11's checks: the right answer passes, typical wrong ones fail, no value revealed."""
+import pytest
+
+import simlab
+from simlab import checks
+
+
+@pytest.fixture(autouse=True)
+def _lenient(monkeypatch):
+    monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
+
+
+def test_same_slot(capsys):
+    assert checks.check_same_slot("shop:{user:42}:cart", "shop:{user:42}:profile")
+    assert not checks.check_same_slot("user:42:cart", "user:42:profile")
+    assert not checks.check_same_slot("{}user:42:cart", "{}user:42:profile")
+    assert "empty tag" in capsys.readouterr().out
+    assert not checks.check_same_slot("{user}:42:cart", "{user}:42:profile")
+    assert "does not name the user" in capsys.readouterr().out
+    assert not checks.check_same_slot(None, "x")
+    assert not checks.check_same_slot("{42}a", "{42}a")
+
+
+def test_hot_shard_ratio(capsys):
+    want = simlab.zipf_probabilities(100_000, 1.0)[0] * 100
+    assert checks.check_hot_shard_ratio(want, 100, 100_000, 1.0)
+    capsys.readouterr()
+    for wrong in (want / 100, 0.01, 1.0, want * 3, "x"):
+        assert not checks.check_hot_shard_ratio(wrong, 100, 100_000, 1.0)
+    out = capsys.readouterr().out
+    assert f"{want:.3g}" not in out and f"{want:.2f}" not in out
+
+
+def test_near_cache_size(capsys):
+    w = simlab.zipf(2_000, 1.0, 3_000, seed=6)
+    curve = simlab.lru_curve(w, sizes=list(range(1, 2001)))
+    want = int(curve.loc[curve["hit_ratio"] >= 0.5, "size"].iloc[0])
+    assert checks.check_near_cache_size(want, w)
+    capsys.readouterr()
+    assert not checks.check_near_cache_size(want - 1, w)
+    assert not checks.check_near_cache_size(want * 3, w)
+    assert not checks.check_near_cache_size(0.5, w)
+    assert str(want) not in capsys.readouterr().out
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError):
+        checks.check_same_slot("a", "b")
