@@ -41,12 +41,21 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 # header of ``st``
 (RNG, COUNT, EVICTIONS, EXPIRED, OOM, PRE_OOM, ENTRY_BYTES, POLICY, SAMPLES, N_KEYS, MAXMEM,
- POOL_LEN, ALL_LEN, VOL_LEN, HASH, HASHED, ALL, ALL_POS, VOL, VOL_POS, FIELD, CNT, EBYTES,
- POOL_KEY, TMP) = range(25)
-TABLES = 25            # per table: size, count, head offset, next offset, prev offset
-T_SIZE, T_COUNT, T_HEAD, T_NEXT, T_PREV = range(5)
-HEADER = TABLES + 10
+ POOL_LEN, ALL_LEN, VOL_LEN, ALL, VOL, POOL_KEY, TMP, VREC) = range(19)
+TABLES = 20            # per table: size, count, head offset, first link, records' stride
+T_SIZE, T_COUNT, T_HEAD, T_LINKS, T_STRIDE = range(5)
 MAIN, EXPIRES = TABLES, TABLES + 5
+HEADER = 32
+# Per key, one 64-byte record at ``HEADER + 8 * key`` (what a request touches, in one cache
+# line): entry bytes (0: not stored), LRU clock or LFU minutes, LFU counter, hash (-1: none
+# drawn yet; only its low 62 bits, all a bucket mask uses), the keyspace chain's next and
+# prev, the position in the dense set of all keys. Keys with a TTL use a second record of 4
+# at ``st[VREC] + 4 * key``: the expires chain's next and prev, the position among them.
+R_EBYTES, R_FIELD, R_CNT, R_HASH, R_MNEXT, R_MPREV, R_ALLPOS = range(7)
+RECORD = 8
+V_ENEXT, V_EPREV, V_VOLPOS = range(3)
+VRECORD = 4
+HASH_BITS = (1 << 62) - 1
 # ``fa``: expire_at[n_keys], pool scores[16], then these two
 F_POOL, F_LOG_FACTOR, F_DECAY = 0, 1, 2   # offsets after the per-key expiry times
 
@@ -110,6 +119,8 @@ def entry_bytes(key_length, value_length):
 
 
 # --- the hash tables ----------------------------------------------------------------------
+# A key's chain links: ``st[link]`` next, ``st[link + 1]`` prev (-1: none), with
+# ``link = st[t + T_LINKS] + st[t + T_STRIDE] * key``.
 
 @njit(cache=True)
 def _table_size(n):
@@ -122,9 +133,21 @@ def _table_size(n):
 
 
 @njit(cache=True)
+def _push_head(st, t, x, b):
+    head = st[t + T_HEAD]
+    links, stride = st[t + T_LINKS], st[t + T_STRIDE]
+    first = st[head + b]
+    st[links + stride * x] = first
+    st[links + stride * x + 1] = -1
+    if first >= 0:
+        st[links + stride * first + 1] = x
+    st[head + b] = x
+
+
+@njit(cache=True)
 def _resize(st, t, size):
     """Rehash table ``t`` into ``size`` buckets in the plain model's order."""
-    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
+    head, links, stride = st[t + T_HEAD], st[t + T_LINKS], st[t + T_STRIDE]
     tmp = st[TMP]
     n = 0
     for b in range(st[t + T_SIZE]):
@@ -132,20 +155,13 @@ def _resize(st, t, size):
         while x >= 0:
             st[tmp + n] = x
             n += 1
-            x = st[nxt + x]
+            x = st[links + stride * x]
     for b in range(size):
         st[head + b] = -1
     mask = size - 1
-    hsh = st[HASH]
     for j in range(n):
         x = st[tmp + j]
-        b = st[hsh + x] & mask
-        first = st[head + b]
-        st[nxt + x] = first
-        st[prv + x] = -1
-        if first >= 0:
-            st[prv + first] = x
-        st[head + b] = x
+        _push_head(st, t, x, st[HEADER + RECORD * x + R_HASH] & mask)
     st[t + T_SIZE] = size
 
 
@@ -153,28 +169,21 @@ def _resize(st, t, size):
 def _table_add(st, t, x):
     if st[t + T_COUNT] >= st[t + T_SIZE]:
         _resize(st, t, _table_size(st[t + T_COUNT] + 1))
-    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
-    b = st[st[HASH] + x] & (st[t + T_SIZE] - 1)
-    first = st[head + b]
-    st[nxt + x] = first
-    st[prv + x] = -1
-    if first >= 0:
-        st[prv + first] = x
-    st[head + b] = x
+    _push_head(st, t, x, st[HEADER + RECORD * x + R_HASH] & (st[t + T_SIZE] - 1))
     st[t + T_COUNT] += 1
 
 
 @njit(cache=True)
 def _table_remove(st, t, x):
-    head, nxt, prv = st[t + T_HEAD], st[t + T_NEXT], st[t + T_PREV]
-    p = st[prv + x]
-    q = st[nxt + x]
+    link = st[t + T_LINKS] + st[t + T_STRIDE] * x
+    q = st[link]
+    p = st[link + 1]
     if p >= 0:
-        st[nxt + p] = q
+        st[st[t + T_LINKS] + st[t + T_STRIDE] * p] = q
     else:
-        st[head + (st[st[HASH] + x] & (st[t + T_SIZE] - 1))] = q
+        st[st[t + T_HEAD] + (st[HEADER + RECORD * x + R_HASH] & (st[t + T_SIZE] - 1))] = q
     if q >= 0:
-        st[prv + q] = p
+        st[st[t + T_LINKS] + st[t + T_STRIDE] * q + 1] = p
     st[t + T_COUNT] -= 1
 
 
@@ -185,28 +194,35 @@ def _shrink_if_sparse(st, t):
         _resize(st, t, _table_size(count) if count > 0 else mem.MIN_TABLE)
 
 
-# --- dense sets (random eviction draws from them) ---------------------------------------------
+# --- dense sets (random eviction draws from them; kept for the random policies only) --------
 
 @njit(cache=True)
 def _dense_add(st, which, x):
-    length = ALL_LEN if which == ALL else VOL_LEN
-    pos = st[ALL_POS] if which == ALL else st[VOL_POS]
-    st[pos + x] = st[length]
+    if which == ALL:
+        length, pos = ALL_LEN, HEADER + RECORD * x + R_ALLPOS
+    else:
+        length, pos = VOL_LEN, st[VREC] + VRECORD * x + V_VOLPOS
+    st[pos] = st[length]
     st[st[which] + st[length]] = x
     st[length] += 1
 
 
 @njit(cache=True)
 def _dense_discard(st, which, x):
-    length = ALL_LEN if which == ALL else VOL_LEN
-    pos = st[ALL_POS] if which == ALL else st[VOL_POS]
+    if which == ALL:
+        length, pos = ALL_LEN, HEADER + RECORD * x + R_ALLPOS
+    else:
+        length, pos = VOL_LEN, st[VREC] + VRECORD * x + V_VOLPOS
     dense = st[which]
-    i = st[pos + x]
+    i = st[pos]
     st[length] -= 1
     last = st[dense + st[length]]
     if i < st[length]:
         st[dense + i] = last
-        st[pos + last] = i
+        if which == ALL:
+            st[HEADER + RECORD * last + R_ALLPOS] = i
+        else:
+            st[st[VREC] + VRECORD * last + V_VOLPOS] = i
 
 
 # --- per-key access data -----------------------------------------------------------------------
@@ -217,11 +233,16 @@ def _is_lfu(st):
 
 
 @njit(cache=True)
+def _is_random(st):
+    return st[POLICY] == ALLKEYS_RANDOM or st[POLICY] == VOLATILE_RANDOM
+
+
+@njit(cache=True)
 def _lfu_decayed(st, fa, x, now):
-    counter = st[st[CNT] + x]
+    counter = st[HEADER + RECORD * x + R_CNT]
     decay = fa[st[N_KEYS] + EVPOOL_SIZE + F_DECAY - 1]
     if decay > 0:
-        elapsed = (int(now / 60) - st[st[FIELD] + x]) & 0xFFFF
+        elapsed = (int(now / 60) - st[HEADER + RECORD * x + R_FIELD]) & 0xFFFF
         periods = int(elapsed / decay)
         counter = max(counter - periods, 0)
     return counter
@@ -237,17 +258,17 @@ def _touch(st, fa, x, now):
             base = max(counter - LFU_INIT_VAL, 0)
             if draw < 1.0 / (base * factor + 1):
                 counter += 1
-        st[st[FIELD] + x] = int(now / 60) & 0xFFFF
-        st[st[CNT] + x] = counter
+        st[HEADER + RECORD * x + R_FIELD] = int(now / 60) & 0xFFFF
+        st[HEADER + RECORD * x + R_CNT] = counter
     else:
-        st[st[FIELD] + x] = int(now) & LRU_CLOCK_MAX
+        st[HEADER + RECORD * x + R_FIELD] = int(now) & LRU_CLOCK_MAX
 
 
 @njit(cache=True)
 def _score(st, fa, x, now):
     policy = st[POLICY]
     if policy == ALLKEYS_LRU or policy == VOLATILE_LRU:
-        return float(((int(now) & LRU_CLOCK_MAX) - st[st[FIELD] + x]) & LRU_CLOCK_MAX) * 1000.0
+        return float(((int(now) & LRU_CLOCK_MAX) - st[HEADER + RECORD * x + R_FIELD]) & LRU_CLOCK_MAX) * 1000.0
     if policy == ALLKEYS_LFU or policy == VOLATILE_LFU:
         return float(255 - _lfu_decayed(st, fa, x, now))
     return -fa[x]
@@ -286,7 +307,7 @@ def _populate(st, fa, t, now):
     count = min(st[SAMPLES], st[t + T_COUNT])
     if count == 0:
         return
-    head, nxt = st[t + T_HEAD], st[t + T_NEXT]
+    head, links, stride = st[t + T_HEAD], st[t + T_LINKS], st[t + T_STRIDE]
     mask = st[t + T_SIZE] - 1
     i = _bits(st) & mask
     empty_run = 0
@@ -305,7 +326,7 @@ def _populate(st, fa, t, now):
                 found += 1
                 if found == count:
                     return
-                x = st[nxt + x]
+                x = st[links + stride * x]
         i = (i + 1) & mask
 
 
@@ -313,18 +334,18 @@ def _populate(st, fa, t, now):
 def _victim(st, fa, now):
     policy = st[POLICY]
     volatile = policy >= VOLATILE_LRU
-    n = st[VOL_LEN] if volatile else st[ALL_LEN]
+    t = EXPIRES if volatile else MAIN
+    n = st[t + T_COUNT]
     if n == 0:
         return -1
     if policy == ALLKEYS_RANDOM or policy == VOLATILE_RANDOM:
         return st[st[VOL if volatile else ALL] + _below(st, n)]
-    t = EXPIRES if volatile else MAIN
     while True:
         _populate(st, fa, t, now)
         while st[POOL_LEN] > 0:
             st[POOL_LEN] -= 1
             x = st[st[POOL_KEY] + st[POOL_LEN]]
-            if st[st[EBYTES] + x] > 0 and (not volatile or fa[x] == fa[x]):
+            if st[HEADER + RECORD * x + R_EBYTES] > 0 and (not volatile or fa[x] == fa[x]):
                 return x
 
 
@@ -335,13 +356,16 @@ def _used(st):
 
 @njit(cache=True)
 def _remove(st, fa, x):
-    st[ENTRY_BYTES] -= st[st[EBYTES] + x]
-    st[st[EBYTES] + x] = 0
+    st[ENTRY_BYTES] -= st[HEADER + RECORD * x + R_EBYTES]
+    st[HEADER + RECORD * x + R_EBYTES] = 0
     st[COUNT] -= 1
-    _dense_discard(st, ALL, x)
+    dense = _is_random(st)
+    if dense:
+        _dense_discard(st, ALL, x)
     _table_remove(st, MAIN, x)
     if fa[x] == fa[x]:
-        _dense_discard(st, VOL, x)
+        if dense:
+            _dense_discard(st, VOL, x)
         _table_remove(st, EXPIRES, x)
         fa[x] = np.nan
 
@@ -369,7 +393,7 @@ def make_room(st, fa, now):
 
 @njit(cache=True)
 def _expire_if_needed(st, fa, x, now):
-    if st[st[EBYTES] + x] > 0 and fa[x] == fa[x] and now > fa[x]:
+    if st[HEADER + RECORD * x + R_EBYTES] > 0 and fa[x] == fa[x] and now > fa[x]:
         _remove(st, fa, x)
         st[EXPIRED] += 1
         return True
@@ -384,7 +408,7 @@ def redis_get(st, fa, x, now):
     make_room(st, fa, now)
     if _expire_if_needed(st, fa, x, now):
         return 2
-    if st[st[EBYTES] + x] == 0:
+    if st[HEADER + RECORD * x + R_EBYTES] == 0:
         return 1
     _touch(st, fa, x, now)
     return 0
@@ -397,34 +421,36 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
     if refused:
         st[OOM] += 1
         return False
-    ebytes = st[EBYTES]
+    rec = HEADER + RECORD * x
     lfu = _is_lfu(st)
     keep = False
-    if st[ebytes + x] > 0:
+    if st[rec + R_EBYTES] > 0:
         _expire_if_needed(st, fa, x, now)
-    if st[ebytes + x] > 0:
+    if st[rec + R_EBYTES] > 0:
         _touch(st, fa, x, now)            # SET looks the key up first
         keep = lfu
         _remove(st, fa, x)
     if not keep:
         if lfu:
-            st[st[FIELD] + x] = int(now / 60) & 0xFFFF
-            st[st[CNT] + x] = LFU_INIT_VAL
+            st[HEADER + RECORD * x + R_FIELD] = int(now / 60) & 0xFFFF
+            st[HEADER + RECORD * x + R_CNT] = LFU_INIT_VAL
         else:
-            st[st[FIELD] + x] = int(now) & LRU_CLOCK_MAX
+            st[HEADER + RECORD * x + R_FIELD] = int(now) & LRU_CLOCK_MAX
     has_ttl = ttl == ttl
     entry = value_bytes + (mem.DICT_ENTRY if has_ttl else 0)
-    st[ebytes + x] = entry
+    st[rec + R_EBYTES] = entry
     st[ENTRY_BYTES] += entry
     st[COUNT] += 1
-    if st[st[HASHED] + x] == 0:
-        st[st[HASH] + x] = _bits(st)
-        st[st[HASHED] + x] = 1
-    _dense_add(st, ALL, x)
+    if st[rec + R_HASH] < 0:
+        st[rec + R_HASH] = _bits(st) & HASH_BITS
+    dense = _is_random(st)
+    if dense:
+        _dense_add(st, ALL, x)
     _table_add(st, MAIN, x)
     if has_ttl:
         fa[x] = now + ttl
-        _dense_add(st, VOL, x)
+        if dense:
+            _dense_add(st, VOL, x)
         _table_add(st, EXPIRES, x)
     return True
 
@@ -432,7 +458,7 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
 @njit(cache=True)
 def redis_delete(st, fa, x, now):
     make_room(st, fa, now)
-    if st[st[EBYTES] + x] > 0:
+    if st[HEADER + RECORD * x + R_EBYTES] > 0:
         _remove(st, fa, x)
 
 
@@ -440,17 +466,20 @@ def redis_delete(st, fa, x, now):
 def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys, rng_state):
     """An empty Redis model for keys ``0 .. n_keys-1``; ``rng_state`` as an int64."""
     hmax = max(_table_size(n_keys), mem.MIN_TABLE)
-    regions = np.array([hmax, n_keys, n_keys, hmax, n_keys, n_keys,   # main, expires tables
-                        n_keys, n_keys, n_keys, n_keys, n_keys, n_keys,  # hash .. vol_pos
-                        n_keys, n_keys, n_keys, EVPOOL_SIZE, n_keys])    # field .. tmp
-    st = np.zeros(HEADER + regions.sum(), dtype=np.int64)
-    off = HEADER
-    slots = [MAIN + T_HEAD, MAIN + T_NEXT, MAIN + T_PREV, EXPIRES + T_HEAD, EXPIRES + T_NEXT,
-             EXPIRES + T_PREV, HASH, HASHED, ALL, ALL_POS, VOL, VOL_POS, FIELD, CNT, EBYTES,
-             POOL_KEY, TMP]
+    vrec = HEADER + RECORD * n_keys
+    regions = np.array([VRECORD * n_keys, hmax, hmax, n_keys, n_keys, EVPOOL_SIZE, n_keys])
+    st = np.zeros(vrec + regions.sum(), dtype=np.int64)
+    slots = [VREC, MAIN + T_HEAD, EXPIRES + T_HEAD, ALL, VOL, POOL_KEY, TMP]
+    off = vrec
     for j in range(len(slots)):
         st[slots[j]] = off
         off += regions[j]
+    for x in range(n_keys):
+        st[HEADER + RECORD * x + R_HASH] = -1
+    st[MAIN + T_LINKS] = HEADER + R_MNEXT
+    st[MAIN + T_STRIDE] = RECORD
+    st[EXPIRES + T_LINKS] = vrec + V_ENEXT
+    st[EXPIRES + T_STRIDE] = VRECORD
     st[RNG] = rng_state
     st[POLICY] = policy
     st[SAMPLES] = samples

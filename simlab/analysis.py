@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import _validate as v
 from ._kernels import njit
-from .workloads import GET, Workload
+from .workloads import GET, Workload, check_keys
 
 
 def _brentq(*args, **kwargs):
@@ -67,6 +67,7 @@ def stack_distances(keys, n_keys):
 def _read_keys(workload):
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    check_keys(workload)     # stack_distances indexes by key id without bounds checks
     if np.all(workload.ops == GET):
         return workload.keys
     return workload.keys[workload.ops == GET]

@@ -19,7 +19,7 @@ from ._random import resolve_seed, stream
 from .caches import POLICIES, make_cache
 from .latency import Constant, Distribution, Preset, preset
 from .results import build_table
-from .workloads import GET, Workload
+from .workloads import GET, Workload, check_keys
 
 
 class _Inputs:
@@ -48,6 +48,7 @@ def _latency_model(name, value):
 def _check(workload, policy, cache_size):
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    check_keys(workload)     # the compiled loop indexes by key id without bounds checks
     v.choice("policy", policy, POLICIES)
     return v.capacity("cache_size", cache_size, workload.n_keys)
 
@@ -290,6 +291,7 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
 
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    check_keys(workload)
     v.redis_value_sizes(workload)
     v.run_memory(workload, v.REDIS_MODEL_BYTES_PER_REQUEST, v.REDIS_MODEL_BYTES_PER_KEY,
                  "the Redis model's table and keys", "use fewer requests or keys")
@@ -380,6 +382,7 @@ def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
+    check_keys(workload)
     v.choice("policy", policy, POLICIES)
     sizes = [v.capacity("sizes[]", int(s) if isinstance(s, np.integer) else s, workload.n_keys)
              for s in np.atleast_1d(sizes).tolist()]

@@ -52,6 +52,10 @@ class Workload:
     id out of range): at least one request; integer keys ``0 <= key < n_keys``; op codes 0, 1
     or 2; finite, non-negative, non-decreasing times; whole, non-negative sizes within int64;
     TTLs finite and > 0, or NaN. The first bad entry is named with its request number.
+
+    The columns are read-only (``w.keys[0] = 5`` raises ``ValueError``): an array the caller
+    could still change is copied first, so a workload cannot change after it was checked.
+    The compiled engines check the key range again (:func:`check_keys`) right before they run.
     """
 
     keys: np.ndarray
@@ -100,14 +104,59 @@ class Workload:
         })
 
 
+def _reachable(arr) -> bool:
+    """Whether someone other than a workload could write into ``arr``'s memory: it is
+    writeable itself, or is a view of a writeable array."""
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return True
+        arr = arr.base
+    return False
+
+
+def _read_only(value, arr):
+    """``arr`` (made from ``value``) as an array nobody can write into: frozen where it
+    stands if it was just made here, else a read-only copy unless it already is one."""
+    fresh = isinstance(value, (list, tuple, range)) and arr.base is None
+    if not fresh and _reachable(arr):
+        arr = arr.copy()
+    arr.flags.writeable = False
+    return arr
+
+
 def _column(w, name, value, n, kinds, rule):
-    """``value`` as a 1-D array of one of the dtype ``kinds``, one entry per request."""
+    """``value`` as a read-only 1-D array of one of the dtype ``kinds``, one entry per
+    request (frozen before it is checked, so that what is checked is what is kept)."""
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.dtype.kind not in kinds or (n is not None and arr.shape[0] != n):
         shape = "" if n is None else f", {n} of them"
         raise TypeError(f"Workload {name} must be a 1-D array of {rule}{shape}; got "
                         f"{arr.dtype} with shape {arr.shape}")
-    return arr
+    return _read_only(value, arr)
+
+
+def _final(arr, dtype):
+    """A checked, read-only column in the engine's ``dtype`` (a converted copy is frozen)."""
+    out = arr.astype(dtype, copy=False)
+    out.flags.writeable = False
+    return out
+
+
+def check_keys(workload) -> None:
+    """Refuse a workload whose key ids left ``0 .. n_keys-1`` after it was made.
+
+    The columns are read-only, but an owner can make an array writeable again or swap it with
+    ``object.__setattr__``: the compiled engines, which index arrays by key id without bounds
+    checks, call this (one pass of min and max) right before they run.
+    """
+    keys, n_keys = workload.keys, workload.n_keys
+    if not isinstance(keys, np.ndarray) or keys.ndim != 1 or keys.dtype != np.int64:
+        raise TypeError(f"Workload keys must be a 1-D int64 array of key ids; got "
+                        f"{type(keys).__name__} {getattr(keys, 'dtype', '')}")
+    if keys.size and (int(keys.min()) < 0 or int(keys.max()) >= n_keys):
+        _first_bad("keys", keys, (keys < 0) | (keys >= n_keys),
+                   f"key ids from 0 to n_keys-1 = {n_keys - 1} (the workload was changed "
+                   "after it was made)")
 
 
 def _first_bad(name, arr, mask, rule):
@@ -119,7 +168,7 @@ def _check_columns(w):
     """Every column's type, length and range, so that no compiled loop sees a key id out of
     range, a time that is not a number or a size that wraps around."""
     names = np.asarray(w.key_names, dtype=object) if not isinstance(w.key_names, np.ndarray) \
-        else w.key_names
+        else _read_only(w.key_names, w.key_names)
     if names.ndim != 1 or names.size == 0:
         raise ValueError(f"Workload key_names must be a 1-D array with at least one label, got "
                          f"shape {names.shape}")
@@ -157,11 +206,11 @@ def _check_columns(w):
         back = np.r_[False, np.diff(times) < 0]
         if back.any():
             _first_bad("times", times, back, "non-decreasing arrival times")
-        times = times.astype(np.float64, copy=False)
-    for name, value in (("key_names", names), ("keys", keys.astype(np.int64, copy=False)),
-                        ("ops", ops.astype(np.int8, copy=False)),
-                        ("sizes", sizes.astype(np.int64, copy=False)),
-                        ("ttls", ttls.astype(np.float64, copy=False)), ("times", times)):
+        times = _final(times, np.float64)
+    names.flags.writeable = False
+    for name, value in (("key_names", names), ("keys", _final(keys, np.int64)),
+                        ("ops", _final(ops, np.int8)), ("sizes", _final(sizes, np.int64)),
+                        ("ttls", _final(ttls, np.float64)), ("times", times)):
         object.__setattr__(w, name, value)
     if not isinstance(w.params, dict):
         raise TypeError(f"Workload params must be a dict, got {type(w.params).__name__}")
@@ -342,6 +391,15 @@ def _ttls(ttl, n: int, jitter: float = 0.0, rng=None) -> np.ndarray:
     return ttl * rng.uniform(1 - jitter, 1 + jitter, n)
 
 
+def _made_here(**columns) -> Workload:
+    """A Workload from columns just made in this module, which nobody else holds: frozen where
+    they stand, so that :class:`Workload` does not copy them."""
+    for value in columns.values():
+        if isinstance(value, np.ndarray) and value.base is None:
+            value.flags.writeable = False
+    return Workload(**columns)
+
+
 def _assemble(keys, key_names, *, n_requests, rate, read_fraction, value_size, ttl, seed,
               params, ttl_jitter=0.0) -> Workload:
     read_fraction = v.fraction("read_fraction", read_fraction)
@@ -354,7 +412,7 @@ def _assemble(keys, key_names, *, n_requests, rate, read_fraction, value_size, t
     params = dict(params, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
                   value_size=repr(value_size) if hasattr(value_size, "sample") else value_size,
                   ttl=ttl, ttl_jitter=ttl_jitter, seed=seed)
-    return Workload(keys=keys, ops=ops, times=times,
+    return _made_here(keys=keys, ops=ops, times=times,
                     sizes=_sizes(value_size, n_requests, stream(seed, "sizes")),
                     ttls=_ttls(ttl, n_requests, ttl_jitter, stream(seed, "ttl")),
                     key_names=key_names, params=params)
@@ -474,7 +532,7 @@ def from_keys(keys, *, times=None, name: str = "keys") -> Workload:
     n = len(codes)
     if times is not None:
         try:
-            times = np.asarray(times, dtype=np.float64)
+            times = np.array(times, dtype=np.float64)     # a copy: the caller keeps theirs
         except (TypeError, ValueError):
             raise TypeError(f"times must be a sequence of numbers (seconds), got "
                             f"{times!r:.80}") from None
@@ -482,7 +540,7 @@ def from_keys(keys, *, times=None, name: str = "keys") -> Workload:
             raise ValueError(f"times must have one entry per key ({n}), got shape {times.shape}")
         if np.any(np.diff(times) < 0) or not np.all(np.isfinite(times)):
             raise ValueError("times must be finite and non-decreasing")
-    return Workload(keys=codes.astype(np.int64), ops=np.zeros(n, dtype=np.int8), times=times,
+    return _made_here(keys=codes.astype(np.int64), ops=np.zeros(n, dtype=np.int8), times=times,
                     sizes=np.ones(n, dtype=np.int64), ttls=np.full(n, np.nan),
                     key_names=np.asarray(uniques, dtype=object),
                     params={"generator": name, "n_requests": n})
@@ -538,7 +596,7 @@ def _integer_lines(path):
 def _integer_trace(path, numbers):
     codes, uniques = pd.factorize(numbers, sort=False)   # key ids in order of first request
     n = len(codes)
-    return Workload(keys=codes.astype(np.int64), ops=np.zeros(n, dtype=np.int8), times=None,
+    return _made_here(keys=codes.astype(np.int64), ops=np.zeros(n, dtype=np.int8), times=None,
                     sizes=np.ones(n, dtype=np.int64), ttls=np.full(n, np.nan),
                     key_names=np.array([str(u) for u in uniques.tolist()], dtype=object),
                     params={"generator": "trace", "path": str(path), "n_requests": n,
@@ -613,7 +671,7 @@ def read_trace(path) -> Workload:
         ttls = _numeric(path, frame, "ttl", "a finite TTL in seconds > 0 or nothing",
                         allow_empty=True,
                         minimum=np.nextafter(0, 1))
-    return Workload(keys=workload.keys, ops=ops, times=times, sizes=sizes, ttls=ttls,
+    return _made_here(keys=workload.keys, ops=ops, times=times, sizes=sizes, ttls=ttls,
                     key_names=workload.key_names,
                     params={"generator": "trace", "path": str(path), "n_requests": n,
                             "columns": list(frame.columns)})
@@ -652,7 +710,7 @@ def with_scans(workload: Workload, *, every: int, length: int) -> Workload:
                 pieces_time.append(np.full(length, times[hi - 1]))
     names = np.concatenate([workload.key_names,
                             np.array([f"scan:{i}" for i in range(len(scan_ids))], dtype=object)])
-    return Workload(keys=np.concatenate(pieces_k), ops=np.concatenate(pieces_o),
+    return _made_here(keys=np.concatenate(pieces_k), ops=np.concatenate(pieces_o),
                     times=np.concatenate(pieces_time) if times is not None else None,
                     sizes=np.concatenate(pieces_s), ttls=np.concatenate(pieces_t),
                     key_names=names,

@@ -64,6 +64,8 @@ def test_key_slot_equals_cluster_keyslot_for_100000_keys():
 
 @pytest.fixture(scope="module")
 def cluster():
+    if not simlab.live.redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
     with live_cluster.PrivateCluster(masters=3, replicas=1, node_timeout=1000) as c:
         yield c
 

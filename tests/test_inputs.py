@@ -224,6 +224,67 @@ def test_keys_out_of_range_never_reach_the_compiled_loop():
         dataclasses.replace(w, keys=w.keys + 5)    # the crash of the compiled loop, before
 
 
+_TAMPER = """
+import numpy as np, simlab
+w = simlab.zipf(100, 1.0, 1000, seed=1)
+try:
+    w.keys[0] = {value}
+except ValueError as exc:
+    print("refused:", exc)
+w.keys.flags.writeable = True        # a determined owner: the array is theirs to unfreeze
+w.keys[0] = {value}
+simlab.{call}
+"""
+
+
+@pytest.mark.parametrize("value", [10 ** 9, -7, 100])
+@pytest.mark.parametrize("call", [
+    "simulate(w, policy='lru', cache_size=10)",
+    "simulate_redis(w, policy='allkeys-lru', maxmemory=10**6)",
+    "hit_counts(w, [10])",
+    "lru_curve(w, [10])",
+])
+def test_a_workload_changed_after_it_was_made_never_reaches_the_compiled_loop(value, call):
+    """The tester's reproduction: ``w.keys[0] = 10**9`` then simulate segfaulted (rc 139);
+    -7 or 100 (= n_keys) ran silently wrong. Now the assignment is refused, and a workload
+    unfrozen on purpose is refused by the engine's own check, in a subprocess that must
+    not crash."""
+    proc = subprocess.run([sys.executable, "-c", _TAMPER.format(value=value, call=call)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert "refused: assignment destination is read-only" in proc.stdout
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ValueError: Workload keys must hold key ids from 0 to "
+                           "n_keys-1 = 99") and f"request 0 has {value}" in last, last
+
+
+def test_workload_columns_are_read_only_and_never_share_a_callers_array():
+    import dataclasses
+    w = simlab.zipf(50, 1.0, 200, rate=10.0, read_fraction=0.5, ttl=3.0, seed=4)
+    for name in ("keys", "ops", "times", "sizes", "ttls", "key_names"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(w, name)[0] = getattr(w, name)[1]
+    mine = np.array([0, 1, 1])
+    cols = dict(ops=np.zeros(3, np.int8), times=None, sizes=np.ones(3, np.int64),
+                ttls=np.full(3, np.nan), key_names=np.array(["a", "b"], dtype=object))
+    made = Workload(keys=mine, **cols)
+    mine[2] = 9                            # the caller's array is still theirs to change ...
+    assert mine.flags.writeable and made.keys.tolist() == [0, 1, 1]   # ... the workload's not
+    view = np.array([0, 1, 1])
+    frozen_view = view[:]
+    frozen_view.flags.writeable = False    # read-only, but a view of a writeable array
+    made = Workload(keys=frozen_view, **cols)
+    view[0] = 9
+    assert made.keys.tolist() == [0, 1, 1]
+    again = dataclasses.replace(w, keys=np.array(w.keys))   # replace checks and freezes too
+    assert not again.keys.flags.writeable
+    with pytest.raises(ValueError, match="Workload keys"):
+        dataclasses.replace(w, keys=np.full(len(w), -1))
+    cut = dataclasses.replace(w, keys=w.keys[:10], ops=w.ops[:10], times=w.times[:10],
+                              sizes=w.sizes[:10], ttls=w.ttls[:10])
+    assert np.shares_memory(cut.keys, w.keys)    # slices of a frozen workload: no copy
+
+
 @pytest.mark.parametrize("column, values, message", [
     ("times", np.array([0.0, np.inf, 2.0]), "finite arrival times in seconds >= 0; request 1"),
     ("times", np.array([0.0, 2.0, 1.0]), "non-decreasing arrival times; request 2 has 1.0"),

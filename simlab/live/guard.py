@@ -8,20 +8,38 @@ handed to ``send_packed_command`` by hand are parsed as RESP and checked too.
 
 On a server simlab did not start (``owned`` false) these are refused with :class:`UnsafeCommand`:
 ``SWAPDB``, ``FLUSHALL``, ``FLUSHDB``, ``CONFIG SET|RESETSTAT|REWRITE``, ``SHUTDOWN``,
-``DEBUG``, ``REPLICAOF``/``SLAVEOF``, ``FAILOVER``, ``MIGRATE``, ``MODULE``,
-``ACL SETUSER|DELUSER``, ``SCRIPT FLUSH``, ``FUNCTION FLUSH|DELETE|RESTORE`` and
-``FUNCTION LOAD REPLACE`` (both replace functions someone else may rely on; a plain
-``FUNCTION LOAD`` only adds a library, and its code is checked like a script's).
+``DEBUG``, ``REPLICAOF``/``SLAVEOF``, ``FAILOVER``, ``MIGRATE``, ``MODULE``, ``SYNC``/``PSYNC``,
+``SAVE``, ``BGSAVE``, ``BGREWRITEAOF`` (a fork and a disk write on someone else's machine),
+``CLIENT PAUSE|KILL|UNBLOCK`` (they freeze or cut other people's connections),
+``ACL SETUSER|DELUSER|LOAD|SAVE``, ``SCRIPT FLUSH|KILL``, ``FUNCTION FLUSH|DELETE|RESTORE|KILL``
+and ``FUNCTION LOAD REPLACE`` (both replace functions someone else may rely on; a plain
+``FUNCTION LOAD`` only adds a library, and its code is checked like a script's),
+``SLOWLOG RESET``, ``LATENCY RESET`` (they erase what others diagnose with) and the ``CLUSTER``
+sub-commands that change a cluster. Allowed on purpose: ``MEMORY PURGE`` (returns free
+allocator pages, loses nothing), ``CLIENT NO-EVICT``/``REPLY``/``SETNAME`` (this connection
+only), and every read.
 
-Scripts are read before they are sent. ``EVAL``/``EVAL_RO`` and ``SCRIPT LOAD`` texts are
-scanned; ``EVALSHA``/``EVALSHA_RO`` pass only for a script whose text simlab has seen (through
-``register_script``, ``SCRIPT LOAD`` or ``EVAL``) and found safe; ``FCALL``/``FCALL_RO`` only
-for a function loaded through a simlab client and found safe. The scan accepts
+Scripts are read before they are sent. ``EVAL``/``EVAL_RO``, ``SCRIPT LOAD`` and ``FUNCTION
+LOAD`` texts are scanned; ``EVALSHA``/``EVALSHA_RO`` pass only for a script whose text simlab
+has seen (through ``register_script``, ``SCRIPT LOAD`` or ``EVAL``) and found safe (a SHA1 names
+one text). ``FCALL``/``FCALL_RO`` pass only after the function's code, read back from the server
+with ``FUNCTION LIST WITHCODE`` at the moment of the call, passes the scan: what is checked is
+what the server holds, not what a (possibly refused) ``FUNCTION LOAD`` sent. The scan accepts
 ``redis.call``/``redis.pcall`` whose command (and sub-command, for CONFIG, ACL, SCRIPT,
 FUNCTION...) is a plain string literal not on the list, and the harmless ``redis.*`` helpers; it
 refuses any other use of ``redis`` (an alias such as ``local c = redis.call``), a command built
 at run time, and the ways out of the sandbox (``_G``, ``getfenv``, ``loadstring``, ``load``,
-``debug``...). Comments and strings are skipped as Lua's own lexer skips them.
+``debug``...). The script is read by a lexer that follows Redis's Lua 5.1 (a ``--`` comment
+ends at ``\n`` or ``\r``; ``\r\n`` and ``\n\r`` are one line end; ``\x`` and ``\z`` are no
+escapes in 5.1; long brackets ``[==[ ]==]`` do not nest; a ``#!`` first line is Redis's
+shebang); and to be safe it refuses a script with a bare ``\r``, a form feed, a vertical tab or
+any other control character outside string literals, or a byte outside ASCII in code.
+
+The guard is not a data fence. It stops what wipes, reconfigures, stops or freezes a server;
+ordinary data commands pass, and they can touch keys outside the course's ``wb:`` prefix
+(``DEL``, ``RENAME``, ``COPY ... REPLACE``, ``SORT ... STORE``, ``SET`` on any name). The
+course's own helpers keep to the learner's namespace (``simlab.key``, ``simlab.cleanup``); to
+keep a user away from other keys, give them an ACL user limited to ``~wb:<name>:*``.
 """
 from __future__ import annotations
 
@@ -34,12 +52,19 @@ class UnsafeCommand(PermissionError):
 
 
 REFUSED = frozenset({"SWAPDB", "FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "REPLICAOF",
-                     "SLAVEOF", "FAILOVER", "MIGRATE", "MODULE"})
+                     "SLAVEOF", "FAILOVER", "MIGRATE", "MODULE", "SAVE", "BGSAVE",
+                     "BGREWRITEAOF", "SYNC", "PSYNC"})
 REFUSED_SUBCOMMANDS = {
     "CONFIG": frozenset({"SET", "RESETSTAT", "REWRITE"}),
-    "ACL": frozenset({"SETUSER", "DELUSER"}),
-    "SCRIPT": frozenset({"FLUSH"}),
-    "FUNCTION": frozenset({"FLUSH", "DELETE", "RESTORE"}),
+    "ACL": frozenset({"SETUSER", "DELUSER", "LOAD", "SAVE"}),
+    "SCRIPT": frozenset({"FLUSH", "KILL"}),
+    "FUNCTION": frozenset({"FLUSH", "DELETE", "RESTORE", "KILL"}),
+    "CLIENT": frozenset({"PAUSE", "KILL", "UNBLOCK"}),
+    "SLOWLOG": frozenset({"RESET"}),
+    "LATENCY": frozenset({"RESET"}),
+    "CLUSTER": frozenset({"RESET", "FAILOVER", "FORGET", "MEET", "ADDSLOTS", "ADDSLOTSRANGE",
+                          "DELSLOTS", "DELSLOTSRANGE", "FLUSHSLOTS", "SETSLOT", "REPLICATE",
+                          "SAVECONFIG", "SET-CONFIG-EPOCH", "BUMPEPOCH"}),
 }
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO",
                               "SCRIPT", "FUNCTION"})
@@ -90,99 +115,207 @@ def refused_name(words) -> str | None:
 
 
 # --- reading Lua ---------------------------------------------------------------------------
+#
+# A lexer that follows Redis's Lua 5.1 (llex.c) where it matters for finding code: a ``--``
+# comment ends at "\n" or "\r"; "\r\n" and "\n\r" are one line end; a short string may not
+# span a raw line end, and a backslash takes the next character (a line end, "\r\n" or
+# "\n\r" as one) or up to three digits; ``\x`` and ``\z`` are not escapes in 5.1 (just the
+# letter); a long bracket ``[==[`` ends at the first ``]==]`` (Redis's build does not nest
+# ``[[``); the first line of a script starting with ``#!`` is Redis's shebang, not Lua.
+# To be safe, any control character other than tab, "\n" and "\r\n" outside string literals
+# (in code or comments), and any byte outside ASCII in code, makes the script unreadable.
 
-_LEXEME = re.compile(r"""
-    (?P<comment> --\[(?P<ceq>=*)\[.*?\](?P=ceq)\] | --[^\n]* )
-  | (?P<long>    \[(?P<leq>=*)\[.*?\](?P=leq)\] )
-  | (?P<quoted>  "(?:[^"\\\n]|\\[\s\S])*" | '(?:[^'\\\n]|\\[\s\S])*' )
-""", re.S | re.X)
-_PLACEHOLDER = "\x00{}\x00"
-_ESCAPES_SANDBOX = re.compile(
-    r"(?<![.\w])(_G|_ENV|getfenv|setfenv|loadstring|load|loadfile|dofile|require|rawget|"
-    r"rawset|debug|module|package)\b")
-_REDIS = re.compile(r"(?<![\w])redis\b")
-_MEMBER = re.compile(r"\s*\.\s*([A-Za-z_]\w*)")
-_CALL_ARGS = re.compile(r"\s*(\(\s*)?\x00(\d+)\x00\s*([,)]?)")
-_NEXT_LITERAL = re.compile(r"\s*\x00(\d+)\x00\s*([,)])")
-_NAME_LITERAL = re.compile(r"register_function\s*\(?\s*\{?\s*(?:function_name\s*=\s*)?"
-                           r"\x00(\d+)\x00")
+_SANDBOX_ESCAPES = frozenset({
+    "_G", "_ENV", "getfenv", "setfenv", "loadstring", "load", "loadfile", "dofile", "require",
+    "rawget", "rawset", "debug", "module", "package", "newproxy"})
 _HARMLESS = frozenset({
     "log", "status_reply", "error_reply", "sha1hex", "setresp", "set_repl",
     "replicate_commands", "breakpoint", "debug", "register_function", "acl_check_cmd",
     "REDIS_VERSION", "REDIS_VERSION_NUM", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE",
     "LOG_WARNING", "REPL_ALL", "REPL_AOF", "REPL_REPLICA", "REPL_SLAVE", "REPL_NONE"})
+# commands Redis never runs inside a script (flag noscript); refused there all the same
+_NOT_IN_SCRIPTS = frozenset({"EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO",
+                             "SCRIPT", "FUNCTION"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[0-9.]*(?:[Ee][+-]?)?[A-Za-z0-9_]*")
+_OPERATORS = ("...", "..", "==", "~=", "<=", ">=")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 
 
-def _lex(text: str):
-    """The code with comments blanked and each string literal replaced by a placeholder;
-    and the literals' values (``None`` for one with an escape, which could spell anything)."""
-    code, literals, pos = [], [], 0
-    for match in _LEXEME.finditer(text):
-        code.append(text[pos:match.start()])
-        pos = match.end()
-        if match.group("comment"):
-            code.append(" ")
-            continue
-        if match.group("long"):
-            body = match.group("long")
-            value = body[len(match.group("leq")) + 2:-len(match.group("leq")) - 2]
+class _Unreadable(ValueError):
+    """Lua simlab's reader does not follow (or that Redis's Lua would not compile)."""
+
+
+def _bracket_level(text: str, pos: int) -> int:
+    """Lua's ``skip_sep`` at ``text[pos]`` (a ``[`` or ``]``): the number of ``=`` if a
+    second bracket follows them, else ``-(that number) - 1``."""
+    end = pos + 1
+    while end < len(text) and text[end] == "=":
+        end += 1
+    count = end - pos - 1
+    return count if end < len(text) and text[end] == text[pos] else -count - 1
+
+
+def _long_bracket(text: str, pos: int, level: int, what: str):
+    """The body of the long string or comment whose ``[=*[`` starts at ``pos``, and the
+    position after its ``]=*]``."""
+    start = pos + level + 2
+    end = text.find("]" + "=" * level + "]", start)
+    if end < 0:
+        raise _Unreadable(f"an unfinished long {what}")
+    body = text[start:end]
+    if body[:2] in ("\r\n", "\n\r"):               # the first line end is skipped, as Lua does
+        body = body[2:]
+    elif body[:1] in ("\r", "\n"):
+        body = body[1:]
+    return body, end + level + 2
+
+
+def _short_string(text: str, pos: int):
+    """A quoted string starting at ``pos``: its value (None if it has an escape, which could
+    spell anything) and the position after its closing quote."""
+    quote, i, n, escaped = text[pos], pos + 1, len(text), False
+    while i < n and text[i] != quote:
+        char = text[i]
+        if char in "\r\n":
+            raise _Unreadable("a string that runs past the end of its line")
+        if char == "\\":
+            escaped, i = True, i + 1
+            if i < n and text[i] in "\r\n":
+                pair = text[i:i + 2]
+                i += 2 if pair in ("\r\n", "\n\r") else 1
+                continue
+        i += 1
+    if i >= n:
+        raise _Unreadable("an unfinished string")
+    return (None if escaped else text[pos + 1:i]), i + 1
+
+
+def lua_tokens(text: str) -> list:
+    """The tokens of a Lua script as Redis's Lua 5.1 reads them: ``("name", "redis")``,
+    ``("string", "GET")`` (value None if it has escapes), ``("op", ".")``,
+    ``("number", "1")``; comments and white space dropped.
+
+    Raises
+    ------
+    ValueError
+        For anything simlab will not vouch for (see the comment above).
+    """
+    tokens, i, n = [], 0, len(text)
+    if text.startswith("#!"):                       # Redis's shebang line (#!lua flags=...)
+        end = text.find("\n")
+        end = n if end < 0 else end
+        if _CONTROL.search(text[:end].removesuffix("\r")):
+            raise _Unreadable("a control character in the #! line")
+        i = end
+    while i < n:
+        char = text[i]
+        if char in " \t\n":
+            i += 1
+        elif char == "\r":
+            if text[i + 1:i + 2] != "\n":
+                raise _Unreadable("a carriage return not followed by a line feed")
+            i += 2
+        elif text.startswith("--", i):
+            i = _comment(text, i + 2)
+        elif char == "[" and _bracket_level(text, i) >= 0:
+            body, i = _long_bracket(text, i, _bracket_level(text, i), "string")
+            tokens.append(("string", body))
+        elif char == "[" and _bracket_level(text, i) < -1:
+            raise _Unreadable("an invalid long string delimiter")
+        elif char in "\"'":
+            value, i = _short_string(text, i)
+            tokens.append(("string", value))
+        elif char.isascii() and (char.isalpha() or char == "_"):
+            word = _NAME.match(text, i).group()
+            tokens.append(("name", word))
+            i += len(word)
+        elif char.isascii() and (char.isdigit() or (char == "." and
+                                                    text[i + 1:i + 2].isdigit())):
+            number = _NUMBER.match(text, i).group()
+            tokens.append(("number", number))
+            i += len(number)
+        elif " " < char < "\x7f":
+            op = next((o for o in _OPERATORS if text.startswith(o, i)), char)
+            tokens.append(("op", op))
+            i += len(op)
         else:
-            body = match.group("quoted")[1:-1]
-            value = None if "\\" in body else body
-        code.append(_PLACEHOLDER.format(len(literals)))
-        literals.append(value)
-    code.append(text[pos:])
-    return "".join(code), literals
+            raise _Unreadable(f"the character {char!r} outside a string")
+    return tokens
 
 
-def _call_problem(code: str, end: int, literals: list) -> str | None:
-    """Check one ``redis.call``/``redis.pcall`` whose name ends at ``end``."""
-    match = _CALL_ARGS.match(code, end)
-    if not match or (match.group(1) and not match.group(3)):
+def _comment(text: str, pos: int) -> int:
+    """Skip the comment whose ``--`` ends at ``pos``; return the position after it."""
+    if text.startswith("[", pos):
+        level = _bracket_level(text, pos)
+        if level >= 0:
+            body, end = _long_bracket(text, pos, level, "comment")
+            if _CONTROL.search(body):
+                raise _Unreadable("a control character in a comment")
+            return end
+    ends = [p for p in (text.find("\n", pos), text.find("\r", pos)) if p >= 0]
+    end = min(ends) if ends else len(text)          # Lua ends a -- comment at \n or \r
+    if _CONTROL.search(text, pos, end):
+        raise _Unreadable("a control character in a comment")
+    return end
+
+
+def _is(token, kind: str, value=None) -> bool:
+    return token is not None and token[0] == kind and (value is None or token[1] == value)
+
+
+def _call_problem(tokens: list, at: int) -> str | None:
+    """Check the ``redis.call``/``redis.pcall`` whose arguments start at ``tokens[at]``."""
+    get = lambda k: tokens[k] if k < len(tokens) else None     # noqa: E731
+    if _is(get(at), "string"):                      # redis.call'PING': one argument
+        words, after = [get(at)[1]], None
+    elif _is(get(at), "op", "(") and _is(get(at + 1), "string") and (
+            _is(get(at + 2), "op", ",") or _is(get(at + 2), "op", ")")):
+        words, after = [get(at + 1)[1]], at + 3 if _is(get(at + 2), "op", ",") else None
+    else:
         return "a redis.call whose command is not a plain string (simlab could not check it)"
-    value = literals[int(match.group(2))]
-    if value is None:
+    if words[0] is None:
         return "a redis.call whose command string has escapes (simlab could not check it)"
-    words = value.split()
+    words = words[0].split()
     name = words[0].upper() if words else ""
+    if name in _NOT_IN_SCRIPTS:
+        return f"a call of {name} inside a script"
     if name in REFUSED_SUBCOMMANDS and len(words) < 2:
-        nxt = _NEXT_LITERAL.match(code, match.end()) if match.group(3) == "," else None
-        if nxt is None or literals[int(nxt.group(1))] is None:
+        sub = get(after) if after is not None else None
+        if not (_is(sub, "string") and sub[1] is not None and (
+                _is(get(after + 1), "op", ",") or _is(get(after + 1), "op", ")"))):
             return (f"a redis.call('{name}', ...) whose sub-command is not a plain string "
                     "(simlab could not check it)")
-        words.append(literals[int(nxt.group(1))])
+        words.append(sub[1])
     refused = refused_name(words)
     return f"a call of {refused}" if refused else None
 
 
-def script_problem(text: str) -> str | None:
+def script_problem(text) -> str | None:
     """Why a Lua script (or function library) could wipe or reconfigure a server; None if it
     cannot. See the module's docstring for the rules."""
-    text = _text(text)
-    if "\x00" in text:
-        return "a NUL byte (simlab could not check it)"
-    code, literals = _lex(text)
-    escape = _ESCAPES_SANDBOX.search(code)
-    if escape:
-        return f"'{escape.group(1)}', a way around the checks simlab makes"
-    for found in _REDIS.finditer(code):
-        member = _MEMBER.match(code, found.end())
-        if member is None:
+    try:
+        tokens = lua_tokens(_text(text))
+    except _Unreadable as exc:
+        return f"{exc} (simlab could not check it)"
+    for i, (kind, value) in enumerate(tokens):
+        if kind != "name" or (i and tokens[i - 1] in (("op", "."), ("op", ":"))):
+            continue                                # not a name, or a field of something
+        if value in _SANDBOX_ESCAPES:
+            return f"'{value}', a way around the checks simlab makes"
+        if value != "redis":
+            continue
+        if not (i + 2 < len(tokens) and tokens[i + 1] == ("op", ".")
+                and tokens[i + 2][0] == "name"):
             return "'redis' used other than as redis.call(...) (simlab could not check it)"
-        if member.group(1) in ("call", "pcall"):
-            problem = _call_problem(code, member.end(), literals)
+        member = tokens[i + 2][1]
+        if member in ("call", "pcall"):
+            problem = _call_problem(tokens, i + 3)
             if problem:
                 return problem
-        elif member.group(1) not in _HARMLESS:
-            return f"redis.{member.group(1)} (simlab could not check it)"
+        elif member not in _HARMLESS:
+            return f"redis.{member} (simlab could not check it)"
     return None
-
-
-def function_names(library: str) -> list:
-    """The names a function library registers (``redis.register_function('name', ...)``)."""
-    code, literals = _lex(_text(library))
-    return [literals[int(m.group(1))] for m in _NAME_LITERAL.finditer(code)
-            if literals[int(m.group(1))] is not None]
 
 
 def script_sha(text) -> str:
@@ -192,11 +325,11 @@ def script_sha(text) -> str:
 
 
 class _Scripts:
-    """Verdicts on every script and function text simlab has seen, by SHA1 and by name."""
+    """Verdicts on every script text simlab has seen, by SHA1. A SHA1 names one text, so a
+    verdict on it holds whoever loaded the script (EVALSHA runs exactly that text)."""
 
     def __init__(self):
         self.by_sha: dict = {}
-        self.functions: dict = {}
 
     def remember(self, text) -> str | None:
         sha = script_sha(text)
@@ -204,14 +337,27 @@ class _Scripts:
             self.by_sha[sha] = script_problem(text)
         return self.by_sha[sha]
 
-    def remember_library(self, code) -> str | None:
-        problem = script_problem(code)
-        for name in function_names(code):
-            self.functions[name] = problem
-        return problem
-
 
 SCRIPTS = _Scripts()
+
+
+def _fields(entry) -> dict:
+    """One entry of FUNCTION LIST (a dict, or RESP2's flat list) with text keys."""
+    if not isinstance(entry, dict):
+        entry = dict(zip(entry[::2], entry[1::2]))
+    return {_text(k): v for k, v in entry.items()}
+
+
+def function_libraries(reply, function: str) -> list:
+    """The code of every library in a ``FUNCTION LIST WITHCODE`` ``reply`` that registers
+    ``function`` (function names compared without regard to case)."""
+    codes = []
+    for library in reply or []:
+        fields = _fields(library)
+        names = [_text(_fields(f).get("name", "")) for f in fields.get("functions") or []]
+        if any(n.lower() == function.lower() for n in names):
+            codes.append(fields.get("library_code") or "")
+    return codes
 
 
 # --- the check -----------------------------------------------------------------------------
@@ -223,11 +369,12 @@ class Guard:
     in messages (host and port, never a password).
     """
 
-    __slots__ = ("owned", "where")
+    __slots__ = ("owned", "where", "pool")
 
-    def __init__(self, owned: bool = False, where: str = "this server"):
+    def __init__(self, owned: bool = False, where: str = "this server", pool=None):
         self.owned = bool(owned)
         self.where = where
+        self.pool = pool            # where FCALL reads a function's code back from
 
     def __repr__(self):
         return f"<simlab Guard {'owned' if self.owned else 'foreign'} {self.where}>"
@@ -253,7 +400,7 @@ class Guard:
         elif name == "SCRIPT" and sub == "LOAD" and len(words) > 2:
             problem = SCRIPTS.remember(words[2])
         elif name == "FUNCTION" and sub == "LOAD" and len(words) > 2:
-            problem = SCRIPTS.remember_library(words[-1])
+            problem = SCRIPTS.remember(words[-1])       # checked; FCALL reads it back anyway
         elif name in ("EVALSHA", "EVALSHA_RO") and len(words) > 1:
             sha = _text(words[1]).lower()
             if sha not in SCRIPTS.by_sha:
@@ -264,17 +411,34 @@ class Guard:
                     "first.")
             problem = SCRIPTS.by_sha[sha]
         elif name in ("FCALL", "FCALL_RO") and len(words) > 1:
-            function = _text(words[1])
-            if function not in SCRIPTS.functions:
-                raise UnsafeCommand(
-                    f"simlab refuses {name} {function} on {self.where}: that function was not "
-                    "loaded through a simlab client, so simlab cannot read it, and simlab did "
-                    "not start that server. Load the library with r.function_load(code) first.")
-            problem = SCRIPTS.functions[function]
+            problem = self._function_problem(name, _text(words[1]))
         else:
             return
         if problem:
             self._refuse(f"{name} of a script with {problem}")
+
+    def _function_problem(self, name: str, function: str) -> str | None:
+        """Read the code of ``function`` back from the server (``FUNCTION LIST WITHCODE``,
+        on another connection of the pool) and check it: what runs is what the server holds
+        now, whoever loaded it and whatever a refused ``FUNCTION LOAD`` claimed."""
+        codes = None
+        if self.pool is not None:
+            import redis
+
+            try:
+                reply = redis.Redis(connection_pool=self.pool).execute_command(
+                    "FUNCTION", "LIST", "WITHCODE")
+                codes = function_libraries(reply, function)
+            except (redis.exceptions.RedisError, TypeError, ValueError, AttributeError):
+                codes = None
+        if not codes:
+            raise UnsafeCommand(
+                f"simlab refuses {name} {function} on {self.where}: simlab could not read "
+                "that function's code from the server (FUNCTION LIST WITHCODE), and simlab "
+                "did not start that server. Load the library with r.function_load(code) and "
+                "call a function it registers.")
+        problems = [SCRIPTS.remember(code) for code in codes]
+        return next((p for p in problems if p), None)
 
     def _refuse(self, what: str):
         raise UnsafeCommand(f"simlab refuses {what} on {self.where}: simlab did not start that "
@@ -374,7 +538,7 @@ def attach(client, where: str) -> Guard:
     if guard is None:
         if getattr(client, "connection", None) is not None:
             raise ValueError("simlab cannot guard a single-connection client; use a pool")
-        guard = Guard(owned=False, where=where)
+        guard = Guard(owned=False, where=where, pool=pool)
         pool.connection_class = guarded_class(pool.connection_class)
         pool.connection_kwargs["simlab_guard"] = guard
         pool.reset()               # a connection made before now had no guard

@@ -1,0 +1,76 @@
+"""Checks for lesson 12 (the capstone): a design scored against the shop's targets."""
+from __future__ import annotations
+
+from ._common import Verdict, _answer, _how_far, _missing, _near, _raised, _verdict
+
+HINTS = {
+    "p99_ms": "more reads must be hits: longer TTLs are safe when writes delete what they "
+              "change, and a whiteboard big enough for the pages people come back to.",
+    "peak_db_qps": "look at the busiest second: during the flash sale every order deletes the "
+                   "hot product's page, and everyone reading it in the next milliseconds "
+                   "walks to the filing room (lesson 09).",
+    "stale_share": "a TTL alone lets a page outlive the write that changed it; think about "
+                   "what a write should do to the whiteboard (lesson 09).",
+    "memory_mb": "the whiteboard is bigger than the budget allows; the hit-ratio curve flattens "
+                 "long before every page fits (lesson 04).",
+    "wrongly_refused": "your limiter refuses users who stay within the agreed 20 requests per "
+                       "10 s: the partners send bursts (lesson 06: which limits allow a burst "
+                       "of the agreed size?).",
+}
+WORDS = {"p99_ms": "p99 read latency", "peak_db_qps": "peak filing-room queries per second",
+         "stale_share": "share of stale reads", "memory_mb": "whiteboard memory",
+         "wrongly_refused": "requests wrongly refused by the rate limit"}
+
+
+def check_design(design, result=None) -> Verdict:
+    """12: the design meets every target on the whole recorded day.
+
+    ``result`` is :func:`simlab.capstone.simulate_day`'s dict for ``design``, if the notebook
+    already has it (the check runs the day itself otherwise)."""
+    from .. import capstone
+
+    missing = _missing(design, "design")
+    if missing is not None:
+        return missing
+    try:
+        capstone.check_design(design)
+    except (TypeError, ValueError) as exc:
+        return _verdict(False, "", f"the design is not usable yet: {exc}",
+                        "start from simlab.capstone.EXAMPLE and change its values.")
+    try:
+        result = result if result is not None else capstone.simulate_day(design)
+        table = capstone.score(result)
+    except Exception as exc:
+        return _raised("running the design on the day", exc)
+    missed = [name for name, row in table.iterrows() if not row["met"]]
+    if not missed:
+        return _verdict(True, "Your design meets every target on the whole day: "
+                        f"{result['hit_ratio']:.0%} of reads are hits, for "
+                        f"${result['monthly_cost']:.2f} a month of whiteboard.")
+    lines = [f"{len(missed)} of {len(table)} targets missed:"]
+    for name in missed:
+        value, target = result[name], capstone.TARGETS[name]
+        lines.append(f"   - {WORDS[name]}: {value:.4g}, the target is at most {target:g}. "
+                     f"{HINTS[name]}")
+    return _verdict(False, "", "\n".join(lines),
+                    "change one thing at a time and run the design again.")
+
+
+def check_monthly_cost(answer, size_mb: float = 48.0) -> Verdict:
+    """12: what ``size_mb`` megabytes of whiteboard cost a month at the course's price."""
+    from ..capstone import PRICE_PER_GB_MONTH
+
+    value, verdict = _answer(answer, "monthly_cost")
+    if verdict is not None:
+        return verdict
+    want = size_mb / 1000 * PRICE_PER_GB_MONTH
+    if _near(value, want, rtol=0.02):
+        return _verdict(True, f"{size_mb:g} MB cost about ${want:.2f} a month: memory is rarely "
+                        "what makes a cache expensive; the filing room it protects is.")
+    if _near(value, size_mb * PRICE_PER_GB_MONTH, rtol=0.02):
+        hint = "the price is per gigabyte: how many gigabytes is that many megabytes?"
+    elif _near(value, size_mb / 1024 * PRICE_PER_GB_MONTH, rtol=0.02):
+        hint = "the course counts 1 GB as 1,000 MB (as cloud prices do)."
+    else:
+        hint = "gigabytes times the price per gigabyte-month (simlab.capstone.PRICE_PER_GB_MONTH)."
+    return _verdict(False, "", f"${value:.4g} a month is {_how_far(value, want)}.", hint)
