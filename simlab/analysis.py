@@ -64,6 +64,40 @@ def stack_distances(keys, n_keys):
     return out
 
 
+@njit(cache=True)
+def _distance_counts(keys, n_keys):
+    """How many requests have each LRU stack distance (``counts[d]``), and how many distinct
+    keys were requested, in one pass: :func:`stack_distances` without the per-request array,
+    the filtering and the sort that counting distinct keys would take."""
+    n = keys.shape[0]
+    tree = np.zeros(n + 1, dtype=np.int32)   # Fenwick tree over request positions
+    last = np.full(n_keys, -1, dtype=np.int32 if n < 2 ** 31 else np.int64)
+    counts = np.zeros(n_keys + 1, dtype=np.int64)
+    live = 0                                  # markers in the tree: one per distinct key seen
+    for i in range(n):
+        k = keys[i]
+        p = last[k]
+        if p < 0:
+            live += 1
+        else:
+            s = 0
+            j = p + 1
+            while j > 0:
+                s += tree[j]
+                j -= j & (-j)
+            counts[live - s] += 1             # markers after p: distinct keys since then
+            j = p + 1
+            while j <= n:
+                tree[j] -= 1
+                j += j & (-j)
+        j = i + 1
+        while j <= n:
+            tree[j] += 1
+            j += j & (-j)
+        last[k] = i
+    return counts, live
+
+
 def _read_keys(workload):
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
@@ -99,15 +133,14 @@ def lru_curve(workload: Workload, sizes=None) -> pd.DataFrame:
     keys = _read_keys(workload)
     if keys.size == 0:
         raise ValueError("workload must contain at least one read (GET) request")
-    unique = int(np.unique(keys).size)
+    if sizes is not None:
+        sizes = v.cache_sizes("sizes", sizes)
+    v.run_memory(workload, v.CURVE_BYTES_PER_READ, 8, "the stack distances", "use fewer requests")
+    counts, unique = _distance_counts(keys, workload.n_keys)
     if sizes is None:
         sizes = log_sizes(unique)
-    sizes = np.asarray(v.cache_sizes("sizes", sizes), dtype=np.int64)
-    v.run_memory(workload, v.CURVE_BYTES_PER_READ, 8, "the stack distances", "use fewer requests")
-    distances = stack_distances(keys, workload.n_keys)
-    reused = distances[distances >= 0]
+    sizes = np.asarray(sizes, dtype=np.int64)
     # hits(C) = number of distances < C
-    counts = np.bincount(reused, minlength=1)
     cumulative = np.concatenate([[0], np.cumsum(counts)])
     hits = cumulative[np.minimum(sizes, len(cumulative) - 1)]
     out = pd.DataFrame({"size": sizes, "hits": hits.astype(np.int64),

@@ -144,8 +144,15 @@ def _scraper(rng):
 
 
 def day_path() -> Path:
-    from .live.filing_room import default_data_dir
-    return default_data_dir() / "capstone_day.npz"
+    """``capstone_day.npz`` in the course's data folder (``SIMLAB_DATA``, else ``data/`` in a
+    checkout, else a user cache folder: the filing room's rule, without importing the live
+    layer, which the simulation does not need)."""
+    import os
+
+    env = os.environ.get("SIMLAB_DATA")
+    repo = Path(__file__).resolve().parents[1] / "data"
+    folder = Path(env) if env else repo if repo.is_dir() else Path.home() / ".cache" / "simlab"
+    return folder / "capstone_day.npz"
 
 
 def load_day(path=None) -> dict:

@@ -226,36 +226,40 @@ def test_keys_out_of_range_never_reach_the_compiled_loop():
 
 _TAMPER = """
 import numpy as np, simlab
-w = simlab.zipf(100, 1.0, 1000, seed=1)
-try:
-    w.keys[0] = {value}
-except ValueError as exc:
-    print("refused:", exc)
-w.keys.flags.writeable = True        # a determined owner: the array is theirs to unfreeze
-w.keys[0] = {value}
-simlab.{call}
+for value in (10 ** 9, -7, 100):
+    w = simlab.zipf(100, 1.0, 1000, seed=1)
+    try:
+        w.keys[0] = value
+    except ValueError as exc:
+        print("refused:", exc)
+    w.keys.flags.writeable = True    # a determined owner: the array is theirs to unfreeze
+    w.keys[0] = value
+    try:
+        simlab.{call}
+    except ValueError as exc:
+        print("engine:", exc)
 """
 
 
-@pytest.mark.parametrize("value", [10 ** 9, -7, 100])
 @pytest.mark.parametrize("call", [
     "simulate(w, policy='lru', cache_size=10)",
     "simulate_redis(w, policy='allkeys-lru', maxmemory=10**6)",
     "hit_counts(w, [10])",
     "lru_curve(w, [10])",
 ])
-def test_a_workload_changed_after_it_was_made_never_reaches_the_compiled_loop(value, call):
+def test_a_workload_changed_after_it_was_made_never_reaches_the_compiled_loop(call):
     """The tester's reproduction: ``w.keys[0] = 10**9`` then simulate segfaulted (rc 139);
     -7 or 100 (= n_keys) ran silently wrong. Now the assignment is refused, and a workload
     unfrozen on purpose is refused by the engine's own check, in a subprocess that must
     not crash."""
-    proc = subprocess.run([sys.executable, "-c", _TAMPER.format(value=value, call=call)],
+    proc = subprocess.run([sys.executable, "-c", _TAMPER.format(call=call)],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
-    assert "refused: assignment destination is read-only" in proc.stdout
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("ValueError: Workload keys must hold key ids from 0 to "
-                           "n_keys-1 = 99") and f"request 0 has {value}" in last, last
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    lines = proc.stdout.splitlines()
+    assert lines[0::2] == ["refused: assignment destination is read-only"] * 3, lines
+    for line, value in zip(lines[1::2], (10 ** 9, -7, 100)):
+        assert line.startswith("engine: Workload keys must hold key ids from 0 to n_keys-1 = "
+                               "99") and f"request 0 has {value}" in line, line
 
 
 def test_workload_columns_are_read_only_and_never_share_a_callers_array():

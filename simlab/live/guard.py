@@ -1,4 +1,4 @@
-"""The guard: commands that wipe, reconfigure or stop a server, refused where simlab may not.
+r"""The guard: commands that wipe, reconfigure or stop a server, refused where simlab may not.
 
 Every command redis-py sends is packed by its connection's command packer: plain calls,
 pipelines, MULTI/EXEC transactions, pub/sub, scripts and health checks alike. simlab's clients
