@@ -11,9 +11,9 @@ request by request (``tests/test_redis_kernels.py``).
 State lives in two flat arrays, as in :mod:`simlab._kernels` (each array handed to a compiled
 helper costs reference counting, so helpers take at most these two):
 
-* ``st`` (int64): a header (below), then per table its bucket heads and per-key chain links,
-  then per key its hash, the dense sets that random eviction draws from, the LRU clock or LFU
-  minutes, the LFU counter and the entry's bytes (0: not stored), the pool's keys, scratch.
+* ``st`` (int64): a header (below), then per key a word and two records (chain links, the
+  LRU clock or LFU minutes and counter, the hash, the entry's bytes), the tables' bucket
+  heads, the dense sets that random eviction draws from, the pool's keys, scratch.
 * ``fa`` (float64): per key its expiry time (NaN: no TTL), then the pool's scores and the LFU
   parameters.
 
@@ -41,20 +41,23 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 # header of ``st``
 (RNG, COUNT, EVICTIONS, EXPIRED, OOM, PRE_OOM, ENTRY_BYTES, POLICY, SAMPLES, N_KEYS, MAXMEM,
- POOL_LEN, ALL_LEN, VOL_LEN, ALL, VOL, POOL_KEY, TMP, VREC) = range(19)
-TABLES = 20            # per table: size, count, head offset, first link, records' stride
-T_SIZE, T_COUNT, T_HEAD, T_LINKS, T_STRIDE = range(5)
-MAIN, EXPIRES = TABLES, TABLES + 5
+ POOL_LEN, ALL_LEN, VOL_LEN, ALL, VOL, POOL_KEY, TMP, VREC, REC) = range(20)
+TABLES = 20            # per table: size, count, head offset
+T_SIZE, T_COUNT, T_HEAD = range(3)
+MAIN, EXPIRES = TABLES, TABLES + 3
 HEADER = 32
-# Per key, one 64-byte record at ``HEADER + 8 * key`` (what a request touches, in one cache
-# line): entry bytes (0: not stored), LRU clock or LFU minutes, LFU counter, hash (-1: none
-# drawn yet; only its low 62 bits, all a bucket mask uses), the keyspace chain's next and
-# prev, the position in the dense set of all keys. Keys with a TTL use a second record of 4
-# at ``st[VREC] + 4 * key``: the expires chain's next and prev, the position among them.
-R_EBYTES, R_FIELD, R_CNT, R_HASH, R_MNEXT, R_MPREV, R_ALLPOS = range(7)
-RECORD = 8
+# Per key, first one word at ``HEADER + key``, all that sampling reads (so that the words of
+# 100,000 keys fit in a core's L2 cache): the keyspace chain's next (+1) in the high 32 bits,
+# the access field in the low 32 (the LRU clock; LFU: minutes << 8 | counter). Then a
+# record of 4 at ``st[REC] + 4 * key``: entry bytes (0: not stored), hash (-1: none drawn
+# yet; only its low 62 bits, all a bucket mask uses), the keyspace chain's prev, the position
+# in the dense set of all keys; and one at ``st[VREC] + 4 * key`` for the expires table: next,
+# prev, the position in the dense set of keys with a TTL.
+R_EBYTES, R_HASH, R_MPREV, R_ALLPOS = range(4)
+RECORD = 4
 V_ENEXT, V_EPREV, V_VOLPOS = range(3)
 VRECORD = 4
+LOW32 = (1 << 32) - 1
 HASH_BITS = (1 << 62) - 1
 # ``fa``: expire_at[n_keys], pool scores[16], then these two
 F_POOL, F_LOG_FACTOR, F_DECAY = 0, 1, 2   # offsets after the per-key expiry times
@@ -62,7 +65,7 @@ F_POOL, F_LOG_FACTOR, F_DECAY = 0, 1, 2   # offsets after the per-key expiry tim
 
 # --- splitmix64 -------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next64(st):
     z = np.uint64(st[RNG]) + _GOLDEN
     st[RNG] = np.int64(z)
@@ -71,19 +74,25 @@ def _next64(st):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _random(st):
     return np.float64(_next64(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bits(st):
     return np.int64(_next64(st))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _below(st, n):
     return np.int64(_next64(st) % np.uint64(n))
+
+
+@njit(cache=True)
+def draw64(st):
+    """One splitmix64 draw from the state in ``st[RNG]`` (what the model draws with)."""
+    return _next64(st)
 
 
 # --- the per-key memory model (redis_memory.entry_bytes, integers aside) ----------------------
@@ -119,8 +128,8 @@ def entry_bytes(key_length, value_length):
 
 
 # --- the hash tables ----------------------------------------------------------------------
-# A key's chain links: ``st[link]`` next, ``st[link + 1]`` prev (-1: none), with
-# ``link = st[t + T_LINKS] + st[t + T_STRIDE] * key``.
+# Chains are doubly linked (-1: none): the keyspace's next in the key's word, every other
+# link in its records (see the layout above).
 
 @njit(cache=True)
 def _table_size(n):
@@ -132,22 +141,66 @@ def _table_size(n):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _rec(st, x):
+    return st[REC] + RECORD * x
+
+
+@njit(cache=True, inline="always")
+def _next(st, t, x):
+    if t == MAIN:
+        return (st[HEADER + x] >> 32) - 1
+    return st[st[VREC] + VRECORD * x + V_ENEXT]
+
+
+@njit(cache=True, inline="always")
+def _set_next(st, t, x, y):
+    if t == MAIN:
+        st[HEADER + x] = ((y + 1) << 32) | (st[HEADER + x] & LOW32)
+    else:
+        st[st[VREC] + VRECORD * x + V_ENEXT] = y
+
+
+@njit(cache=True, inline="always")
+def _set_prev(st, t, x, y):
+    if t == MAIN:
+        st[st[REC] + RECORD * x + R_MPREV] = y
+    else:
+        st[st[VREC] + VRECORD * x + V_EPREV] = y
+
+
+@njit(cache=True, inline="always")
+def _prev(st, t, x):
+    if t == MAIN:
+        return st[st[REC] + RECORD * x + R_MPREV]
+    return st[st[VREC] + VRECORD * x + V_EPREV]
+
+
+@njit(cache=True, inline="always")
+def _field(st, x):
+    return st[HEADER + x] & LOW32
+
+
+@njit(cache=True, inline="always")
+def _set_field(st, x, f):
+    st[HEADER + x] = (st[HEADER + x] & ~LOW32) | f
+
+
+@njit(cache=True, inline="always")
 def _push_head(st, t, x, b):
     head = st[t + T_HEAD]
-    links, stride = st[t + T_LINKS], st[t + T_STRIDE]
     first = st[head + b]
-    st[links + stride * x] = first
-    st[links + stride * x + 1] = -1
+    _set_next(st, t, x, first)
+    _set_prev(st, t, x, -1)
     if first >= 0:
-        st[links + stride * first + 1] = x
+        _set_prev(st, t, first, x)
     st[head + b] = x
 
 
 @njit(cache=True)
 def _resize(st, t, size):
     """Rehash table ``t`` into ``size`` buckets in the plain model's order."""
-    head, links, stride = st[t + T_HEAD], st[t + T_LINKS], st[t + T_STRIDE]
+    head = st[t + T_HEAD]
     tmp = st[TMP]
     n = 0
     for b in range(st[t + T_SIZE]):
@@ -155,13 +208,13 @@ def _resize(st, t, size):
         while x >= 0:
             st[tmp + n] = x
             n += 1
-            x = st[links + stride * x]
+            x = _next(st, t, x)
     for b in range(size):
         st[head + b] = -1
     mask = size - 1
     for j in range(n):
         x = st[tmp + j]
-        _push_head(st, t, x, st[HEADER + RECORD * x + R_HASH] & mask)
+        _push_head(st, t, x, st[_rec(st, x) + R_HASH] & mask)
     st[t + T_SIZE] = size
 
 
@@ -169,25 +222,24 @@ def _resize(st, t, size):
 def _table_add(st, t, x):
     if st[t + T_COUNT] >= st[t + T_SIZE]:
         _resize(st, t, _table_size(st[t + T_COUNT] + 1))
-    _push_head(st, t, x, st[HEADER + RECORD * x + R_HASH] & (st[t + T_SIZE] - 1))
+    _push_head(st, t, x, st[_rec(st, x) + R_HASH] & (st[t + T_SIZE] - 1))
     st[t + T_COUNT] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _table_remove(st, t, x):
-    link = st[t + T_LINKS] + st[t + T_STRIDE] * x
-    q = st[link]
-    p = st[link + 1]
+    q = _next(st, t, x)
+    p = _prev(st, t, x)
     if p >= 0:
-        st[st[t + T_LINKS] + st[t + T_STRIDE] * p] = q
+        _set_next(st, t, p, q)
     else:
-        st[st[t + T_HEAD] + (st[HEADER + RECORD * x + R_HASH] & (st[t + T_SIZE] - 1))] = q
+        st[st[t + T_HEAD] + (st[_rec(st, x) + R_HASH] & (st[t + T_SIZE] - 1))] = q
     if q >= 0:
-        st[st[t + T_LINKS] + st[t + T_STRIDE] * q + 1] = p
+        _set_prev(st, t, q, p)
     st[t + T_COUNT] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _shrink_if_sparse(st, t):
     size, count = st[t + T_SIZE], st[t + T_COUNT]
     if size > mem.MIN_TABLE and count * 100 < size * 10:
@@ -199,7 +251,7 @@ def _shrink_if_sparse(st, t):
 @njit(cache=True)
 def _dense_add(st, which, x):
     if which == ALL:
-        length, pos = ALL_LEN, HEADER + RECORD * x + R_ALLPOS
+        length, pos = ALL_LEN, _rec(st, x) + R_ALLPOS
     else:
         length, pos = VOL_LEN, st[VREC] + VRECORD * x + V_VOLPOS
     st[pos] = st[length]
@@ -210,7 +262,7 @@ def _dense_add(st, which, x):
 @njit(cache=True)
 def _dense_discard(st, which, x):
     if which == ALL:
-        length, pos = ALL_LEN, HEADER + RECORD * x + R_ALLPOS
+        length, pos = ALL_LEN, _rec(st, x) + R_ALLPOS
     else:
         length, pos = VOL_LEN, st[VREC] + VRECORD * x + V_VOLPOS
     dense = st[which]
@@ -220,35 +272,36 @@ def _dense_discard(st, which, x):
     if i < st[length]:
         st[dense + i] = last
         if which == ALL:
-            st[HEADER + RECORD * last + R_ALLPOS] = i
+            st[_rec(st, last) + R_ALLPOS] = i
         else:
             st[st[VREC] + VRECORD * last + V_VOLPOS] = i
 
 
 # --- per-key access data -----------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _is_lfu(st):
     return st[POLICY] == ALLKEYS_LFU or st[POLICY] == VOLATILE_LFU
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _is_random(st):
     return st[POLICY] == ALLKEYS_RANDOM or st[POLICY] == VOLATILE_RANDOM
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lfu_decayed(st, fa, x, now):
-    counter = st[HEADER + RECORD * x + R_CNT]
+    field = _field(st, x)
+    counter = field & 255
     decay = fa[st[N_KEYS] + EVPOOL_SIZE + F_DECAY - 1]
     if decay > 0:
-        elapsed = (int(now / 60) - st[HEADER + RECORD * x + R_FIELD]) & 0xFFFF
+        elapsed = (int(now / 60) - (field >> 8)) & 0xFFFF
         periods = int(elapsed / decay)
         counter = max(counter - periods, 0)
     return counter
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _touch(st, fa, x, now):
     if _is_lfu(st):
         counter = _lfu_decayed(st, fa, x, now)
@@ -258,17 +311,16 @@ def _touch(st, fa, x, now):
             base = max(counter - LFU_INIT_VAL, 0)
             if draw < 1.0 / (base * factor + 1):
                 counter += 1
-        st[HEADER + RECORD * x + R_FIELD] = int(now / 60) & 0xFFFF
-        st[HEADER + RECORD * x + R_CNT] = counter
+        _set_field(st, x, ((int(now / 60) & 0xFFFF) << 8) | counter)
     else:
-        st[HEADER + RECORD * x + R_FIELD] = int(now) & LRU_CLOCK_MAX
+        _set_field(st, x, int(now) & LRU_CLOCK_MAX)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _score(st, fa, x, now):
     policy = st[POLICY]
     if policy == ALLKEYS_LRU or policy == VOLATILE_LRU:
-        return float(((int(now) & LRU_CLOCK_MAX) - st[HEADER + RECORD * x + R_FIELD]) & LRU_CLOCK_MAX) * 1000.0
+        return float(((int(now) & LRU_CLOCK_MAX) - _field(st, x)) & LRU_CLOCK_MAX) * 1000.0
     if policy == ALLKEYS_LFU or policy == VOLATILE_LFU:
         return float(255 - _lfu_decayed(st, fa, x, now))
     return -fa[x]
@@ -276,7 +328,7 @@ def _score(st, fa, x, now):
 
 # --- eviction ------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pool_insert(st, fa, x, score):
     scores = st[N_KEYS]
     keys = st[POOL_KEY]
@@ -307,7 +359,7 @@ def _populate(st, fa, t, now):
     count = min(st[SAMPLES], st[t + T_COUNT])
     if count == 0:
         return
-    head, links, stride = st[t + T_HEAD], st[t + T_LINKS], st[t + T_STRIDE]
+    head = st[t + T_HEAD]
     mask = st[t + T_SIZE] - 1
     i = _bits(st) & mask
     empty_run = 0
@@ -326,7 +378,7 @@ def _populate(st, fa, t, now):
                 found += 1
                 if found == count:
                     return
-                x = st[links + stride * x]
+                x = _next(st, t, x)
         i = (i + 1) & mask
 
 
@@ -345,19 +397,19 @@ def _victim(st, fa, now):
         while st[POOL_LEN] > 0:
             st[POOL_LEN] -= 1
             x = st[st[POOL_KEY] + st[POOL_LEN]]
-            if st[HEADER + RECORD * x + R_EBYTES] > 0 and (not volatile or fa[x] == fa[x]):
+            if st[_rec(st, x) + R_EBYTES] > 0 and (not volatile or fa[x] == fa[x]):
                 return x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _used(st):
     return st[ENTRY_BYTES] + mem.BUCKET * (st[MAIN + T_SIZE] + st[EXPIRES + T_SIZE])
 
 
 @njit(cache=True)
 def _remove(st, fa, x):
-    st[ENTRY_BYTES] -= st[HEADER + RECORD * x + R_EBYTES]
-    st[HEADER + RECORD * x + R_EBYTES] = 0
+    st[ENTRY_BYTES] -= st[_rec(st, x) + R_EBYTES]
+    st[_rec(st, x) + R_EBYTES] = 0
     st[COUNT] -= 1
     dense = _is_random(st)
     if dense:
@@ -391,9 +443,9 @@ def make_room(st, fa, now):
     return ok
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _expire_if_needed(st, fa, x, now):
-    if st[HEADER + RECORD * x + R_EBYTES] > 0 and fa[x] == fa[x] and now > fa[x]:
+    if st[_rec(st, x) + R_EBYTES] > 0 and fa[x] == fa[x] and now > fa[x]:
         _remove(st, fa, x)
         st[EXPIRED] += 1
         return True
@@ -408,7 +460,7 @@ def redis_get(st, fa, x, now):
     make_room(st, fa, now)
     if _expire_if_needed(st, fa, x, now):
         return 2
-    if st[HEADER + RECORD * x + R_EBYTES] == 0:
+    if st[_rec(st, x) + R_EBYTES] == 0:
         return 1
     _touch(st, fa, x, now)
     return 0
@@ -421,7 +473,7 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
     if refused:
         st[OOM] += 1
         return False
-    rec = HEADER + RECORD * x
+    rec = _rec(st, x)
     lfu = _is_lfu(st)
     keep = False
     if st[rec + R_EBYTES] > 0:
@@ -432,10 +484,9 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
         _remove(st, fa, x)
     if not keep:
         if lfu:
-            st[HEADER + RECORD * x + R_FIELD] = int(now / 60) & 0xFFFF
-            st[HEADER + RECORD * x + R_CNT] = LFU_INIT_VAL
+            _set_field(st, x, ((int(now / 60) & 0xFFFF) << 8) | LFU_INIT_VAL)
         else:
-            st[HEADER + RECORD * x + R_FIELD] = int(now) & LRU_CLOCK_MAX
+            _set_field(st, x, int(now) & LRU_CLOCK_MAX)
     has_ttl = ttl == ttl
     entry = value_bytes + (mem.DICT_ENTRY if has_ttl else 0)
     st[rec + R_EBYTES] = entry
@@ -458,7 +509,7 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
 @njit(cache=True)
 def redis_delete(st, fa, x, now):
     make_room(st, fa, now)
-    if st[HEADER + RECORD * x + R_EBYTES] > 0:
+    if st[_rec(st, x) + R_EBYTES] > 0:
         _remove(st, fa, x)
 
 
@@ -466,20 +517,16 @@ def redis_delete(st, fa, x, now):
 def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys, rng_state):
     """An empty Redis model for keys ``0 .. n_keys-1``; ``rng_state`` as an int64."""
     hmax = max(_table_size(n_keys), mem.MIN_TABLE)
-    vrec = HEADER + RECORD * n_keys
-    regions = np.array([VRECORD * n_keys, hmax, hmax, n_keys, n_keys, EVPOOL_SIZE, n_keys])
-    st = np.zeros(vrec + regions.sum(), dtype=np.int64)
-    slots = [VREC, MAIN + T_HEAD, EXPIRES + T_HEAD, ALL, VOL, POOL_KEY, TMP]
-    off = vrec
+    regions = np.array([RECORD * n_keys, VRECORD * n_keys, hmax, hmax, n_keys, n_keys,
+                        EVPOOL_SIZE, n_keys])
+    st = np.zeros(HEADER + n_keys + regions.sum(), dtype=np.int64)
+    slots = [REC, VREC, MAIN + T_HEAD, EXPIRES + T_HEAD, ALL, VOL, POOL_KEY, TMP]
+    off = HEADER + n_keys
     for j in range(len(slots)):
         st[slots[j]] = off
         off += regions[j]
     for x in range(n_keys):
-        st[HEADER + RECORD * x + R_HASH] = -1
-    st[MAIN + T_LINKS] = HEADER + R_MNEXT
-    st[MAIN + T_STRIDE] = RECORD
-    st[EXPIRES + T_LINKS] = vrec + V_ENEXT
-    st[EXPIRES + T_STRIDE] = VRECORD
+        st[st[REC] + RECORD * x + R_HASH] = -1
     st[RNG] = rng_state
     st[POLICY] = policy
     st[SAMPLES] = samples

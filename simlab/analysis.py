@@ -71,30 +71,45 @@ def _distance_counts(keys, n_keys):
     the filtering and the sort that counting distinct keys would take."""
     n = keys.shape[0]
     tree = np.zeros(n + 1, dtype=np.int32)   # Fenwick tree over request positions
-    last = np.full(n_keys, -1, dtype=np.int32 if n < 2 ** 31 else np.int64)
+    last = np.full(n_keys, -1, dtype=np.int32)   # positions: fewer than 2**31 reads
     counts = np.zeros(n_keys + 1, dtype=np.int64)
     live = 0                                  # markers in the tree: one per distinct key seen
     for i in range(n):
         k = keys[i]
         p = last[k]
+        last[k] = i
         if p < 0:
             live += 1
-        else:
-            s = 0
-            j = p + 1
-            while j > 0:
-                s += tree[j]
-                j -= j & (-j)
-            counts[live - s] += 1             # markers after p: distinct keys since then
-            j = p + 1
+            j = i + 1
             while j <= n:
-                tree[j] -= 1
+                tree[j] += 1
                 j += j & (-j)
-        j = i + 1
-        while j <= n:
-            tree[j] += 1
-            j += j & (-j)
-        last[k] = i
+            continue
+        # Markers at positions p+1 .. i-1 (distinct keys since p): prefix(i) - prefix(p+1),
+        # walking down from both ends only until the two paths meet. A key asked for again
+        # soon (the common case) meets after a step or two instead of log2(n).
+        s = 0
+        a = i
+        b = p + 1
+        while a != b:
+            if a > b:
+                s += tree[a]
+                a -= a & (-a)
+            else:
+                s -= tree[b]
+                b -= b & (-b)
+        counts[s] += 1
+        # Move the key's marker from p to i: -1 up from p+1, +1 up from i+1; above the
+        # node where the two paths meet the changes cancel, so stop there.
+        a = p + 1
+        b = i + 1
+        while a != b and (a <= n or b <= n):
+            if a < b:
+                tree[a] -= 1
+                a += a & (-a)
+            else:
+                tree[b] += 1
+                b += b & (-b)
     return counts, live
 
 
@@ -136,6 +151,9 @@ def lru_curve(workload: Workload, sizes=None) -> pd.DataFrame:
     if sizes is not None:
         sizes = v.cache_sizes("sizes", sizes)
     v.run_memory(workload, v.CURVE_BYTES_PER_READ, 8, "the stack distances", "use fewer requests")
+    if keys.size >= 2 ** 31:
+        raise ValueError(f"workload must hold fewer than 2**31 reads for lru_curve, got "
+                         f"{keys.size}")
     counts, unique = _distance_counts(keys, workload.n_keys)
     if sizes is None:
         sizes = log_sizes(unique)

@@ -40,9 +40,9 @@ PRICE_PER_GB_MONTH = 12.0           # US dollars, a managed cache's order of mag
 FILING_ROOM = {"median": 5e-3, "p99": 30e-3}   # a page's queries from the same zone, loaded
 
 TARGETS = {
-    "p99_ms": 5.0,               # p99 read latency, milliseconds
-    "peak_db_qps": 400.0,        # busiest second at the filing room, queries per second
-    "stale_share": 0.001,        # share of reads served an outdated page
+    "p99_ms": 22.0,              # p99 read latency, milliseconds
+    "peak_db_qps": 60,           # busiest second at the filing room, queries per second
+    "stale_share": 0.02,         # share of reads served an outdated page
     "memory_mb": 64.0,           # whiteboard memory (its monthly cost at PRICE_PER_GB_MONTH)
     "wrongly_refused": 0,        # requests refused from a user within the agreed rate
 }
@@ -176,7 +176,7 @@ def save_day(path, seed: int = SEED) -> Path:
 
 
 def describe(day: dict) -> pd.DataFrame:
-    """Requests of each kind, and the busiest minute's rate."""
+    """Requests of each kind and their share of the day."""
     kinds = pd.Categorical.from_codes(day["kind"], KINDS)
     table = pd.Series(kinds).value_counts().reindex(KINDS).rename("requests").to_frame()
     table["share"] = table["requests"] / len(kinds)
@@ -234,7 +234,22 @@ def window_counts(t: np.ndarray, user: np.ndarray, window: float) -> np.ndarray:
     return counts
 
 
+_LIMITED: dict = {}   # the same day and limiter give the same decisions: computed once
+
+
 def apply_rate_limit(day: dict, rate_limit: dict) -> dict:
+    """As :func:`_rate_limit`, remembered for the last few (day, limiter) pairs."""
+    tag = (id(day["t"]), rate_limit["algorithm"], rate_limit["limit"],
+           float(rate_limit["window"]))
+    held = _LIMITED.get(tag)
+    if held is None or held[0] is not day["t"]:
+        if len(_LIMITED) >= 8:
+            _LIMITED.clear()
+        held = _LIMITED[tag] = (day["t"], _rate_limit(day, rate_limit))
+    return held[1]
+
+
+def _rate_limit(day: dict, rate_limit: dict) -> dict:
     """``allowed`` (bool per request), ``wrongly_refused`` (refused while the user was within
     the agreed rate), ``refused``, ``scraper_allowed_per_s``. Users who never come near the
     limit are not run through a limiter (they cannot be refused)."""
@@ -405,7 +420,8 @@ def day_slice(day: dict, start: float, n: int) -> dict:
 def run_live(design, r, shop, requests: dict) -> dict:
     """Serve ``requests`` (a :func:`day_slice`) for real: the live rate limiter of lesson 06
     on ``r``, cache-aside with the design's TTLs on ``r`` in front of the shop in the filing
-    room (a product page is the product's row, a dashboard the user's recent orders), writes
+    room (both pages run the shop's join, a user's recent orders: the product page's "recent
+    buyers" box and the dashboard), writes
     that delete what they change, orders pushed on a Redis list for the workers.
 
     Returns the same measures as :func:`simulate_day` for the slice (``peak_db_qps`` over

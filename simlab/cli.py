@@ -124,7 +124,10 @@ def _workload(args, *, rate=None, read_fraction=1.0, ttl=None, value_size=100):
     if args.trace:
         _refuse(args, ["keys", "zipf", "requests"], "the trace sets the keys and requests; "
                 "give --trace or the synthetic workload's flags, not both")
-        return read_trace(args.trace)
+        try:
+            return read_trace(args.trace)
+        except ValueError as exc:      # TraceError, BudgetError: one line naming the flag
+            raise ValueError(f"argument --trace: {_one_line(exc)}") from None
     _check_budget(args)
     return zipf(args.keys, args.zipf, args.requests, rate=rate, read_fraction=read_fraction,
                 ttl=ttl, value_size=value_size, seed=args.seed)
@@ -392,7 +395,9 @@ def _doctor_redis(url):
     """One line about the Redis at ``url``: PING and INFO server, nothing else."""
     import redis
 
-    from .live.urls import redact
+    from .live.urls import redact, scrub, userinfo_problem
+    if userinfo_problem(url):
+        return f"NOT USABLE: {userinfo_problem(url)}"
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         try:
@@ -401,18 +406,18 @@ def _doctor_redis(url):
             client.close()
     except (redis.exceptions.RedisError, ValueError, OSError) as exc:
         return (f"NOT ANSWERING: no Redis server answered at {redact(url)} "
-                f"({' '.join(str(exc).split())})")
+                f"({' '.join(scrub(exc, url).split())})")
     return f"Redis {info.get('redis_version', '?')} at {redact(url)}"
 
 
 def _doctor_postgres(url):
     """Rows about the PostgreSQL at ``url``, read from the catalogue in a read-only session."""
     from .live.filing_room import SIMLAB_CLEAN_HINT, describe_postgres
-    from .live.urls import redact
+    from .live.urls import redact, scrub
     try:
         found = describe_postgres(url)
     except Exception as exc:  # report, never crash the doctor
-        return [("DATABASE_URL", f"NOT USABLE: {' '.join(str(exc).split())}")]
+        return [("DATABASE_URL", f"NOT USABLE: {' '.join(scrub(exc, url).split())}")]
     schema = found["schema"]
     if found["state"] == "absent":
         state = "absent: simlab creates it (100,000 users) on first use"
@@ -669,7 +674,12 @@ def main(argv=None):
 
 
 def _one_line(exc):
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """The error as one line, with no password of REDIS_URL or DATABASE_URL in it."""
+    from .live.urls import scrub
+    text = str(exc)
+    for name in ("REDIS_URL", "DATABASE_URL"):
+        text = scrub(text, os.environ.get(name))
+    return " ".join(text.split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -375,13 +375,14 @@ def _open_save_and_run(lab, driver, report, name):
         f"{STDERR}')).map(e => e.textContent.slice(0, 1500))")
     console = _console_errors(driver, console_log)
 
+    slow = []
     if name.startswith("04_"):
         redraw = _check_slider_redraws(driver, SLIDER_LABEL)
         report[name]["redraw"] = redraw
         print(f"{name}: a move of the '{SLIDER_LABEL}' slider redrew the plot in {redraw:.2f} s")
-        assert redraw <= REDRAW_LIMIT, (
-            f"{name}: moving the '{SLIDER_LABEL}' slider took {redraw:.2f} s to redraw the plot "
-            f"(limit {REDRAW_LIMIT} s)")
+        if redraw > REDRAW_LIMIT:
+            slow.append(f"moving the '{SLIDER_LABEL}' slider took {redraw:.2f} s to redraw the "
+                        f"plot (limit {REDRAW_LIMIT} s; load average {os.getloadavg()[0]:.1f})")
         driver.save_screenshot(str(lab["base"] / f"{path.stem}-slider.png"))
         console += _console_errors(driver, console_log)
 
@@ -397,4 +398,5 @@ def _open_save_and_run(lab, driver, report, name):
         problems.append("stderr or error output shown in the page:\n" + "\n---\n".join(stderr_marks))
     if console:
         problems.append("errors in the browser console:\n" + "\n".join(console))
+    problems += slow
     assert not problems, f"{name} (screenshot {shot}):\n" + "\n\n".join(problems)

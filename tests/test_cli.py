@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import simlab
@@ -123,3 +124,79 @@ def test_ttl_mode_and_expired_misses():
     assert sliding["hit_ratio"] > fixed["hit_ratio"] and sliding["ttl_mode"] == "sliding"
     out = run("simulate", "--cache-size", "10", "--ttl-mode", "forever")
     assert out.returncode == 2 and "argument --ttl-mode" in out.stderr
+
+
+# --- start-up apart from engine time (issue 12) ----------------------------------------
+
+def test_startup_reported_apart_from_elapsed():
+    for args in (["simulate", "--cache-size", "100"], ["mrc", "--sizes", "10,100"]):
+        out = run(*args, "--keys", "1000", "--requests", "20000", "--seed", "7", "--json")
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        assert data["startup_s"] > 0 and data["elapsed_s"] > 0, args
+
+
+@pytest.mark.parametrize("command, engine, name", [
+    (["simulate", "--cache-size", "50"], "simlab.engine", "simulate"),
+    (["simulate", "--policy", "allkeys-lru", "--maxmemory", "20000"], "simlab.engine",
+     "simulate_redis"),
+    (["mrc", "--sizes", "10,50"], "simlab.analysis", "lru_curve"),
+])
+def test_elapsed_excludes_the_one_time_kernel_load(monkeypatch, capsys, command, engine, name):
+    """A first call that takes 2 s (as loading compiled kernels does) lands in startup_s; the
+    timed run, which no longer pays it, is all that elapsed_s holds."""
+    import importlib
+    import time
+
+    from simlab import cli
+
+    module = importlib.import_module(engine)
+    real, calls = getattr(module, name), []
+
+    def slow_first_call(*args, **kwargs):
+        if not calls:
+            time.sleep(2.0)
+        calls.append(len(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow_first_call)
+    assert cli.main([*command, "--keys", "200", "--requests", "3000", "--seed", "1",
+                     "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["startup_s"] >= 2.0 and data["elapsed_s"] < 2.0
+    assert calls[0] < 3000 and calls[-1] == 3000     # the load ran on a few requests only
+    assert data["requests"] == 3000
+
+
+def test_integer_trace_reads_as_the_same_text_keys(tmp_path):
+    """A trace of plain integers takes the fast numeric reader and yields exactly the key ids
+    and names the text reader gives; any other spelling keeps the text reader."""
+    from simlab.workloads import _integer_lines
+
+    rng = np.random.default_rng(0)
+    numbers = rng.integers(-50, 10 ** 12, 5000) // rng.integers(1, 10 ** 11, 5000)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("\n".join(map(str, numbers)) + "\n")
+    assert _integer_lines(plain) is not None
+    fast = simlab.read_trace(plain)
+    text = simlab.from_keys([str(x) for x in numbers])
+    assert fast.keys.tolist() == text.keys.tolist()
+    assert list(fast.key_names) == list(text.key_names)
+    assert all(type(name) is str for name in fast.key_names)
+    for body, names in [("7\n007\n7\n", ["7", "007"]), ("1\n-0\n0\n", ["1", "-0", "0"]),
+                        ("1e2\n100\n", ["1e2", "100"]), ("5\n\n6", ["5", "6"]),
+                        ("5\r\n6\r\n", ["5", "6"]), ("12\n-3\n12", ["12", "-3"])]:
+        path = tmp_path / "t.txt"
+        path.write_text(body, newline="")
+        assert list(simlab.read_trace(path).key_names) == names, body
+
+
+# --- the lazy package ------------------------------------------------------------------
+
+def test_every_public_name_resolves():
+    for name in sorted(set(simlab.__all__) | set(dir(simlab))):
+        assert getattr(simlab, name) is not None, name
+    assert {"simulate", "lru_curve", "connect", "read_trace"} <= set(dir(simlab))
+    assert simlab.simulate is simlab.engine.simulate
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        simlab.no_such_name

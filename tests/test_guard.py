@@ -22,6 +22,10 @@ LIBRARY = "#!lua name=keeplib\nredis.register_function('keep', function() return
 FLUSH_LIB = ("#!lua name=evil\nredis.register_function('wipe', function() "
              "return redis.call('FLUSHALL') end)")
 OWNER_SCRIPT = "return redis.call('FLUSHALL')"     # loaded by the owner, unknown to the guard
+# Lua 5.1 ends a -- comment at "\r": these run FLUSHDB / FLUSHALL on a real server
+CR_SCRIPT = "-- hi\rredis.call('FLUSHDB')\rreturn 1"
+CR_LIB = ("#!lua name=crlib\nlocal function f() --a\rreturn redis.call('FLUSHALL')\nend\n"
+          "redis.register_function('cr_fn', f)")
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +179,42 @@ PATHS = {
     "lua method call": lambda r: r.eval("return redis:call('FLUSHALL')", 0),
     "lua code hidden after a string with an escaped quote": lambda r: r.eval(
         "local s = 'it\\'s' return redis.call('FLUSHALL')", 0),
-    "fcall of a function simlab never saw": lambda r: r.fcall("keep", 0),
+    "fcall of a function that is not on the server": lambda r: r.fcall("no_such_fn", 0),
+    "eval: a comment ended by CR": lambda r: r.eval(CR_SCRIPT, 0),
+    "eval bytes: a comment ended by CR": lambda r: r.eval(CR_SCRIPT.encode(), 0),
+    "register_script: a comment ended by CR": lambda r: r.register_script(CR_SCRIPT)(),
+    "script load + evalsha: a comment ended by CR": lambda r: r.evalsha(
+        r.script_load(CR_SCRIPT), 0),
+    "evalsha of a CR script simlab saw in register_script": lambda r: r.evalsha(
+        r.register_script(CR_SCRIPT).sha, 0),
+    "function load: a comment ended by CR": lambda r: r.function_load(CR_LIB),
+    "eval: CRLF comment then a flush": lambda r: r.eval(
+        "-- hi\r\nreturn redis.call('FLUSHALL')", 0),
+    "eval: LF CR comment then a flush": lambda r: r.eval(
+        "-- hi\n\rreturn redis.call('FLUSHALL')", 0),
+    "eval: long comment closed by its own level": lambda r: r.eval(
+        "--[==[ ]] ]=] ]==] return redis.call('FLUSHALL')", 0),
+    "eval: backslash CRLF inside a string": lambda r: r.eval(
+        "local s = 'a\\\r\n' return redis.call('FLUSHALL')", 0),
+    "eval: backslash LF CR inside a string": lambda r: r.eval(
+        "local s = 'a\\\n\r' return redis.call('FLUSHALL')", 0),
+    "eval: a form feed": lambda r: r.eval("return 1\f", 0),
+    "client pause": lambda r: r.client_pause(2000),
+    "client kill": lambda r: r.execute_command("CLIENT", "KILL", "TYPE", "pubsub"),
+    "client unblock": lambda r: r.client_unblock(1),
+    "save": lambda r: r.save(),
+    "bgsave": lambda r: r.bgsave(),
+    "bgrewriteaof": lambda r: r.bgrewriteaof(),
+    "sync": lambda r: r.execute_command("SYNC"),
+    "script kill": lambda r: r.script_kill(),
+    "function kill": lambda r: r.execute_command("FUNCTION KILL"),
+    "acl load": lambda r: r.acl_load(),
+    "acl save": lambda r: r.acl_save(),
+    "slowlog reset": lambda r: r.slowlog_reset(),
+    "latency reset": lambda r: r.execute_command("LATENCY", "RESET"),
+    "cluster reset": lambda r: r.execute_command("CLUSTER", "RESET"),
+    "eval CLIENT PAUSE": lambda r: r.eval("return redis.call('CLIENT', 'PAUSE', 2000)", 0),
+    "eval SAVE": lambda r: r.eval("return redis.call('save')", 0),
     "raw RESP bytes": lambda r: _raw(r, b"*1\r\n$8\r\nFLUSHALL\r\n"),
     "raw inline command": lambda r: _raw(r, b"FLUSHALL\r\n"),
     "raw list of chunks": lambda r: _raw(r, [b"*2\r\n$6\r\nCONFIG\r\n", b"$9\r\nRESETSTAT\r\n"]),
@@ -197,6 +236,62 @@ def test_every_path_is_refused_on_a_foreign_server(foreign, path):
 def test_fcall_of_a_function_loaded_elsewhere_is_refused(foreign, owner):
     with pytest.raises(UnsafeCommand, match="simlab refuses FCALL"):
         _fcall_owner_function(foreign, owner)
+
+
+def test_fcall_of_a_cr_function_loaded_elsewhere_is_refused(foreign, owner):
+    owner.function_load(CR_LIB)
+    try:
+        with pytest.raises(UnsafeCommand, match="FCALL of a script with a carriage return"):
+            foreign.fcall("cr_fn", 0)
+    finally:
+        owner.function_delete("crlib")
+
+
+SAFE_FN = "#!lua name={}\nredis.register_function('safe_fn', function() return {} end)"
+
+
+def test_fcall_checks_the_code_the_server_holds_not_a_refused_load(foreign, owner):
+    owner.function_load(SAFE_FN.format("theirs", "redis.call('FLUSHALL')"))
+    try:
+        with pytest.raises(redis.ResponseError, match="already exists"):
+            foreign.function_load(SAFE_FN.format("mine", "1"))
+        with pytest.raises(UnsafeCommand, match="FCALL of a script with a call of FLUSHALL"):
+            foreign.fcall("safe_fn", 0)
+    finally:
+        owner.function_delete("theirs")
+
+
+def test_fcall_checks_a_library_replaced_after_it_was_loaded(foreign, owner):
+    foreign.function_load(SAFE_FN.format("mine", "1"))
+    try:
+        assert foreign.fcall("safe_fn", 0) == 1
+        owner.function_load(SAFE_FN.format("mine", "redis.call('FLUSHALL')"), replace=True)
+        with pytest.raises(UnsafeCommand, match="FCALL of a script with a call of FLUSHALL"):
+            foreign.fcall("safe_fn", 0)
+    finally:
+        owner.function_delete("mine")
+
+
+def test_fcall_in_a_transaction_reads_the_code_back_too(foreign, owner):
+    owner.function_load(FLUSH_LIB)
+    try:
+        with pytest.raises(UnsafeCommand, match="FCALL of a script with a call of FLUSHALL"):
+            foreign.pipeline(transaction=True).set("wb:x", 1).fcall("wipe", 0).execute()
+        assert foreign.pipeline(transaction=True).fcall("keep", 0).execute() == [1]
+    finally:
+        owner.function_delete("evil")
+
+
+def test_fcall_of_a_harmless_function_someone_else_loaded_runs(foreign):
+    assert foreign.fcall("keep", 0) == 1          # its code is read back and checked
+
+
+def test_harmless_server_commands_still_pass(foreign):
+    foreign.memory_purge()
+    foreign.client_setname("simlab-guard-test")
+    assert foreign.client_getname() == "simlab-guard-test"
+    assert foreign.execute_command("CLIENT", "NO-EVICT", "on") == "OK"
+    assert foreign.slowlog_len() >= 0 and foreign.config_get("maxmemory")
 
 
 def test_message_names_the_command_and_the_way_forward(foreign):
@@ -284,7 +379,8 @@ def test_the_course_own_scripts_pass_the_scan():
 
 
 @pytest.mark.parametrize("name", ["FLUSHDB", "flushall", "SwapDB", "SHUTDOWN", "DEBUG",
-                                  "REPLICAOF", "SLAVEOF", "MIGRATE", "MODULE"])
+                                  "REPLICAOF", "SLAVEOF", "MIGRATE", "MODULE", "save", "BGSAVE",
+                                  "bgrewriteaof", "SYNC", "PSYNC"])
 def test_refused_names_in_any_case(name):
     assert guard_mod.refused_name(guard_mod.command_words((name, "x"))) == name.upper()
 
@@ -299,3 +395,68 @@ def test_sub_commands_only_where_they_are_dangerous():
                        (("SCRIPT", b"flush"), "SCRIPT FLUSH"),
                        (("function", "load", "REPLACE", "code"), "FUNCTION LOAD REPLACE")]:
         assert guard_mod.refused_name(words(args)) == name
+
+
+LEXER_CASES = {
+    # Lua 5.1 (Redis) reads these as code after a comment or string: each must be refused
+    "CR ends a comment": "-- x\rreturn redis.call('FLUSHALL')",
+    "CRLF ends a comment": "-- x\r\nreturn redis.call('FLUSHALL')",
+    "LF CR ends a comment": "-- x\n\rreturn redis.call('FLUSHALL')",
+    "CR inside a function": "local function f() --a\rreturn redis.call('FLUSHALL')\nend",
+    "long comment level 2": "--[==[ ]] ]==] return redis.call('FLUSHALL')",
+    "long comment with a CR": "--[[ x\r ]] return 1",
+    "long string level 1": "local s = [=[ ]] ]=] return redis.call('FLUSHALL')",
+    "not a long comment": "--[= x\nreturn redis.call('FLUSHALL')",
+    "backslash CR in a string": "local s = 'a\\\rb' return redis.call('FLUSHALL')",
+    "backslash CRLF in a string": "local s = 'a\\\r\nb' return redis.call('FLUSHALL')",
+    "backslash quote": "local s = \"a\\\"\" return redis.call('FLUSHALL')",
+    "backslash backslash": "local s = 'a\\\\' return redis.call('FLUSHALL')",
+    "decimal escape": "return redis.call('FLUSH\\065LL')",
+    "x escape (5.1: just x)": "return redis.call('\\x46LUSHALL')",
+    "z escape (5.1: just z)": "return redis.call('FLUSHALL\\z')",
+    "form feed in a comment": "-- x\freturn 1",
+    "vertical tab in code": "return\v1",
+    "vertical tab between redis and .call": "return redis\v.call('FLUSHALL')",
+    "ESC (bytecode header)": "\x1bLua",
+    "non-ASCII white space in code": "return redis\xa0.call('FLUSHALL')",
+    "shebang with a CR": "#!lua\rredis.call('FLUSHALL')\nreturn 1",
+    "unfinished long string": "return [[ FLUSHALL",
+    "invalid long delimiter": "return [== FLUSHALL",
+    "FCALL inside a script": "return redis.call('FCALL', 'wipe', 0)",
+    "CONFIG sub-command built": "return redis.call('CONFIG', 'SE' .. 'T', 'x', 'y')",
+    "redis.call as an argument": "return pcall(redis.call, 'FLUSHALL')",
+}
+
+
+@pytest.mark.parametrize("case", list(LEXER_CASES), ids=list(LEXER_CASES))
+def test_the_scanner_reads_lua_as_redis_does(case):
+    assert guard_mod.script_problem(LEXER_CASES[case]) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "return redis.call('GET', KEYS[1])\r\n-- windows line ends\r\nreturn 1\r\n",
+    "--[==[ a long comment with ]] and redis.call('FLUSHALL') ]==] return 1",
+    "local s = [[\nredis.call('FLUSHALL')]] return s",
+    "local s = 'it\\'s \\\n fine' return redis.call('GET', s)",
+    "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])",
+    "#!lua name=lib\r\nredis.register_function('f', function() return 1 end)",
+    "-- \u00e9t\u00e9: accents in a comment\nreturn 1",
+    "local t = {} t.load = 1 t.debug = 2 return t.load + t:debug()",
+])
+def test_the_scanner_still_passes_harmless_scripts(text):
+    assert guard_mod.script_problem(text) is None
+
+
+@pytest.mark.parametrize("args", [("CLIENT", "PAUSE", "10"), ("client kill", "ID", "1"),
+                                  ("ACL", "LOAD"), ("acl", "save"), ("SCRIPT", "KILL"),
+                                  ("FUNCTION", "KILL"), ("SLOWLOG", "RESET"),
+                                  ("latency", "reset"), ("CLIENT", "UNBLOCK", "1")])
+def test_freezing_and_erasing_sub_commands_are_refused(args):
+    assert guard_mod.refused_name(guard_mod.command_words(args)) is not None
+
+
+@pytest.mark.parametrize("args", [("MEMORY", "PURGE"), ("CLIENT", "NO-EVICT", "on"),
+                                  ("CLIENT", "SETNAME", "x"), ("SLOWLOG", "GET"),
+                                  ("ACL", "WHOAMI"), ("LATENCY", "LATEST")])
+def test_harmless_sub_commands_pass(args):
+    assert guard_mod.refused_name(guard_mod.command_words(args)) is None

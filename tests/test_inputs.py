@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -123,6 +124,41 @@ def test_trace_values_that_would_wrap_or_never_end_name_row_and_column(tmp_path,
     path = tmp_path / "t.csv"
     path.write_text(body)
     assert message in refused("simulate", "--trace", path, "--cache-size", "3", "--json")
+
+
+def _trace_case(tmp_path, case):
+    """A --trace argument as a careless or hostile user would give it."""
+    if case == "folder":
+        return tmp_path, f"{tmp_path} is a directory; give a trace file"
+    if case == "device":
+        return "/dev/zero", "/dev/zero is not a regular file (a device, pipe or socket)"
+    path = tmp_path / ("t.csv" if case == "empty csv" else "t.txt")
+    if case == "sparse 20 GB":        # no disk used: reading it took more than a minute
+        path.touch()
+        os.truncate(path, 20 * 10 ** 9)
+        return path, f"{path} (20 GB) needs about 160 GB for reading the trace; this machine has 16 GB"
+    if case in ("empty", "empty csv"):   # said "No columns to parse from file"
+        path.write_bytes(b"")
+        return path, f"{path}: the trace is empty (the file has no requests)"
+    if case == "blank lines":
+        path.write_text("\n\n\n")
+        return path, f"{path}: the trace holds no requests"
+    path.write_bytes(bytes([0xC3, 0x28, 0x80, 0xFF]) * 64 + b"\n")   # said "'utf-8' codec..."
+    return path, f"{path} is not a text file (byte 0 is not UTF-8 text)"
+
+
+@pytest.mark.parametrize("case", ["folder", "device", "sparse 20 GB", "empty", "empty csv",
+                                  "blank lines", "binary"])
+def test_a_trace_that_is_no_trace_gets_one_line_naming_the_flag_and_the_file(tmp_path, case,
+                                                                             monkeypatch):
+    monkeypatch.setattr(v, "available_memory", lambda: 16 * 10 ** 9)   # any machine alike
+    path, message = _trace_case(tmp_path, case)
+    tic = time.perf_counter()
+    err = refused("simulate", "--trace", path, "--cache-size", "3", "--json")
+    assert time.perf_counter() - tic < 20
+    assert err.startswith(f"simlab simulate: error: argument --trace: ") and message in err, err
+    with pytest.raises(ValueError, match="^" + re.escape(str(path))):
+        simlab.read_trace(path)     # the API: the same line, a TraceError or BudgetError
 
 
 def test_rate_limits_that_need_terabytes_or_forever_are_refused():

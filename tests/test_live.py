@@ -1,7 +1,9 @@
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import redis
@@ -84,9 +86,10 @@ def test_destructive_commands_refused_on_servers_we_did_not_start(redis_client):
             call()
 
 
-def test_cleanup_needs_a_prefix(redis_client):
-    with pytest.raises(ValueError, match="prefix must be non-empty"):
-        live.cleanup(redis_client, prefix="")
+def test_cleanup_needs_a_prefix_in_the_learners_namespace(redis_client):
+    for prefix in ("", "wb:", "wb:someone-else:"):
+        with pytest.raises(ValueError, match="prefix must be your own namespace"):
+            live.cleanup(redis_client, prefix=prefix)
 
 
 def test_unreachable_url_gives_one_friendly_sentence():
@@ -282,6 +285,14 @@ def test_rediss_against_a_tls_server(tmp_path, room):
     ("host=db user=alice password=s3cret dbname=shop", "s3cret"),
     ("host=db user=alice password='s3 cret' dbname=shop", "s3 cret"),
     ("host=db PASSWORD = s3cret", "s3cret"),
+    ("redis://:s3c/ret@127.0.0.1:7/0", "s3c/ret"),              # unescaped: urlsplit cuts it
+    ("redis://:s3c#ret@127.0.0.1:7/0", "s3c#ret"),
+    ("redis://:s3c?ret@127.0.0.1:7/0", "s3c?ret"),
+    ("redis://:s3c@:/%#?ret@127.0.0.1:7/0", "s3c@:/%#?ret"),
+    ("redis://bob:s3c/r@:et@127.0.0.1:7/0", "s3c/r@:et"),
+    ("rediss://s3c/ret@cache:6380/0", "s3c/ret"),
+    ("postgresql://u:p%zzs3cret@127.0.0.1:1/db", "p%zzs3cret"),
+    ("postgresql://u:s3c/ret@db/shop", "s3c/ret"),
 ])
 def test_redact_hides_every_password_form(shown, secret):
     from simlab.live.urls import redact, redact_text
@@ -289,6 +300,102 @@ def test_redact_hides_every_password_form(shown, secret):
     assert "***" in redact(shown)
     assert secret not in redact_text(f"could not connect to {shown} (timeout)")
     assert redact("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("redis://:s3c/ret@127.0.0.1:7/0", "s3c/ret"),
+    ("redis://:s3c@:/%#?ret@127.0.0.1:7/0", "s3c@:/%#?ret"),
+])
+def test_redact_shows_host_and_user_of_a_url_with_unescaped_characters(url, secret):
+    from simlab.live.urls import redact, redact_text
+    assert redact(url) == "redis://:***@127.0.0.1:7/0"
+    assert redact_text(f"Error at {url}.") == "Error at redis://:***@127.0.0.1:7/0."
+
+
+@pytest.mark.parametrize("url, text, secret", [
+    ("postgresql://u:p%zzs3cret@127.0.0.1:1/db",
+     'invalid percent-encoded token: "p%zzs3cret"', "zzs3cret"),
+    ("redis://:s3c%40ret%2Fx@h:1/0", "AUTH failed for s3c@ret/x", "s3c@ret/x"),   # decoded
+    ("redis://:s3c@ret/x@h:1/0", "token s3c%40ret%2Fx", "s3c%40ret%2Fx"),        # encoded
+    ("redis://s3cretuser@h:1/0", "WRONGPASS s3cretuser", "s3cretuser"),           # lone info
+    ("redis://h:1/0?password=s3c-ret", "bad s3c-ret", "s3c-ret"),
+    ("host=db password='s3 cret'", "password s3 cret rejected", "s3 cret"),
+])
+def test_scrub_removes_the_password_in_every_form_a_driver_quotes(url, text, secret):
+    from simlab.live.urls import scrub
+    shown = scrub(f"{text} (url {url})", url)
+    assert secret not in shown and "***" in shown
+
+
+def test_scrub_keeps_a_message_readable_around_a_short_password():
+    from simlab.live.urls import scrub
+    assert scrub("password ab rejected; abc is fine", "redis://:ab@h:1/0") == \
+        "password *** rejected; abc is fine"
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("redis://:s3c/ret@127.0.0.1:1/0", "s3c/ret"),
+    ("redis://:s3c#ret@127.0.0.1:1/0", "s3c#ret"),
+    ("redis://:s3c@ret@127.0.0.1:1/0", "s3c@ret"),
+    ("redis://:s3c%40r%2Fet@127.0.0.1:1/0", "s3c%40r%2Fet"),
+    ("redis://:p%zzs3cret@127.0.0.1:1/0", "zzs3cret"),
+])
+def test_connect_errors_never_show_a_password_with_url_characters(url, secret):
+    with pytest.raises((live.RedisUnavailable, ValueError)) as info:
+        live.connect(url)
+    message = str(info.value)
+    assert "s3c" not in message and secret not in message, message
+    assert "***" in message and "\n" not in message
+
+
+def _doctor(**env_extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "SIMLAB_PG_SCHEMA")}
+    env.update(env_extra)
+    out = subprocess.run([sys.executable, "-m", "simlab.cli", "doctor"], env=env,
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("redis_url, database_url", [
+    ("redis://:s3c/ret@127.0.0.1:7/0", "postgresql://u:p%zzs3cret@127.0.0.1:1/db"),
+    ("redis://:s3c@:/%#?ret@127.0.0.1:7/0", "postgresql://u:s3c/ret@127.0.0.1:1/db"),
+    ("redis://:s3c%40ret%2F@127.0.0.1:1/0", "postgresql://u:s3c%40ret@127.0.0.1:1/db"),
+    ("redis://s3c@ret@127.0.0.1:1/0", "postgresql://u:s3c#ret@127.0.0.1:1/db"),
+])
+def test_the_doctor_never_shows_a_password_with_url_characters(redis_url, database_url):
+    out = _doctor(REDIS_URL=redis_url, DATABASE_URL=database_url)
+    assert "REDIS_URL" in out and "DATABASE_URL" in out and "Traceback" not in out, out
+    assert "s3c" not in out and "zzs3" not in out, out
+    assert "***@127.0.0.1" in out
+
+
+@pytest.mark.real
+def test_a_password_with_url_characters_in_banners_and_errors(private_redis, room):
+    """A server whose password holds @:/%#? : reachable with the percent-encoded URL, and
+    never shown raw, encoded or decoded; the same password written unescaped is refused in one
+    sentence that does not show it (redis-py would connect to another host)."""
+    from urllib.parse import quote
+    secret = "s3c@:/%#?ret"
+    owner = private_redis.client()
+    owner.config_set("requirepass", secret)
+    try:
+        good = f"redis://:{quote(secret, safe='')}@127.0.0.1:{private_redis.port}/0"
+        r = live.connect(good)
+        for text in (r.backend, live.backend_banner(r, room)):
+            assert "s3c" not in text and f"***@127.0.0.1:{private_redis.port}" in text
+        wrong = f"redis://:{quote('x' + secret, safe='')}@127.0.0.1:{private_redis.port}/0"
+        with pytest.raises(live.RedisUnavailable, match="refused the credentials") as info:
+            live.connect(wrong)
+        assert "s3c" not in str(info.value)
+        with pytest.raises(ValueError, match="percent-encode") as info:
+            live.connect(f"redis://:{secret}@127.0.0.1:{private_redis.port}/0")
+        assert "s3c" not in str(info.value)
+        r.close()
+    finally:
+        authed = redis.Redis(host="127.0.0.1", port=private_redis.port, password=secret)
+        authed.config_set("requirepass", "")
+        authed.close()
 
 
 def test_connect_answers_a_bad_database_in_one_line(private_redis):

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 import simlab
+from simlab.live.client import cleanup_course
 from simlab.live import client as live_client
 from simlab.live.basics import counter_race, run_clients
 
@@ -88,19 +89,32 @@ def test_cleanup_deletes_only_this_learners_keys(fake, monkeypatch):
     assert len(list(fake.scan_iter(match="wb:bob:*"))) == 600
     assert len(list(fake.scan_iter(match="wb:alice2:*"))) == 600      # alice* is not alice:
     assert fake.get("wb:legacy") == "x" and fake.get("their-own") == "x"
-    simlab.cleanup(fake, prefix="wb:")
-    assert fake.get("their-own") == "x"
+    with pytest.raises(ValueError, match="prefix must be your own namespace"):
+        simlab.cleanup(fake, prefix="wb:")
+    assert cleanup_course(fake, confirm="all learners") == 1200 + 1
+    assert fake.get("their-own") == "x" and not list(fake.scan_iter(match="wb:*"))
 
 
-def test_cleanup_prefix_is_matched_literally_and_must_be_the_courses(fake):
-    fake.set("wb:a*:1", 1)
-    fake.set("wb:ab:1", 1)
-    assert simlab.cleanup(fake, prefix="wb:a*:") == 1
-    assert fake.get("wb:ab:1") == "1"
-    with pytest.raises(ValueError, match=r"prefix must start with 'wb:'.*got 'user:'"):
-        simlab.cleanup(fake, prefix="user:")
-    with pytest.raises(ValueError, match="prefix must be non-empty"):
-        simlab.cleanup(fake, prefix="")
+def test_cleanup_prefix_is_matched_literally_and_must_be_the_learners_own(fake, monkeypatch):
+    monkeypatch.setenv("WHITEBOARD_USER", "alice")
+    fake.set("wb:alice:a*:1", 1)
+    fake.set("wb:alice:ab:1", 1)
+    fake.set("wb:bob:user:1", "bob's")
+    assert simlab.cleanup(fake, prefix="wb:alice:a*:") == 1
+    assert fake.get("wb:alice:ab:1") == "1"
+    for prefix in ("user:", "", "wb:", "wb:bob:", "wb:alic", "wb:*", 42):
+        with pytest.raises(ValueError, match=r"prefix must be your own namespace 'wb:alice:'"):
+            simlab.cleanup(fake, prefix=prefix)
+    assert fake.get("wb:bob:user:1") == "bob's"
+    assert simlab.cleanup(fake, prefix="wb:alice:") == 1
+
+
+@pytest.mark.parametrize("confirm", ["", "yes", "all", True])
+def test_cleanup_course_needs_its_confirmation_word_for_word(fake, confirm):
+    fake.set("wb:bob:user:1", "bob's")
+    with pytest.raises(ValueError, match="confirm must be 'all learners'"):
+        cleanup_course(fake, confirm=confirm)
+    assert fake.get("wb:bob:user:1") == "bob's"
 
 
 def test_counter_race_survives_someone_elses_cleanup(fake):
@@ -108,7 +122,7 @@ def test_counter_race_survives_someone_elses_cleanup(fake):
 
     def careless_cleaner():                # a whole-course cleanup, as old simlab did
         while not stop.is_set():
-            simlab.cleanup(fake, prefix="wb:")
+            cleanup_course(fake, confirm="all learners")
 
     cleaner = threading.Thread(target=careless_cleaner)
     cleaner.start()

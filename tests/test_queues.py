@@ -112,3 +112,39 @@ def test_workers_get_the_url_from_the_environment_never_argv(monkeypatch):
                 assert secret not in argv and private.url not in argv
             assert q.wait_until_done(timeout=20)       # they did reach the server
             assert q.report(len(ids))["processed"] == 5
+
+
+def test_queue_keys_live_in_the_learners_namespace(server, monkeypatch):
+    """Two learners who both call their queue "jobs" get two queues, each in its namespace."""
+    monkeypatch.setenv("WHITEBOARD_USER", "alice")
+    alice = JobQueue(server, name="jobs")
+    alice.enqueue(0.01)
+    monkeypatch.setenv("WHITEBOARD_USER", "bob")
+    with JobQueue(server, name="jobs") as bob:
+        assert bob.prefix == "wb:bob:queue:jobs" and alice.prefix == "wb:alice:queue:jobs"
+        bob.enqueue(0.01)
+        assert alice.r.llen("wb:alice:queue:jobs:jobs") == 1
+    assert alice.r.llen("wb:alice:queue:jobs:jobs") == 1     # bob's close left alice's queue
+    monkeypatch.setenv("WHITEBOARD_USER", "queue")           # a learner named "queue"
+    assert simlab.cleanup(alice.r) == 0
+    assert alice.r.llen("wb:alice:queue:jobs:jobs") == 1
+    alice.close()
+    assert not list(alice.r.scan_iter(match="wb:alice:queue:*"))
+
+
+@pytest.mark.parametrize("name", ["*", "a:b", "", "job?", "[a-z]*", "x" * 33, 7])
+def test_a_queue_name_that_could_reach_other_keys_is_refused(name, redis_client):
+    class Server:
+        def client(self):
+            return redis_client
+    with pytest.raises(ValueError, match=r"name must be 1 to 32 letters.*got"):
+        JobQueue(Server(), name=name)
+
+
+def test_user_latency_keeps_to_the_learners_namespace(redis_client, monkeypatch):
+    monkeypatch.setenv("WHITEBOARD_USER", "alice")
+    seen = []
+    real_lpush = redis_client.lpush
+    monkeypatch.setattr(redis_client, "lpush", lambda k, *v: seen.append(k) or real_lpush(k, *v))
+    user_latency(redis_client, requests=3, work_s=0.0)
+    assert seen and all(k.startswith("wb:alice:queue:latency:") for k in seen)

@@ -24,7 +24,8 @@ from .lesson07 import check_pool_size, check_crash_safe_take
 from .lesson08 import check_keys_that_fit, check_scan_policy
 from .lesson10 import check_machine_crash_loss, check_restart_time, check_survivors
 from .lesson11 import check_hot_shard_ratio, check_near_cache_size, check_same_slot
+from .lesson12 import check_design, check_monthly_cost
 from .lesson09 import (check_release, check_stale_read_share, check_stampede_size,
                        check_write_behind_loss)
 
-__all__ = ['Verdict', 'GOOD', 'NOT_YET', 'check_analogy', 'check_session', 'check_view_counter', 'check_speedup', 'check_fanout', 'check_db_share', 'check_cache_aside', 'check_smallest_size', 'check_alpha_prediction', 'check_ttl_for_staleness', 'check_fixed_ttl_hit_ratio', 'check_fixed_window', 'check_sliding_log_memory', 'check_pool_size', 'check_crash_safe_take', 'check_keys_that_fit', 'check_scan_policy', 'check_stale_read_share', 'check_release', 'check_stampede_size', 'check_write_behind_loss', 'check_survivors', 'check_machine_crash_loss', 'check_restart_time', 'check_same_slot', 'check_hot_shard_ratio', 'check_near_cache_size']
+__all__ = ['Verdict', 'GOOD', 'NOT_YET', 'check_analogy', 'check_session', 'check_view_counter', 'check_speedup', 'check_fanout', 'check_db_share', 'check_cache_aside', 'check_smallest_size', 'check_alpha_prediction', 'check_ttl_for_staleness', 'check_fixed_ttl_hit_ratio', 'check_fixed_window', 'check_sliding_log_memory', 'check_pool_size', 'check_crash_safe_take', 'check_keys_that_fit', 'check_scan_policy', 'check_stale_read_share', 'check_release', 'check_stampede_size', 'check_write_behind_loss', 'check_survivors', 'check_machine_crash_loss', 'check_restart_time', 'check_same_slot', 'check_hot_shard_ratio', 'check_near_cache_size', 'check_design', 'check_monthly_cost']

@@ -20,19 +20,19 @@ import re
 import secrets
 import socket
 import time
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import redis
 
 from .guard import SCRIPTS, UnsafeCommand, attach
-from .urls import redact, redact_text
+from .urls import redact, redact_text, scrub, userinfo_problem
 
 PREFIX = "wb:"
 READ_COMMANDS = {"GET", "HGET", "HGETALL", "GETDEL", "GETEX", "EXISTS", "LINDEX"}
 
 __all__ = ["PREFIX", "RedisUnavailable", "UnsafeCommand", "InstrumentedRedis", "connect",
-           "guarded_client", "backend_banner", "namespace", "learner_name", "key", "cleanup"]
+           "guarded_client", "backend_banner", "namespace", "learner_name", "key", "cleanup",
+           "cleanup_course", "check_name"]
 
 
 class RedisUnavailable(ConnectionError):
@@ -149,25 +149,9 @@ def guarded_client(url: str, *, owned: bool = False, decode_responses: bool = Tr
     return client
 
 
-def _password(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        secret = parts.password
-        if secret is None and parts.username and "@" in parts.netloc \
-                and ":" not in parts.netloc.rpartition("@")[0]:
-            secret = parts.username          # redis://SECRET@host: the lone user-info
-    except ValueError:
-        return None
-    return unquote(secret) if secret else None
-
-
 def _reason(exc: BaseException, url: str) -> str:
     """The exception's text as one clause: no URL or password in it, no full stops."""
-    text = redact_text(str(exc)).replace(url, redact(url))
-    secret = _password(url)
-    if secret:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    text = " ".join(scrub(exc, url).split())
     return re.sub(r"\.(\s+|$)", lambda m: "; " if m.group(1) else "", text).rstrip("; ")
 
 
@@ -232,6 +216,9 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
                           "set REDIS_URL to use a real Redis)")
         return client
     from .._validate import check_redis_url, database_error
+    problem = userinfo_problem(url)       # before any parser quotes a piece of the password
+    if problem:
+        raise ValueError(f"REDIS_URL: {problem}.")
     check_redis_url(url)        # a malformed URL or database: one line, before any connection
     try:
         client = guarded_client(url, decode_responses=decode_responses,
@@ -289,6 +276,17 @@ def _machine_learner() -> str:
     return f"{_clean(user)[:12] or 'user'}.{_clean(host)[:12] or 'host'}-{digest}"
 
 
+def check_name(parameter: str, value) -> str:
+    """``value`` if it is a name that may go into a key (1 to 32 letters, digits, ``.``, ``_``
+    or ``-``, starting with a letter or digit: no glob characters, no ``:``); else ValueError
+    naming ``parameter``."""
+    if not isinstance(value, str) or not _NAME_RULE.fullmatch(value):
+        raise ValueError(
+            f"{parameter} must be 1 to 32 letters, digits, '.', '_' or '-', starting with a "
+            f"letter or digit (it becomes part of key names and SCAN patterns), got {value!r}")
+    return value
+
+
 def learner_name() -> str:
     """Whose keys these are: ``WHITEBOARD_USER`` if set, else the OS user and host (``ada.lab1``),
     else a random name for this kernel.
@@ -329,15 +327,37 @@ def cleanup(client, prefix: str | None = None) -> int:
     """Delete every key under ``prefix`` (default: this learner's namespace, ``wb:<name>:``)
     with SCAN, never KEYS or FLUSHDB; return how many.
 
-    Other learners' keys on a shared server are never touched. ``prefix`` must start with
-    ``wb:``: simlab deletes only the course's own keys.
+    Other learners' keys on a shared server are never touched: ``prefix`` must be this
+    learner's namespace or a prefix under it (``wb:<name>:queue:``). An instructor who wants
+    every learner's keys gone calls :func:`cleanup_course`.
     """
-    prefix = namespace() if prefix is None else prefix
-    if not prefix:
-        raise ValueError("prefix must be non-empty, got ''; simlab deletes only its own keys")
-    if not isinstance(prefix, str) or not prefix.startswith(PREFIX):
-        raise ValueError(f"prefix must start with {PREFIX!r} (simlab deletes only the course's "
-                         f"own keys), got {prefix!r}")
+    own = namespace()
+    prefix = own if prefix is None else prefix
+    if not isinstance(prefix, str) or not prefix.startswith(own):
+        raise ValueError(f"prefix must be your own namespace {own!r} or start with it (simlab "
+                         "deletes only your own keys; an instructor clearing every learner's "
+                         f"keys uses simlab.cleanup_course(r, confirm={_CONFIRM!r})), "
+                         f"got {prefix!r}")
+    return _delete_matching(client, prefix)
+
+
+_CONFIRM = "all learners"
+
+
+def cleanup_course(client, *, confirm: str) -> int:
+    """Delete every learner's course keys (everything under ``wb:``) with SCAN; return how many.
+
+    For an instructor resetting a shared server. ``confirm`` must be ``"all learners"``:
+    nothing outside ``wb:`` is touched, but every learner's keys under it are.
+    """
+    if confirm != _CONFIRM:
+        raise ValueError(f"confirm must be {_CONFIRM!r} to delete every learner's keys under "
+                         f"{PREFIX!r}, got {confirm!r}; to delete only yours use "
+                         "simlab.cleanup(r)")
+    return _delete_matching(client, PREFIX)
+
+
+def _delete_matching(client, prefix: str) -> int:
     deleted = 0
     batch = []
     for name in client.scan_iter(match=glob_escape(prefix) + "*", count=500):

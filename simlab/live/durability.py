@@ -342,7 +342,7 @@ def _resp_bytes(*parts: bytes) -> int:
 
 
 def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: bool = False,
-             wait_timeout_ms: int = 100, value_size: int = 100) -> dict:
+             wait_timeout_ms: int = 1000, value_size: int = 100) -> dict:
     """A primary and a replica (both private, no persistence): writes to the primary, then
     ``kill -9`` the primary, promote the replica, count acknowledged writes it lacks.
 

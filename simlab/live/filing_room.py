@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .urls import redact
+from .urls import redact, scrub
 
 N_USERS = 100_000
 SEED = 20261126
@@ -224,7 +224,7 @@ def _connect_pg(url: str, *, read_only: bool = False):
         return psycopg.connect(url, autocommit=True, connect_timeout=5, **options)
     except psycopg.Error as exc:
         raise ConnectionError(f"No PostgreSQL answered at {redact(url)} "
-                              f"({' '.join(str(exc).split())}). Start it, fix DATABASE_URL, "
+                              f"({' '.join(scrub(exc, url).split())}). Start it, fix DATABASE_URL, "
                               "or unset it to use SQLite.") from None
 
 
@@ -239,33 +239,90 @@ def _q(schema: str, table: str | None = None):
     return sql.Identifier(schema, table) if table else sql.Identifier(schema)
 
 
+# The marker table's columns, exactly: a table or view of that name with other columns (or
+# an older simlab's marker) is not simlab's. The identity columns record, at creation, the
+# schema's oid and owner and the oids of the marker and users tables: a marker copied onto
+# another schema carries the wrong oids, and simlab empties only the users table it lists.
+PG_MARKER_COLUMNS = {
+    "marker": "text", "simlab_version": "text", "data_version": "integer",
+    "n_users": "integer", "seed": "bigint", "created_at": "timestamp with time zone",
+    "schema_oid": "oid", "schema_owner": "text", "marker_oid": "oid", "users_oid": "oid",
+}
+
+
+def _marker_problem(cur, schema_oid, owner) -> str | None:
+    """Why ``simlab_owner`` in the schema is not simlab's marker table, or ``None``."""
+    cur.execute("SELECT oid, relkind, pg_get_userbyid(relowner) FROM pg_class "
+                "WHERE relnamespace = %s AND relname = %s", (schema_oid, PG_MARKER_TABLE))
+    row = cur.fetchone()
+    if row is None:
+        return f"it has no {PG_MARKER_TABLE} marker table"
+    if row[1] != "r":
+        return f"its {PG_MARKER_TABLE} is not a table (relkind {row[1]!r})"
+    if row[2] != owner:
+        return f"its {PG_MARKER_TABLE} table belongs to {row[2]}, not to the schema's owner"
+    cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (row[0],))
+    if dict(cur.fetchall()) != PG_MARKER_COLUMNS:
+        return (f"its {PG_MARKER_TABLE} table does not have simlab's columns (an older "
+                "simlab's or someone else's)")
+    return None
+
+
+def _identity_problem(cur, schema: str, schema_oid, owner, mark) -> str | None:
+    """Why the marker row ``mark`` does not describe this very schema, or ``None``."""
+    recorded_schema, recorded_owner, marker_oid, users_oid = mark[3:7]
+    cur.execute("SELECT to_regclass(%s)::oid, to_regclass(%s)::oid",
+                (f'"{schema}"."{PG_MARKER_TABLE}"', f'"{schema}"."{PG_TABLE}"'))
+    actual_marker, actual_users = cur.fetchone()
+    if (recorded_schema, recorded_owner, marker_oid) != (schema_oid, owner, actual_marker):
+        return (f"its {PG_MARKER_TABLE} marker was made for another schema or owner (copied, "
+                "not created here)")
+    if actual_users is not None and actual_users != users_oid:
+        return f"its {PG_TABLE} table is not the one simlab created there"
+    return None
+
+
 def _inspect_pg(cur, schema: str) -> dict:
     """What ``schema`` is, by reading the catalogue only: ``state`` is ``absent``, ``foreign``
-    (with ``why``) or ``ours`` (with ``n_users``, ``rows``, ``data_version``, ``created_at``)."""
+    (with ``why``) or ``ours`` (with ``n_users``, ``rows``, ``data_version``, ``created_at``,
+    ``users_oid``).
+
+    Ours means: simlab's comment, a marker table (a table, with exactly simlab's columns) with
+    simlab's row, and that row's identity matching this schema (its oid and owner, the marker
+    table's oid, the users table's oid if there is one)."""
     from psycopg import sql
-    cur.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
-                "WHERE nspname = %s", (schema,))
+    cur.execute("SELECT oid, obj_description(oid, 'pg_namespace'), pg_get_userbyid(nspowner) "
+                "FROM pg_namespace WHERE nspname = %s", (schema,))
     row = cur.fetchone()
     if row is None:
         return {"state": "absent"}
-    if row[0] != SCHEMA_COMMENT:
+    schema_oid, comment, owner = row
+    if comment != SCHEMA_COMMENT:
         return {"state": "foreign", "why": "it does not carry simlab's comment"}
-    cur.execute("SELECT to_regclass(%s), to_regclass(%s)",
-                (f"{schema}.{PG_MARKER_TABLE}", f"{schema}.{PG_TABLE}"))
-    marker_table, users_table = cur.fetchone()
-    if marker_table is None:
-        return {"state": "foreign", "why": f"it has no {PG_MARKER_TABLE} marker table"}
-    cur.execute(sql.SQL("SELECT n_users, data_version, created_at FROM {} WHERE marker = %s")
+    why = _marker_problem(cur, schema_oid, owner)
+    if why is not None:
+        return {"state": "foreign", "why": why}
+    cur.execute(sql.SQL("SELECT n_users, data_version, created_at, schema_oid, schema_owner, "
+                        "marker_oid, users_oid FROM {} WHERE marker = %s")
                 .format(_q(schema, PG_MARKER_TABLE)), (MARKER,))
-    mark = cur.fetchone()
-    if mark is None:
+    marks = cur.fetchall()
+    if len(marks) != 1:
         return {"state": "foreign", "why": f"its {PG_MARKER_TABLE} table has no simlab marker"}
-    rows = None
-    if users_table is not None:
+    why = _identity_problem(cur, schema, schema_oid, owner, marks[0])
+    if why is not None:
+        return {"state": "foreign", "why": why}
+    mark, rows = marks[0], None
+    if mark[6] is not None and _users_oid(cur, schema) is not None:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q(schema, PG_TABLE)))
         rows = cur.fetchone()[0]
     return {"state": "ours", "n_users": mark[0], "data_version": mark[1],
-            "created_at": mark[2], "rows": rows}
+            "created_at": mark[2], "rows": rows, "users_oid": mark[6]}
+
+
+def _users_oid(cur, schema: str):
+    cur.execute("SELECT to_regclass(%s)::oid", (f'"{schema}"."{PG_TABLE}"',))
+    return cur.fetchone()[0]
 
 
 def _not_ours_message(url: str, schema: str, why: str) -> str:
@@ -275,7 +332,10 @@ def _not_ours_message(url: str, schema: str, why: str) -> str:
 
 
 def _create_and_load(cur, schema: str) -> None:
-    """Create simlab's schema, mark it, load the users (inside the caller's transaction)."""
+    """Create simlab's schema, mark it, load the users (inside the caller's transaction).
+
+    The marker row records the schema's oid and owner and the marker table's own oid (and
+    :func:`_load_users` the users table's): what :func:`_inspect_pg` requires."""
     from psycopg import sql
 
     from .. import __version__
@@ -284,27 +344,43 @@ def _create_and_load(cur, schema: str) -> None:
                                                               sql.Literal(SCHEMA_COMMENT)))
     cur.execute(sql.SQL("CREATE TABLE {} (marker TEXT PRIMARY KEY, simlab_version TEXT NOT NULL,"
                         " data_version INTEGER NOT NULL, n_users INTEGER NOT NULL, "
-                        "seed BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                        "seed BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+                        "schema_oid OID NOT NULL, schema_owner TEXT NOT NULL, "
+                        "marker_oid OID NOT NULL, users_oid OID)")
                 .format(_q(schema, PG_MARKER_TABLE)))
-    cur.execute(sql.SQL("INSERT INTO {} (marker, simlab_version, data_version, n_users, seed) "
-                        "VALUES (%s, %s, %s, %s, %s)").format(_q(schema, PG_MARKER_TABLE)),
-                (MARKER, __version__, DATA_VERSION, N_USERS, SEED))
-    _load_users(cur, schema)
+    cur.execute(sql.SQL("INSERT INTO {} (marker, simlab_version, data_version, n_users, seed, "
+                        "schema_oid, schema_owner, marker_oid) SELECT %s, %s, %s, %s, %s, "
+                        "n.oid, pg_get_userbyid(n.nspowner), %s::regclass::oid "
+                        "FROM pg_namespace n WHERE n.nspname = %s")
+                .format(_q(schema, PG_MARKER_TABLE)),
+                (MARKER, __version__, DATA_VERSION, 0, SEED,
+                 f'"{schema}"."{PG_MARKER_TABLE}"', schema))
+    _load_users(cur, schema, None)
 
 
-def _load_users(cur, schema: str) -> None:
-    """Fill simlab's users table in its own schema (creating or emptying it first).
+def _load_users(cur, schema: str, users_oid) -> None:
+    """Fill simlab's users table in its own schema: create it (and list its oid in the
+    marker) if it is missing, else empty it, but only if it is the table the marker lists
+    (``users_oid``): simlab never empties a table it did not create.
 
     TRUNCATE, not DROP: a reader waiting on the table finds it again, full, at commit."""
     from psycopg import sql
     table = _q(schema, PG_TABLE)
-    cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} " + _DDL).format(table))
-    cur.execute(sql.SQL("TRUNCATE {}").format(table))
+    actual = _users_oid(cur, schema)
+    if actual is None:
+        cur.execute(sql.SQL("CREATE TABLE {} " + _DDL).format(table))
+    elif users_oid is None or actual != users_oid:
+        raise NotOwnedError(f"the table {schema}.{PG_TABLE} is not the one simlab created "
+                            "(its marker does not list it), so simlab will not empty it: "
+                            f"drop or rename it, or set SIMLAB_PG_SCHEMA to a free name.")
+    else:
+        cur.execute(sql.SQL("TRUNCATE {}").format(table))
     with cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
         for row in make_users():
             copy.write_row(row)
-    cur.execute(sql.SQL("UPDATE {} SET n_users = %s, data_version = %s WHERE marker = %s")
-                .format(_q(schema, PG_MARKER_TABLE)), (N_USERS, DATA_VERSION, MARKER))
+    cur.execute(sql.SQL("UPDATE {} SET n_users = %s, data_version = %s, users_oid = %s "
+                        "WHERE marker = %s").format(_q(schema, PG_MARKER_TABLE)),
+                (N_USERS, DATA_VERSION, _users_oid(cur, schema), MARKER))
     cur.execute(sql.SQL("ANALYZE {}").format(table))
 
 
@@ -336,11 +412,11 @@ def _ensure_pg(con, url: str, schema: str) -> int:
                 if state["state"] == "absent":
                     _create_and_load(cur, schema)
                 elif not _ready(state):
-                    _load_users(cur, schema)
+                    _load_users(cur, schema, state["users_oid"])
             return N_USERS
     except psycopg.errors.InsufficientPrivilege as exc:
         raise NotOwnedError(f"simlab may not create or read its schema {schema} in "
-                            f"{redact(url)} ({' '.join(str(exc).split())}): grant this user "
+                            f"{redact(url)} ({' '.join(scrub(exc, url).split())}): grant this user "
                             "CREATE on the database, point DATABASE_URL at a database of your "
                             "own, or unset it to use SQLite.") from None
 
@@ -401,8 +477,8 @@ def drop_postgres(url: str, schema: str | None = None) -> str:
             except errors.DependentObjectsStillExist as exc:
                 raise NotOwnedError(
                     f"schema {schema} in {redact(url)} also holds objects simlab did not "
-                    f"create ({' '.join(str(exc).split())}), so simlab removed nothing: move "
-                    f"them out, or drop it all yourself with DROP SCHEMA {schema} "
+                    f"create ({' '.join(scrub(exc, url).split())}), so simlab removed nothing: "
+                    f"move them out, or drop it all yourself with DROP SCHEMA {schema} "
                     "CASCADE.") from None
     finally:
         con.close()

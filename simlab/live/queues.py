@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .client import PREFIX
+from .client import check_name, glob_escape, key
 from .server import child_options
 from .urls import redact
 
@@ -84,13 +84,18 @@ class JobQueue:
     reliable : bool
         Workers use BLMOVE into a processing list and acknowledge (LREM) when done, instead
         of BRPOP.
+    name : str, optional
+        The queue's name, 1 to 32 letters, digits, ``.``, ``_`` or ``-`` (default: random).
+        Its keys are ``wb:<learner>:queue:<name>:...``, in this learner's namespace, so two
+        learners using the same name never share (or delete) a queue.
     """
 
     def __init__(self, server: QueueServer, *, reliable: bool = False, name: str | None = None):
         self.server = server
         self.r = server.client()
         self.reliable = reliable
-        self.prefix = f"{PREFIX}queue:{name or uuid.uuid4().hex[:8]}"
+        name = uuid.uuid4().hex[:8] if name is None else check_name("name", name)
+        self.prefix = key("queue", name)          # wb:<learner>:queue:<name>: this learner's
         self.workers: dict[str, subprocess.Popen] = {}
         self._next_id = 0
 
@@ -157,7 +162,7 @@ class JobQueue:
         moved = 0
         deadline = time.monotonic() + wait
         head = f"{self.prefix}:processing:"
-        pending = list(self.r.scan_iter(match=f"{head}*"))
+        pending = list(self.r.scan_iter(match=f"{glob_escape(head)}*"))
         while pending:
             for name in list(pending):
                 worker = name[len(head):]
@@ -183,7 +188,7 @@ class JobQueue:
         armed = False
         while time.monotonic() < deadline:
             held = sum(self.r.llen(k) for k in self.r.scan_iter(
-                match=f"{self.prefix}:processing:*"))
+                match=f"{glob_escape(self.prefix)}:processing:*"))
             if self.r.llen(f"{self.prefix}:jobs") or held:
                 armed = False
             elif not armed:
@@ -220,7 +225,7 @@ class JobQueue:
                 proc.wait(3)
             if proc.stderr:
                 proc.stderr.close()
-        for name in self.r.scan_iter(match=f"{self.prefix}:*"):
+        for name in self.r.scan_iter(match=f"{glob_escape(self.prefix)}:*"):
             self.r.delete(name)
 
     def __enter__(self):
@@ -252,7 +257,7 @@ def user_latency(r, *, requests: int = 50, work_s: float = 0.02) -> dict:
     to a queue and answering at once. Returns both as arrays of seconds."""
     inline = np.empty(requests)
     queued = np.empty(requests)
-    name = f"{PREFIX}queue:latency:{uuid.uuid4().hex[:6]}"
+    name = key("queue", "latency", uuid.uuid4().hex[:6])
     for i in range(requests):
         tic = time.perf_counter()
         time.sleep(work_s)                      # the slow work itself (email, resize...)

@@ -367,14 +367,13 @@ class PrivateRedis:
         if not self.running:
             raise RuntimeError("the private server is not running; nothing to crash")
         pid = self._proc.pid
-        children = _children(pid)
-        os.kill(pid, signal.SIGKILL)
+        children = _children(pid)      # ours by parentage (they retitle themselves, e.g.
+        os.kill(pid, signal.SIGKILL)   # redis-rdb-bgsave, so the command line cannot tell)
         for child in children:
-            if _is_redis_server(child):
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except OSError:
-                    pass
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
         self._proc.wait(5)
 
     def restart(self, timeout: float = 60.0) -> "PrivateRedis":

@@ -1,14 +1,30 @@
 """Server URLs as people see them: a password never printed, never saved in a notebook's output.
 
 Every place simlab shows a Redis or database URL (the doctor, the notebook banner, error
-messages, logs) goes through :func:`redact`.
+messages, logs) goes through :func:`redact`; every exception text shown goes through
+:func:`scrub`, which also removes the password in the forms a driver may quote it in.
 """
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 HIDDEN = "***"
+
+
+def _userinfo(text: str):
+    """``(scheme://, user-info, rest)`` of a URL, the user-info being everything between
+    ``://`` and the last ``@`` (so a password holding an unescaped ``/``, ``?``, ``#`` or ``@``
+    stays inside it, where ``urlsplit`` would cut it); user-info None if there is no ``@``."""
+    head, sep, tail = text.partition("://")
+    if "@" not in tail:
+        return head + sep, None, tail
+    userinfo, _, rest = tail.rpartition("@")
+    return head + sep, userinfo, rest
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+_LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def redact(url: str | None) -> str | None:
@@ -18,6 +34,8 @@ def redact(url: str | None) -> str | None:
     'redis://:***@localhost:6379/0'
     >>> redact("postgresql://alice:pw@db:5432/shop?sslmode=require")
     'postgresql://alice:***@db:5432/shop?sslmode=require'
+    >>> redact("redis://:pa/ss#x?y@127.0.0.1:7/0")
+    'redis://:***@127.0.0.1:7/0'
     >>> redact("redis://localhost:6379/0")
     'redis://localhost:6379/0'
     >>> redact("host=db user=alice password='s3 cret' dbname=shop")
@@ -29,36 +47,75 @@ def redact(url: str | None) -> str | None:
     if "://" not in text:
         # a libpq key=value string: host=db user=alice password='s3 cret' dbname=shop
         return _LIBPQ_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return "<a URL that could not be parsed>"
-    if "@" not in parts.netloc:
-        # libpq and redis-py also read a password from the query string (?password=...)
-        return _redact_query(parts, text)
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    start, userinfo, rest = _userinfo(text)
+    # libpq and redis-py also read a password from the query string (?password=...)
+    rest = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", rest)
+    if userinfo is None:
+        return start + rest
     user, colon, _password = userinfo.partition(":")
-    if colon:
-        netloc = f"{user}:{HIDDEN}@{hostport}"
-    elif user and parts.scheme.startswith("redis"):
+    if colon and not any(c in user for c in "/?#"):
+        shown = f"{user}:{HIDDEN}"
+    elif colon or (userinfo and start.lower().startswith("redis")):
         # redis://SECRET@host: redis-py takes a lone user-info as the password
-        netloc = f"{HIDDEN}@{hostport}"
+        shown = HIDDEN
     else:
-        netloc = parts.netloc
-    return _redact_query(parts._replace(netloc=netloc), None)
+        shown = userinfo                       # postgresql://alice@host: a user, no secret
+    return f"{start}{shown}@{rest}"
 
 
-_LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+def userinfo_problem(url: str | None) -> str | None:
+    """Why the user-info of ``url`` would be misread (a ``/``, ``?`` or ``#`` left
+    unescaped in it: drivers then take part of the password for the host, and connect
+    elsewhere), as one sentence without the password; None if it is fine."""
+    if not url or "://" not in str(url):
+        return None
+    _, userinfo, _ = _userinfo(str(url))
+    if userinfo is None or not any(c in userinfo for c in "/?#"):
+        return None
+    return (f"the user name or password in {redact(url)} holds an unescaped '/', '?' or '#', "
+            "which a driver reads as the end of the host part (and then connects elsewhere): "
+            "percent-encode them as %2F, %3F and %23")
 
 
-def _redact_query(parts, original):
-    if not parts.query or "password" not in parts.query.lower():
-        return original if original is not None else urlunsplit(parts)
-    fields = []
-    for field in parts.query.split("&"):
-        name, eq, _value = field.partition("=")
-        fields.append(f"{name}={HIDDEN}" if eq and name.lower() == "password" else field)
-    return urlunsplit(parts._replace(query="&".join(fields)))
+def secrets_of(url: str | None) -> list:
+    """The password in ``url`` (user-info, ``?password=`` or libpq ``password=``), as written
+    and percent-decoded and -encoded: every form it may take in a message."""
+    if not url:
+        return []
+    text, found = str(url), []
+    if "://" in text:
+        start, userinfo, rest = _userinfo(text)
+        if userinfo:
+            user, colon, password = userinfo.partition(":")
+            found.append(password if colon else
+                         userinfo if start.lower().startswith("redis") else "")
+        found += [m.group(2) for m in _QUERY_PASSWORD.finditer(rest)]
+    else:
+        found += [m.group(2).strip("'") for m in _LIBPQ_PASSWORD.finditer(text)]
+    forms = set()
+    for secret in filter(None, found):
+        forms |= {secret, unquote(secret), quote(unquote(secret), safe=""), quote(secret, safe="")}
+    return sorted(filter(None, forms), key=len, reverse=True)
+
+
+def scrub(text, url: str | None = None) -> str:
+    """``text`` (an exception's message, a log line) safe to show: every URL in it redacted,
+    and the password of ``url`` removed in every form (raw, percent-encoded, decoded), since
+    drivers quote it in their own words (``invalid percent-encoded token: "p%zz..."``).
+
+    A password shorter than 4 characters is removed only where it stands alone, so that a
+    message stays readable.
+    """
+    text = "" if text is None else str(text)
+    if url:
+        text = text.replace(str(url), redact(url))
+        for secret in secrets_of(url):
+            if len(secret) >= 4:
+                text = text.replace(secret, HIDDEN)
+            else:
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])",
+                              HIDDEN, text)
+    return redact_text(text)
 
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]+")

@@ -1,0 +1,41 @@
+"""The package imports lazily: ``import simlab`` and each command load only what they use."""
+import json
+import os
+import subprocess
+import sys
+
+HEAVY = ("numpy", "pandas", "numba", "scipy", "redis", "fakeredis", "matplotlib", "psycopg")
+
+
+def loaded_after(code):
+    """The heavy modules a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_import_simlab_loads_nothing_heavy():
+    assert loaded_after("import simlab; simlab.__version__; dir(simlab)") == set()
+
+
+def test_a_name_loads_its_own_module_only():
+    loaded = loaded_after("import simlab; simlab.zipf(100, 1.0, 1000, seed=1)")
+    assert {"numpy", "pandas"} <= loaded
+    assert not loaded & {"numba", "redis", "fakeredis", "matplotlib", "psycopg"}
+
+
+def test_simulate_command_does_not_load_the_live_layer():
+    loaded = loaded_after("from simlab.cli import main\n"
+                          "main(['simulate', '--keys', '100', '--requests', '1000', "
+                          "'--cache-size', '10', '--seed', '1', '--json'])")
+    assert "numba" in loaded        # the compiled engine ran
+    assert not loaded & {"redis", "fakeredis", "matplotlib", "psycopg"}
+
+
+def test_live_names_still_work_on_demand():
+    loaded = loaded_after("import simlab\nr = simlab.connect()\n"      # fakeredis: no REDIS_URL
+                          "r.set('a', 1)\nassert r.get('a') == '1'")
+    assert {"redis", "fakeredis"} <= loaded
