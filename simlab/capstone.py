@@ -127,7 +127,8 @@ def _partners(rng):
     for i, user in enumerate(PARTNERS):
         start = 6 * 3600.0 * (i + 1) + rng.uniform(0, 10)
         periods = start + 10.0 * np.arange(4 * 360)
-        t = (periods[:, None] + np.sort(rng.uniform(0, 1, (periods.size, 18)), axis=1)).ravel()
+        # the same offsets every period: any 10 s then holds exactly one burst's 18
+        t = (periods[:, None] + np.sort(rng.uniform(0, 1, 18))[None, :]).ravel()
         parts.append((t, np.full(t.size, user, dtype=np.int32)))
     t = np.concatenate([p[0] for p in parts])
     return {"t": t, "kind": np.zeros(t.size, np.int8),

@@ -470,8 +470,9 @@ def _version(dist):
 def cmd_with_server(args):
     """Start a private redis-server, run a command with REDIS_URL pointing at it, stop it.
 
-    SIGTERM, SIGINT and SIGHUP are passed on to the command; the server is stopped however the
-    command ends (and dies with this process if it is killed outright)."""
+    SIGTERM, SIGINT and SIGHUP are passed on to the command, and a command still running 5 s
+    later is killed (SIGKILL); the server is stopped however the command ends, and the server
+    and the command die with this process if it is killed outright."""
     from .live.server import PrivateRedis, RedisServerNotFound, run_forwarding_signals
     from .live.urls import redact
 

@@ -162,6 +162,71 @@ def test_a_schema_simlab_did_not_create_is_refused(scratch_url, monkeypatch, for
     assert sql_rows(scratch_url, "SELECT * FROM whiteboard.users ORDER BY id") == LEARNER_ROWS
 
 
+def _comment_and_learner_users(url, schema):
+    """A learner's schema with simlab's comment and a users table of simlab's shape, holding
+    their own rows: what simlab must never empty."""
+    from psycopg import sql
+
+    from simlab.live.filing_room import _DDL
+    sql_run(url, f"CREATE SCHEMA {schema}")
+    sql_run(url, sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(schema),
+                                                               sql.Literal(SCHEMA_COMMENT)))
+    sql_run(url, f"CREATE TABLE {schema}.users {_DDL}")
+    sql_run(url, f"INSERT INTO {schema}.users (id, name, email) VALUES "
+                 "(1, 'me', 'me@example.org'), (2, 'my friend', 'f@example.org')")
+
+
+def _assert_refused_and_untouched(url, schema, why):
+    with pytest.raises(NotOwnedError) as info:
+        FilingRoom.postgres(url, schema=schema)
+    message = str(info.value)
+    assert message.startswith(f"a schema named {schema} exists in postgresql://") and \
+        why in message and "\n" not in message, message
+    out = clean("--database", env_extra={"DATABASE_URL": url, "SIMLAB_PG_SCHEMA": schema})
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and "simlab did not create it" in out.stderr
+    assert sql_rows(url, f"SELECT id, name FROM {schema}.users ORDER BY id") == \
+        [(1, "me"), (2, "my friend")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("look_alike", ["view", "table with other columns"])
+def test_a_look_alike_marker_is_refused_in_one_sentence(scratch_url, look_alike):
+    """A simlab_owner view, or a table with other columns, gave an UndefinedColumn
+    traceback from FilingRoom.postgres and `simlab clean --database` (exit 1)."""
+    _comment_and_learner_users(scratch_url, "mine")
+    if look_alike == "view":
+        sql_run(scratch_url, "CREATE VIEW mine.simlab_owner AS SELECT "
+                             "'simlab-whiteboard'::text AS marker, 2 AS n")
+        why = "its simlab_owner is not a table"
+    else:
+        sql_run(scratch_url, "CREATE TABLE mine.simlab_owner (marker TEXT, n INTEGER)")
+        sql_run(scratch_url, "INSERT INTO mine.simlab_owner VALUES ('simlab-whiteboard', 2)")
+        why = "its simlab_owner table does not have simlab's columns"
+    _assert_refused_and_untouched(scratch_url, "mine", why)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("forgery", ["copied row", "own schema's oids"])
+def test_a_forged_marker_never_gets_a_learners_table_emptied(scratch_url, forgery):
+    """A hostile learner copies simlab's comment and marker onto their own schema: simlab
+    used to TRUNCATE and reload their users table. The marker records the schema's oid and
+    owner and the oids of the marker and users tables simlab created: a copy does not match."""
+    FilingRoom.postgres(scratch_url, schema="whiteboard").close()      # the real one
+    _comment_and_learner_users(scratch_url, "mine")
+    sql_run(scratch_url, "CREATE TABLE mine.simlab_owner "
+                         "(LIKE whiteboard.simlab_owner INCLUDING ALL)")
+    sql_run(scratch_url, "INSERT INTO mine.simlab_owner SELECT * FROM whiteboard.simlab_owner")
+    why = "its simlab_owner marker was made for another schema or owner"
+    if forgery == "own schema's oids":    # fixed up to name this schema and marker table
+        sql_run(scratch_url, "UPDATE mine.simlab_owner SET schema_oid = 'mine'::regnamespace, "
+                             "marker_oid = 'mine.simlab_owner'::regclass")
+        why = "its users table is not the one simlab created there"
+    _assert_refused_and_untouched(scratch_url, "mine", why)
+    with FilingRoom.postgres(scratch_url, schema="whiteboard") as room:   # simlab's still works
+        assert room.get_user(7)["id"] == 7
+
+
 @pytest.mark.postgres
 def test_three_learners_starting_at_once(scratch_url):
     """Three processes on an empty database: all succeed and see the same 100,000 users."""

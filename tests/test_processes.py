@@ -178,3 +178,60 @@ def test_private_redis_with_a_password_keeps_it_off_argv_and_out_of_sight():
 def test_private_redis_refuses_an_empty_password():
     with pytest.raises(ValueError, match="password must be a non-empty string, got an empty"):
         PrivateRedis(password="")
+
+
+def _start_stubborn(tmp_path):
+    """with-server running a command that traps and ignores SIGTERM, SIGINT and SIGHUP:
+    (with-server, the command's pid, the server's pid)."""
+    marker = tmp_path / "child.pid"
+    child = ["/bin/sh", "-c", f"trap '' TERM INT HUP; echo $$ > {marker}; "
+                              "while :; do sleep 0.2; done"]
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.Popen(WITH_SERVER + child, env=env, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "REDIS_URL=" in line, line
+    server = int(simlab.connect(line.split("REDIS_URL=", 1)[1].strip())
+                 .info("server")["process_id"])
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text().strip()):
+        assert time.monotonic() < deadline, "the command did not start"
+        time.sleep(0.05)
+    return proc, int(marker.read_text()), server
+
+
+def test_with_server_kills_a_command_that_ignores_sigterm_after_the_grace(tmp_path):
+    """The command trapped SIGTERM: with-server waited as long as it ran, never escalating."""
+    from simlab.live.server import STOP_GRACE_SECONDS
+    proc, child, server = _start_stubborn(tmp_path)
+    try:
+        tic = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(STOP_GRACE_SECONDS + 10)
+        took = time.monotonic() - tic
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stderr.close()
+        if pid_alive(child):
+            os.kill(child, signal.SIGKILL)
+    assert code == 128 + signal.SIGKILL, (code, err)
+    assert "did not stop within 5 s of the signal; killing it (SIGKILL)" in err
+    assert took < STOP_GRACE_SECONDS + 2, took
+    assert _leftovers([child, server], "/nonexistent", timeout=2) == []
+
+
+def test_a_command_does_not_outlive_a_killed_with_server(tmp_path):
+    """with-server SIGKILLed: its command (death signal SIGTERM, trapped) ran on for good."""
+    proc, child, server = _start_stubborn(tmp_path)
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.stderr.close()
+    try:
+        assert _leftovers([child, server], "/nonexistent", timeout=5) == []
+    finally:
+        if pid_alive(child):
+            os.kill(child, signal.SIGKILL)

@@ -30,7 +30,7 @@ def assert_same(fast, ref):
        samples=st.integers(1, 64), maxmemory=st.integers(0, 120_000),
        n_keys=st.integers(1, 3000), rate=st.sampled_from([None, 50.0, 5000.0]),
        read_fraction=st.sampled_from([1.0, 0.9]), ttl=st.sampled_from([None, 0.5, 30.0]),
-       value_size=st.sampled_from([0, 10, 44, 45, 100, 300]),
+       value_size=st.sampled_from([1, 10, 44, 45, 100, 300]),
        filing_room=st.sampled_from([0.0, 0.002, "postgres-indexed"]),
        atomic=st.sampled_from([None, True, False]), decay=st.sampled_from([0, 1, 0.01]))
 def test_compiled_model_equals_the_plain_model(seed, policy, samples, maxmemory, n_keys, rate,

@@ -182,3 +182,43 @@ def test_start_removes_the_folders_of_dead_owners(tmp_path):
     assert out.returncode == 0, out.stderr
     assert not stale.exists(), "the folder of a dead owner was kept"
     assert live.exists() and foreign.exists(), "start removed a folder it could not prove stale"
+
+
+@pytest.mark.parametrize("port", ["99999999999999999999", "000000000000000000001", "0", "65536"])
+def test_start_refuses_a_port_out_of_range_in_one_line(tmp_path, port):
+    """A 20-digit port made bash's `[ -lt ]` print `integer expression expected` twice."""
+    out = _run_start(tmp_path, "/bin/echo", "hello", WHITEBOARD_REDIS_PORT=port)
+    assert out.returncode == 0 and out.stdout.strip() == "hello"
+    assert "integer expression expected" not in out.stderr and "start: line" not in out.stderr
+    if shutil.which("redis-server"):
+        assert out.stderr == (f"start: WHITEBOARD_REDIS_PORT must be a port number from 1 to "
+                              f"65535, got '{port}'; REDIS_URL is not set: the notebooks use "
+                              "fakeredis (in-process)\n")
+
+
+@needs_redis_server
+def test_start_sweeps_old_folders_without_owner_that_hold_only_its_files(tmp_path):
+    """A whiteboard-redis.* folder with only redis.log (start killed before it wrote
+    owner.pid) was never removed. It is, once untouched for minutes; nothing else is."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    folders = {name: tmp / f"whiteboard-redis.{name}"
+               for name in ("orphan", "pidded", "fresh1", "extras", "alive1", "mine")}
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "redis.log").write_text("old\n")
+    (folders["pidded"] / "redis.pid").write_text("999999999\n")      # no such process
+    (folders["extras"] / "notes.txt").write_text("a learner's file\n")
+    (folders["alive1"] / "redis.pid").write_text(f"{os.getpid()}\n")  # a live process
+    hour_ago = time.time() - 3600
+    for name, folder in folders.items():
+        if name != "fresh1":
+            for path in (*folder.iterdir(), folder):
+                os.utime(path, (hour_ago, hour_ago))
+    out = _run_start(tmp_path, "/bin/echo", "hello")
+    assert out.returncode == 0, out.stderr
+    assert not folders["orphan"].exists() and not folders["pidded"].exists(), \
+        "an old folder holding only start's files was kept"
+    kept = {name for name, folder in folders.items() if folder.exists()}
+    assert kept == {"fresh1", "extras", "alive1", "mine"}, kept
+    assert (folders["extras"] / "notes.txt").read_text() == "a learner's file\n"

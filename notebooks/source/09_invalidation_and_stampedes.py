@@ -285,7 +285,7 @@ simlab.checks.check_write_behind_loss(expected_lost)
 #   revalidate serves stale data; jitter keeps keys set together from expiring together.
 # - Write-behind acknowledges before the filing room has the data: a crash loses the queue.
 #
-# **Next:** `10_durability`: can I keep data only in Redis?
+# **Next:** [10_durability](10_durability.ipynb): can I keep data only in Redis?
 
 # %%
 if clock.controllable:

@@ -336,7 +336,7 @@ def cleanup(client, prefix: str | None = None) -> int:
     if not isinstance(prefix, str) or not prefix.startswith(own):
         raise ValueError(f"prefix must be your own namespace {own!r} or start with it (simlab "
                          "deletes only your own keys; an instructor clearing every learner's "
-                         f"keys uses simlab.cleanup_course(r, confirm={_CONFIRM!r})), "
+                         f"keys uses simlab.live.client.cleanup_course(r, confirm={_CONFIRM!r})), "
                          f"got {prefix!r}")
     return _delete_matching(client, prefix)
 

@@ -424,30 +424,62 @@ class PrivateRedis:
 
 # running a command beside a server (simlab with-server) ---------------------------------------
 
+def _wait_or_kill(child: subprocess.Popen, deadline: list, grace: float) -> int:
+    """``child``'s exit status; SIGKILL it (its process group if it leads one) once
+    ``deadline`` (set when a signal was forwarded) has passed."""
+    while True:
+        try:
+            return child.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            if not deadline or time.monotonic() < deadline[0]:
+                continue
+        print(f"simlab with-server: the command did not stop within {grace:g} s of the signal; "
+              "killing it (SIGKILL)", file=sys.stderr, flush=True)
+        try:
+            if os.getpgid(child.pid) == child.pid:
+                os.killpg(child.pid, signal.SIGKILL)
+            else:
+                child.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+        return child.wait()
+
+
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 5.0   # after a forwarded signal, the command's time to exit before SIGKILL
 
 
-def run_forwarding_signals(command: list[str], env: dict) -> int:
+def run_forwarding_signals(command: list[str], env: dict,
+                           grace: float = STOP_GRACE_SECONDS) -> int:
     """Run ``command`` and wait for it, passing SIGTERM, SIGINT and SIGHUP on to it.
 
-    Returns its exit status, ``128 + N`` when signal N ended it (as a shell reports it). The
-    command gets ``PR_SET_PDEATHSIG`` = SIGTERM on Linux, so it is told when this process
-    dies. Must be called from the main thread (Python installs signal handlers only there).
+    Returns its exit status, ``128 + N`` when signal N ended it (as a shell reports it).
+
+    Nothing outlives this process: a command still running ``grace`` seconds after the first
+    forwarded signal (one that ignores SIGTERM) is killed with SIGKILL (its whole process group
+    if it leads one); and the command gets ``PR_SET_PDEATHSIG`` = SIGKILL on Linux, so that if
+    this process is killed outright (SIGKILL, the OOM killer) the kernel kills the command
+    too. SIGKILL rather than SIGTERM there: with no one left to wait out a grace period, a
+    command that ignored SIGTERM would run on for good. Its own children are its business
+    (simlab's servers and workers die with their owner). Must be called from the main thread
+    (Python installs signal handlers only there).
     """
-    children, early = [], []
+    children, early, deadline = [], [], []
 
     def forward(signum, _frame):
         if not children:
             early.append(signum)       # arrived before the command started: sent right after
         elif children[0].poll() is None:
             children[0].send_signal(signum)
+            if not deadline:
+                deadline.append(time.monotonic() + grace)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        children.append(subprocess.Popen(command, env=env, **child_options(signal.SIGTERM)))
+        children.append(subprocess.Popen(command, env=env, **child_options(signal.SIGKILL)))
         for signum in early:
-            children[0].send_signal(signum)
-        code = children[0].wait()
+            forward(signum, None)
+        code = _wait_or_kill(children[0], deadline, grace)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
