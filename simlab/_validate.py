@@ -232,8 +232,10 @@ def check_redis_url(url: str) -> str:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"REDIS_URL {redact_url(url)} is not a valid URL ({exc}); expected "
-                         "e.g. redis://localhost:6379/0") from None
+        from .live.urls import scrub
+        raise ValueError(f"REDIS_URL {redact_url(url)} is not a valid URL "
+                         f"({scrub(str(exc), url)}); expected e.g. redis://localhost:6379/0") \
+            from None
     shown = redact_url(url)
     if parts.scheme not in REDIS_SCHEMES:
         raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://, got "

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _validate as v
-from .client import key as course_key
+from .client import key as course_key, namespace
 from .filing_room import N_USERS, SEED, default_data_dir, make_users
 
 fr = sys.modules[__package__ + ".filing_room"]   # the module (the package exports a function
@@ -417,8 +417,9 @@ def time_cached_gets(r, value, n: int = 500, *, name: str | None = None) -> np.n
     the ``json.loads`` that turns it back into rows: what a cache hit costs the application."""
     n = v.positive_int("n", n)
     name = course_key("shop", "dashboard") if name is None else name
-    if not str(name).startswith("wb:"):
-        raise ValueError(f"name must start with the course prefix 'wb:', got {name!r}")
+    if not str(name).startswith(namespace()):
+        raise ValueError(f"name must lie in your own namespace {namespace()!r} (build it with "
+                         f"simlab.key(...)), got {name!r}")
     r.set(name, json.dumps(value), ex=600)
     out = np.empty(n)
     try:
