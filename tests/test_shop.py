@@ -5,6 +5,8 @@ import sqlite3
 import numpy as np
 import pytest
 
+import simlab
+
 from simlab.live import make_users
 from simlab.live.filing_room import pg_schema
 from simlab.live.shop import (CATEGORIES, END, HISTORY_DAYS, Shop, build_shop_sqlite,
@@ -117,13 +119,15 @@ def test_dashboard_since_counts_back_from_the_end():
 
 def test_cached_gets_read_the_value_and_leave_nothing(redis_client):
     value = [{"month": "2026-10", "orders": 3, "revenue_cents": 1200}]
-    out = time_cached_gets(redis_client, value, 20, name="wb:test:dashboard")
+    name = simlab.key("test", "dashboard")
+    out = time_cached_gets(redis_client, value, 20, name=name)
     assert out.shape == (20,) and (out > 0).all()
-    assert redis_client.exists("wb:test:dashboard") == 0
+    assert redis_client.exists(name) == 0
     gets = redis_client.commands().query("command == 'GET'")
     assert len(gets) == 20 and gets["hit"].all()
-    with pytest.raises(ValueError, match="name must start with the course prefix 'wb:'"):
-        time_cached_gets(redis_client, value, 5, name="dashboard")
+    for foreign in ("dashboard", "wb:bob:dashboard", "wb:test:dashboard"):   # not the learner's
+        with pytest.raises(ValueError, match="name must lie in your own namespace"):
+            time_cached_gets(redis_client, value, 5, name=foreign)
 
 
 @pytest.mark.postgres
