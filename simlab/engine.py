@@ -3,7 +3,9 @@
 :func:`simulate` runs the compiled hot loop (:mod:`simlab._kernels`);
 :func:`simulate_reference` runs the same model in plain Python with the reference caches of
 :mod:`simlab.caches` and :mod:`heapq`, and is what the fast engine is tested against.
-Both return the same table (see :mod:`simlab.results`).
+Both return the same table (see :mod:`simlab.results`). :func:`simulate_redis` runs the
+compiled Redis model (:mod:`simlab._redis_kernels`) and, with ``engine="reference"``, the
+plain-Python :class:`simlab.redis_cache.RedisCache` it is tested against.
 """
 from __future__ import annotations
 
