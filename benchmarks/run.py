@@ -280,25 +280,38 @@ def bench_redis_model(repeat):
     return rows
 
 
-MEMORY_SCRIPT = """
-import resource, simlab
+# The peak resident set of the child's own address space: VmHWM starts afresh at exec, where
+# ru_maxrss would also count this (large) benchmark process, from which the child is forked.
+PEAK = """
+def peak_bytes():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+"""
+MEMORY_SCRIPT = PEAK + """
+import simlab
 w = simlab.zipf(100_000, 1.0, 10_000_000, rate=20_000.0, seed=1)
 df = simlab.simulate(w, cache_size=10_000, seed=1)
 assert len(df) == 10_000_000
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_bytes())
+"""
+BASE_SCRIPT = PEAK + """
+import simlab
+simlab.simulate      # imports the engine: NumPy, pandas, Numba
+print(peak_bytes())
 """
 
 
 def bench_memory():
-    base = subprocess.run([sys.executable, "-c", "import resource, simlab; "
-                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-                          capture_output=True, text=True, check=True)
+    base = subprocess.run([sys.executable, "-c", BASE_SCRIPT], capture_output=True, text=True,
+                          check=True)
     out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True,
                          check=True)
-    peak_gb = int(out.stdout.split()[-1]) * 1024 / 1e9
-    base_gb = int(base.stdout.split()[-1]) * 1024 / 1e9
+    peak_gb = int(out.stdout.split()[-1]) / 1e9
+    base_gb = int(base.stdout.split()[-1]) / 1e9
     return {"name": "peak memory, 10M requests with the table (GB, whole process)",
-            "simlab": peak_gb, "peer": base_gb, "peer_name": "python + import simlab (GB)",
+            "simlab": peak_gb, "peer": base_gb,
+            "peer_name": "python + simlab's engine imported (GB)",
             "ratio": float("nan"), "ratio_text": f"{peak_gb - base_gb:.2f} GB above start-up",
             "target": "<= 1.5 GB", "met": peak_gb <= 1.5}
 

@@ -173,12 +173,18 @@ def expiry_experiment(*, ttl_keys: int = 100_000, persistent_keys: int = 200_000
         # a plain client: an owned private server, and no per-command log to slow the writes
         r = redis_py.Redis.from_url(server.url)
         pipe = r.pipeline(transaction=False)
-        for i in range(persistent_keys):
+        tic = time.perf_counter()
+        for i in range(max(persistent_keys, 5000)):    # at least 5,000 to time the writes
             pipe.set(f"p:{i:08d}", "x" * 10)
             if i % 5000 == 4999:
                 pipe.execute()
         pipe.execute()
-        lead = 2.0 + (ttl_keys + persistent_keys) / 40_000   # time to write, with room
+        per_key = (time.perf_counter() - tic) / max(persistent_keys, 5000)
+        if persistent_keys < 5000:
+            r.delete(*[f"p:{i:08d}" for i in range(persistent_keys, 5000)])
+        # the TTL keys must all be written before the first deadline: allow three times the
+        # write time just measured on this machine (a busy machine writes slower), plus 0.5 s
+        lead = 0.5 + 3 * per_key * ttl_keys
         t0 = time.time() + lead
         for j, i in enumerate(order):
             pipe.set(f"t:{i:08d}", "x" * 10, pxat=int((t0 + offsets[i]) * 1000))

@@ -9,7 +9,8 @@ HEAVY = ("numpy", "pandas", "numba", "scipy", "redis", "fakeredis", "matplotlib"
 
 def loaded_after(code):
     """The heavy modules a fresh interpreter has loaded after running ``code``."""
-    probe = f"{code}\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    probe = (f"{code}\nimport sys, json\n"
+             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=300, env=env)
