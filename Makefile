@@ -82,5 +82,11 @@ fidelity: $(VENV)/.dev
 notebooks: $(VENV)/.dev
 	$(PY) notebooks/build.py
 
+# The course as a static site for reading (build/book/index.html): every notebook run once as
+# the learner has it and once solved, with every output; reads offline. Takes minutes.
+.PHONY: book
+book: $(VENV)/.dev $(DATA)
+	$(PY) notebooks/make_book.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

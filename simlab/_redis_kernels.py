@@ -59,8 +59,8 @@ V_ENEXT, V_EPREV, V_VOLPOS = range(3)
 VRECORD = 4
 LOW32 = (1 << 32) - 1
 HASH_BITS = (1 << 62) - 1
-# ``fa``: expire_at[n_keys], pool scores[16], then these two
-F_POOL, F_LOG_FACTOR, F_DECAY = 0, 1, 2   # offsets after the per-key expiry times
+# ``fa``: expire_at[n_keys], the pool's scores[16], then lfu_log_factor and lfu_decay_time
+F_LOG_FACTOR, F_DECAY = 0, 1   # offsets after the pool's scores
 
 
 # --- splitmix64 -------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def _is_random(st):
 def _lfu_decayed(st, fa, x, now):
     field = _field(st, x)
     counter = field & 255
-    decay = fa[st[N_KEYS] + EVPOOL_SIZE + F_DECAY - 1]
+    decay = fa[st[N_KEYS] + EVPOOL_SIZE + F_DECAY]
     if decay > 0:
         elapsed = (int(now / 60) - (field >> 8)) & 0xFFFF
         periods = int(elapsed / decay)
@@ -307,7 +307,7 @@ def _touch(st, fa, x, now):
         counter = _lfu_decayed(st, fa, x, now)
         draw = _random(st)
         if counter < 255:
-            factor = fa[st[N_KEYS] + EVPOOL_SIZE + F_LOG_FACTOR - 1]
+            factor = fa[st[N_KEYS] + EVPOOL_SIZE + F_LOG_FACTOR]
             base = max(counter - LFU_INIT_VAL, 0)
             if draw < 1.0 / (base * factor + 1):
                 counter += 1
@@ -533,8 +533,8 @@ def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys
     st[N_KEYS] = n_keys
     st[MAXMEM] = maxmemory
     fa = np.full(n_keys + EVPOOL_SIZE + 2, np.nan)
-    fa[n_keys + EVPOOL_SIZE + F_LOG_FACTOR - 1] = lfu_log_factor
-    fa[n_keys + EVPOOL_SIZE + F_DECAY - 1] = lfu_decay_time
+    fa[n_keys + EVPOOL_SIZE + F_LOG_FACTOR] = lfu_log_factor
+    fa[n_keys + EVPOOL_SIZE + F_DECAY] = lfu_decay_time
     return st, fa
 
 

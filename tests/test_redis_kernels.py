@@ -70,6 +70,15 @@ def test_a_million_requests_equal_on_counters():
                     simlab.simulate_redis(w, engine="reference", **kw))
 
 
+def test_equal_without_a_limit_and_with_lfu_decay():
+    w = simlab.zipf(3000, 1.0, 20_000, rate=2.0, ttl=600.0, value_size=50, seed=2)
+    for policy, maxmemory in (("allkeys-lfu", None), ("volatile-lfu", 100_000)):
+        kw = dict(policy=policy, maxmemory=maxmemory, lfu_decay_time=1, lfu_log_factor=3,
+                  filing_room=0.0, seed=3)
+        assert_same(simlab.simulate_redis(w, **kw),
+                    simlab.simulate_redis(w, engine="reference", **kw))
+
+
 def test_duplicate_key_names_fall_back_to_the_reference():
     w = simlab.from_keys(["a", "b", "a"])
     df = simlab.simulate_redis(w, maxmemory=10_000, key_names=["same", "same"], seed=1)
