@@ -12,7 +12,7 @@ NBVAL  := -p no:cacheprovider --nbval-lax --nbval-cell-timeout=300 -q
 NOTEBOOKS := $(wildcard notebooks/[0-9]*.ipynb)
 SOLUTIONS := $(wildcard notebooks/solutions/[0-9]*.ipynb)
 
-.PHONY: lab test test-unit test-notebooks bench fidelity notebooks clean
+.PHONY: warmup lab test test-unit test-notebooks bench fidelity notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The Whiteboard needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Run: make PYTHON=python3.11 ...")'
@@ -41,7 +41,12 @@ data/users.sqlite: | $(VENV)/.course
 data/shop.sqlite: data/users.sqlite
 	$(PY) data/make_shop.py
 
-lab: $(VENV)/.course $(DATA)
+# Compile the kernels once (cached on disk; a few seconds when they already are), so that no
+# lesson waits for the compiler and the notebooks' measured times are their own.
+warmup: $(VENV)/.course
+	$(PY) -m simlab.warmup
+
+lab: $(VENV)/.course $(DATA) warmup
 	@if [ -n "$$DATABASE_URL" ] && ! $(PY) -c "import psycopg" 2>/dev/null; then \
 	  echo "DATABASE_URL is set: installing psycopg for the PostgreSQL filing room"; \
 	  $(PY) -m pip install -q "psycopg[binary]>=3.1"; \
@@ -62,7 +67,7 @@ test-unit: $(VENV)/.dev
 # notebook tests: once with nbclient (each timed, under 20 s) and once in headless Chromium
 # (every cell ran, no error or stderr output, no console error, 04's widgets redraw); both
 # print markdown tables of the times. The real-server pass below keeps DATABASE_URL.
-test-notebooks: $(VENV)/.dev $(DATA)
+test-notebooks: $(VENV)/.dev $(DATA) warmup
 	env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -p no:cacheprovider -q $(NOTEBOOK_TESTS)
 	env -u REDIS_URL SIMLAB_STRICT_CHECKS=1 $(PY) -m pytest $(NBVAL) $(SOLUTIONS)
 	@if command -v redis-server >/dev/null 2>&1; then \

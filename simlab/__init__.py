@@ -43,6 +43,8 @@ _NAMES = {
     # the live layer
     "connect": "live", "filing_room": "live", "CacheAside": "live", "PrivateRedis": "live",
     "RedisUnavailable": "live", "cleanup": "live", "key": "live", "backend_banner": "live",
+    "namespace": "live", "cleanup_course": "live",
+    "PrivateCluster": "live.cluster", "NearCache": "live.near_cache", "key_slot": "sharding",
     # Redis-faithful eviction and memory
     "RedisCache": "redis_cache", "REDIS_POLICIES": "redis_cache", "OOM_ERROR": "redis_cache",
     "OOMError": "redis_cache",
