@@ -303,7 +303,8 @@ simlab.checks.check_keys_that_fit(keys)
 #
 # - `maxmemory` is in bytes; a small key costs about 90 bytes, a TTL about 40 more.
 # - `noeviction` (the default) refuses writes when full; reads and deletes still work.
-# - Redis's LRU and LFU are approximations: sampled keys, a 16-entry pool, a one-second clock.
+# - Redis's LRU and LFU are approximations: sampled keys and a 16-entry pool; LRU measures
+#   idle time with a clock that ticks once a second, LFU's counter decays by the minute.
 #   More samples give a sharper LRU at more CPU per eviction.
 # - LFU's counter is logarithmic and decays; it resists scans that flush an LRU cache.
 # - `volatile-*` policies only evict keys with a TTL, and act like `noeviction` without them.
