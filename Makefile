@@ -33,13 +33,16 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 
 # psycopg is in the default install; an environment made before that gets it here.
 # The filing room's data, built once (seeded) so that no lesson pays for it at its first click.
-DATA := data/users.sqlite data/shop.sqlite
+DATA := data/users.sqlite data/shop.sqlite data/capstone_day.npz
 
 data/users.sqlite: | $(VENV)/.course
 	$(PY) data/make_users.py
 
 data/shop.sqlite: data/users.sqlite
 	$(PY) data/make_shop.py
+
+data/capstone_day.npz: | $(VENV)/.course
+	$(PY) data/make_capstone_day.py
 
 # Compile the kernels once (cached on disk; a few seconds when they already are), so that no
 # lesson waits for the compiler and the notebooks' measured times are their own.

@@ -69,7 +69,7 @@ r.delete(simlab.key("hello"));
 # | `11_scaling_out` | What if one whiteboard is not enough? | 60 min |
 # | `12_capstone` | Can I design the caching for a real app? | 90 min |
 #
-# Notebooks 00 to 08 are here now; 09 to 12 are being written (the README keeps the list).
+# All thirteen notebooks, 00 to 12, are here (the README keeps the list, with run times).
 
 # %% [markdown]
 # ## How the exercises work

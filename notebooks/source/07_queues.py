@@ -60,12 +60,12 @@ with JobQueue(server) as q:
 # in one atomic step, and removes it from there (`LREM`) only when the work is done. A recovery
 # step moves the jobs of dead workers (whose heartbeat key has expired) back to the queue.
 #
-# Below, for each kind: six jobs of 0.3 s, a worker killed (SIGKILL, not a polite request) in
+# Below, for each kind: six jobs of 0.15 s, a worker killed (SIGKILL, not a polite request) in
 # the middle of its first job, then a fresh worker.
 
 # %%
-crashes = pd.DataFrame([crash_experiment(server, reliable=False),
-                        crash_experiment(server, reliable=True)]).set_index("reliable")
+crashes = pd.DataFrame([crash_experiment(server, reliable=False, work_s=0.15),
+                        crash_experiment(server, reliable=True, work_s=0.15)]).set_index("reliable")
 # the id of the job the worker held when it was killed (job ids start at 0)
 crashes.rename(columns={"killed_during_job": "id of the job held when killed"})
 
