@@ -327,6 +327,26 @@ def cmd_stampede(args):
     _emit(out, args.json)
 
 
+def cmd_cluster(args):
+    from ._random import resolve_seed
+    from .sharding import shard_table
+
+    if args.draw is not None:
+        args.seed = resolve_seed(args.seed)     # drawn requests: the seed is reported
+    tic = time.perf_counter()
+    row = shard_table([args.shards], n_keys=args.keys, alpha=args.zipf,
+                      keys_per_tag=args.keys_per_tag, near_cache=args.near_cache,
+                      n_requests=args.draw, seed=args.seed).iloc[0]
+    out = {"shards": args.shards, "keys_per_shard_max": int(row["keys_per_shard_max"]),
+           "keys_per_shard_mean": float(row["keys_per_shard_mean"]),
+           "load_max_over_mean": float(row["load_max_over_mean"]),
+           "hottest_shard_share": float(row["hottest_shard_share"])}
+    if args.near_cache:
+        out["near_cache_hit_ratio"] = float(row["near_cache_share"])
+    out.update({"seed": args.seed, "elapsed_s": time.perf_counter() - tic})
+    _emit(out, args.json)
+
+
 def cmd_durability(args):
     from .live import durability as live
 
@@ -624,6 +644,28 @@ def build_parser():
     p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_stampede)
+
+    p = sub.add_parser("cluster", help="keys and load per shard of a Redis Cluster (simulated)")
+    p.add_argument("--shards", type=_number(int, "an integer from 1 to 16384",
+                                            lambda x: 1 <= x <= 16_384),
+                   required=True, metavar="N", help="masters, each owning an even share of slots")
+    p.add_argument("--zipf", type=nonneg_float, default=1.0, metavar="ALPHA",
+                   help="Zipf skew of the keys' popularity (default 1.0; 0 is uniform)")
+    p.add_argument("--keys", type=_number(int, "an integer from 1 to 5000000",
+                                          lambda x: 1 <= x <= 5_000_000),
+                   default=100_000, metavar="N", help="distinct keys item:0 ... (default 100000)")
+    p.add_argument("--requests", type=_number(int, "an integer from 1 to 10**12",
+                                              lambda x: 1 <= x <= 10 ** 12),
+                   default=None, metavar="N", dest="draw",
+                   help="draw this many requests (default: the exact expected load)")
+    p.add_argument("--keys-per-tag", type=positive_int, default=1, metavar="K",
+                   help="keys that share one {hash tag}, so one slot (default 1: no tags)")
+    p.add_argument("--near-cache", type=_number(int, "an integer from 0 to 5000000",
+                                                lambda x: 0 <= x <= 5_000_000),
+                   default=0, metavar="KEYS", help="keys each client keeps in a near cache")
+    p.add_argument("--seed", type=nonneg_int, metavar="S", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("durability", help="kill -9 a private redis-server mid-stream, count "
                        "acknowledged writes lost")

@@ -85,3 +85,28 @@ def test_near_cache_model_against_an_lru_simulation():
     assert model["mean_latency"] < none["mean_latency"]
     with pytest.raises(ValueError, match="near_size must be a non-negative integer"):
         sharding.near_cache_model(5_000, 1.0, -1)
+
+
+def test_cluster_command_prints_the_load_of_the_hot_shard():
+    import json
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "simlab.cli", "cluster", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    out = json.loads(run("--shards", "100", "--keys", "100000", "--json").stdout)
+    table = sharding.shard_table([100], n_keys=100_000, alpha=1.0).iloc[0]
+    assert out["load_max_over_mean"] == pytest.approx(table["load_max_over_mean"])
+    assert out["keys_per_shard_mean"] == 1000 and out["seed"] is None
+    assert "near_cache_hit_ratio" not in out
+    drawn = json.loads(run("--shards", "3", "--requests", "100000", "--near-cache", "100",
+                           "--json").stdout)
+    assert isinstance(drawn["seed"], int) and 0 < drawn["near_cache_hit_ratio"] < 1
+    for bad, name in ((["--shards", "0"], "--shards"), (["--shards", "20000"], "--shards"),
+                      (["--shards", "3", "--keys", "1e9"], "--keys"),
+                      (["--shards", "3", "--zipf", "nan"], "--zipf")):
+        done = run(*bad)
+        assert done.returncode == 2 and name in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
