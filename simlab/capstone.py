@@ -15,7 +15,6 @@ Redis client and the shop in the filing room. Both return the same measures, and
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 

@@ -4,6 +4,8 @@ Tests marked ``real`` need a ``redis-server`` binary; they are skipped with that
 where none exists (CI installs one).
 """
 import os
+import secrets
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -54,3 +56,16 @@ def database_url():
     if not url:
         pytest.skip("DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers)")
     return url
+
+
+@pytest.fixture
+def scratch_url(database_url):
+    """A fresh, empty database on DATABASE_URL's server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg import sql
+    name = f"simlab_test_{secrets.token_hex(6)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

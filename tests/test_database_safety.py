@@ -5,7 +5,6 @@ database named by DATABASE_URL is left exactly as it was found.
 """
 import os
 import re
-import secrets
 import subprocess
 import sys
 import tomllib
@@ -21,19 +20,6 @@ from simlab.live.filing_room import (NotOwnedError, SCHEMA_COMMENT, drop_postgre
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER_ROWS = [(1, "my own row"), (2, "another of mine"), (3, "do not touch")]
-
-
-@pytest.fixture
-def scratch_url(database_url):
-    """A fresh, empty database on DATABASE_URL's server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    from psycopg import sql
-    name = f"simlab_test_{secrets.token_hex(6)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def sql_rows(url, query):

@@ -3,7 +3,6 @@
 PostgreSQL tests run in a scratch database of their own, created and dropped here.
 """
 import os
-import secrets
 import subprocess
 import sys
 from urllib.parse import urlsplit, urlunsplit
@@ -13,19 +12,6 @@ import pytest
 from simlab.live import redis_server_binary
 
 LEARNER_ROWS = [(1, "my own row"), (2, "another of mine")]
-
-
-@pytest.fixture
-def scratch_url(database_url):
-    """A fresh, empty database on DATABASE_URL's server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    from psycopg import sql
-    name = f"simlab_test_{secrets.token_hex(6)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def with_password(url, password):

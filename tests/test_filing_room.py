@@ -1,27 +1,12 @@
 import hashlib
-import secrets
 import sqlite3
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from simlab.live import FilingRoom, build_sqlite, filing_room, make_users
 from simlab.live.filing_room import NotOwnedError, remove_sqlite
-
-
-@pytest.fixture
-def scratch_url(database_url):
-    """A fresh, empty database on DATABASE_URL's server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    from psycopg import sql
-    name = f"simlab_test_{secrets.token_hex(6)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _digest(path):

@@ -17,7 +17,7 @@ import pandas as pd
 
 import simlab
 from simlab import queueing
-from simlab.live.queues import JobQueue, QueueServer, crash_experiment, user_latency
+from simlab.live.queues import JobQueue, QueueServer, crash_experiments, user_latency
 
 server = QueueServer()
 r = server.client()
@@ -64,8 +64,7 @@ with JobQueue(server) as q:
 # the middle of its first job, then a fresh worker.
 
 # %%
-crashes = pd.DataFrame([crash_experiment(server, reliable=False, work_s=0.15),
-                        crash_experiment(server, reliable=True, work_s=0.15)]).set_index("reliable")
+crashes = crash_experiments(server, work_s=0.15)    # both kinds at once, on two queues
 # the id of the job the worker held when it was killed (job ids start at 0)
 crashes.rename(columns={"killed_during_job": "id of the job held when killed"})
 
@@ -87,7 +86,7 @@ loads = [0.3, 0.5, 0.7, 0.8, 0.9, 0.95]
 rows = []
 for rho in loads:
     df = queueing.simulate_queue(arrival_rate=rho * c / mean, service_mean=mean, workers=c,
-                                 jobs=50_000, seed=1)
+                                 jobs=30_000, seed=1)
     rows.append({"utilisation": rho, "simulated": df["wait"].mean() * 1e3,
                  "Erlang C": queueing.erlang_c_wait(rho * c / mean, mean, c) * 1e3})
 waits = pd.DataFrame(rows).set_index("utilisation")
@@ -108,7 +107,7 @@ ax.set(title="Mean wait for a worker (4 workers, 100 ms jobs)",
 rows = []
 for workers_c in range(4, 10):
     df = queueing.simulate_queue(arrival_rate=30, service_mean=mean, workers=workers_c,
-                                 jobs=50_000, seed=4)
+                                 jobs=20_000, seed=4)
     rows.append({"workers": workers_c, "simulated": df["wait"].mean() * 1e3,
                  "Erlang C": queueing.erlang_c_wait(30, mean, workers_c) * 1e3})
 by_workers = pd.DataFrame(rows).set_index("workers")

@@ -72,8 +72,8 @@ ax.legend(["no TTL", "with a TTL"]);
 # batches. What does Redis keep of each batch?
 
 # %%
-size = dict(batch_size=2000, new_keys=8000)
-survival = pd.concat([eviction.true_lru_survival(batch_size=2000, new_keys=8000),
+size = dict(batch_size=1000, new_keys=4000)
+survival = pd.concat([eviction.true_lru_survival(**size),
                       eviction.batch_survival("allkeys-lru", 5, **size),
                       eviction.batch_survival("allkeys-lru", 10, **size),
                       eviction.batch_survival("allkeys-random", 5, **size)], axis=1)

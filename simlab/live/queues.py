@@ -252,6 +252,22 @@ def crash_experiment(server: QueueServer, *, reliable: bool, jobs: int = 6,
         return out
 
 
+def crash_experiments(server: QueueServer, *, jobs: int = 6, work_s: float = 0.3):
+    """:func:`crash_experiment` for the plain and the reliable queue side by side (two queues,
+    two threads, so the lesson waits for one experiment's time, not two); one row each,
+    indexed by ``reliable``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+
+    def one(reliable):
+        return crash_experiment(server, reliable=reliable, jobs=jobs, work_s=work_s)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rows = list(pool.map(one, (False, True)))
+    return pd.DataFrame(rows).set_index("reliable")
+
+
 def user_latency(r, *, requests: int = 50, work_s: float = 0.02) -> dict:
     """What the user waits for, per request: doing ``work_s`` of work inline, or pushing a job
     to a queue and answering at once. Returns both as arrays of seconds."""
