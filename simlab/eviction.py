@@ -12,6 +12,7 @@ reconfigure it and fill it until it evicts) and stop it afterwards.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -43,9 +44,11 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
                    real: bool = False, seed: int | None = 0) -> pd.Series:
     """Share of each batch (oldest first) still present after the new keys were written.
 
-    With ``real=True`` the experiment runs on a private redis-server, in real time (one
-    second between batches, so about ``batches`` seconds); otherwise on the model, in
-    virtual time with the same timing.
+    With ``real=True`` the experiment runs on a private redis-server, in real time (batch
+    ``b`` written a quarter second into the ``b``-th second of the server's LRU clock, so
+    about ``batches`` seconds); otherwise on the model, in virtual time with the same timing.
+    ``attrs["straddled_batches"]`` counts real batches that did not finish inside their
+    own second (a machine too loaded to keep the timing; the comparison then blurs).
 
     The real run lifts ``maxmemory`` before it checks which keys are left (or the checks
     would evict keys themselves) and reports in ``attrs`` how many keys it kept and its
@@ -61,14 +64,20 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
         with PrivateRedis(_server_config(policy, samples)) as server:
             r = server.client(decode_responses=False)
             base = r.info("memory")["used_memory"]
+            # Batch b goes in whole within second b of the server's LRU clock (one-second
+            # resolution, refreshed by serverCron every 100 ms at hz 10): each batch starts at
+            # an absolute deadline a quarter second into its own wall-clock second, so a slow
+            # batch cannot push the next one into the same second (relative sleeps drift
+            # under load, and two batches sharing a second blur into one).
+            first = math.floor(time.time()) + 1.0
+            straddled = 0
             for b in range(batches):
-                start = time.time()
+                time.sleep(max(0.0, first + b + 0.25 - time.time()))
                 pipe = r.pipeline(transaction=False)
                 for j in range(batch_size):
                     pipe.set(key_name(b * batch_size + j), value)
                 pipe.execute()
-                # the next batch in the next second of the server's LRU clock
-                time.sleep(max(0.0, 1.0 - (time.time() - start)))
+                straddled += time.time() >= first + b + 0.95
             r.config_set("maxmemory", r.info("memory")["used_memory"])
             pipe = r.pipeline(transaction=False)
             for j in range(new_keys):
@@ -97,11 +106,13 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
         present = np.array([key_name(i) in cache for i in range(batches * batch_size)])
         kept = len(cache)
         other = 0
+        straddled = 0
     survival = present.reshape(batches, batch_size).mean(axis=1)
     out = pd.Series(survival, index=pd.RangeIndex(batches, name="batch"),
                     name=f"{'real' if real else 'model'} {policy}, samples {samples}")
     out.attrs.update({"kept_keys": int(kept), "other_bytes": int(other),
-                      "policy": policy, "samples": samples, "real": real})
+                      "policy": policy, "samples": samples, "real": real,
+                      "straddled_batches": int(straddled)})
     return out
 
 

@@ -205,8 +205,10 @@ def test_noeviction_on_a_real_server_and_the_model_agree():
                                              ("allkeys-random", 5)])
 def test_batch_survival_model_within_010_of_a_real_server(policy, samples):
     real = batch_survival(policy, samples, real=True)
+    if real.attrs["straddled_batches"]:     # the machine could not keep the timing: once more
+        real = batch_survival(policy, samples, real=True)
     model = batch_survival(policy, samples, seed=1)
-    assert (real - model).abs().max() <= 0.10, (real.tolist(), model.tolist())
+    assert (real - model).abs().max() <= 0.10, (real.tolist(), model.tolist(), real.attrs)
 
 
 @pytest.mark.real
