@@ -8,7 +8,7 @@ import pytest
 
 import simlab
 from simlab.clock import FakeRedisClock
-from simlab.live.ratelimit import LIMITERS, limit_race, limiter
+from simlab.live.ratelimit import LIMITERS, edge_demo, limit_race, limiter
 from simlab.ratelimit import (ALGORITHMS, Limiter, compare_algorithms, max_in_any_window,
                               request_times, simulate_ratelimit)
 
@@ -34,6 +34,18 @@ def test_fixed_window_lets_twice_the_limit_through_at_the_edge(fake):
     assert burst(lim, 12) == 10
     clock.advance(0.02)                        # 20 ms later: a new window
     assert burst(lim, 12) == 10                # 20 requests in 20 ms: 2x the limit
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5, 0.985, 0.995, 0.9999])
+def test_edge_demo_from_any_moment_in_the_window(fake, offset):
+    """The notebook's demo starts wherever the clock happens to be, even 5 ms before an edge
+    (CI's browser run once started there and the clock was asked to go back)."""
+    r, clock = fake
+    clock.advance(offset)
+    lim = limiter("fixed-window", r, limit=10, window=1.0, clock=clock)
+    demo = edge_demo(lim, clock, before=12, after=12, user=f"edge-{offset}")
+    assert demo["allowed just before the edge"] == 10
+    assert demo["allowed just after"] == 10
 
 
 def test_sliding_log_never_exceeds_the_limit_at_the_edge(fake):
