@@ -58,8 +58,10 @@ lab: $(VENV)/.course $(DATA) warmup
 
 test: $(VENV)/.dev test-unit test-notebooks
 
-# The notebook-level tests (run times, the browser) run in test-notebooks.
-NOTEBOOK_TESTS := tests/test_notebook_times.py tests/test_browser.py
+# The notebook-level tests (run times, the browser, notebook 10 without a redis-server binary)
+# run in test-notebooks.
+NOTEBOOK_TESTS := tests/test_notebook_times.py tests/test_browser.py \
+                  tests/test_no_binary_notebooks.py
 
 test-unit: $(VENV)/.dev
 	$(PY) -m pytest -p no:cacheprovider -q tests $(NOTEBOOK_TESTS:%=--ignore=%)

@@ -1,13 +1,14 @@
 """The Redis model beside a private redis-server, request for request, on real-like traces.
 
-Each trace is replayed as cache-aside against a private ``redis-server`` (each read one Lua
-step: GET, and SET on a miss; pipelined batches of 100; keys ``item:<n>``, 64-byte values,
-60% of the keys with a TTL), and the same requests at the times they were sent go through
-``simlab.simulate_redis(..., atomic=True)``. Printed: hit ratio, keys held and evictions,
-server beside model, and whether each is within the tolerances the tests use (1.5 points,
-5%, 10%).
+Each trace is replayed as cache-aside (``simlab.eviction.replay``, one piece of redis-py code)
+against a private ``redis-server`` (each read one Lua step: GET, and SET on a miss; pipelined
+batches of 100; keys ``item:<n>``, 64-byte values, 60% of the keys with a TTL), and then the
+same requests at the times they were sent against ``model://`` (simlab's Redis model behind
+redis-py, on a virtual clock). Printed: hit ratio, keys held and evictions, server beside
+model, and whether each is within the tolerances the tests use (1.5 points, 5%, 10%).
 
-    python benchmarks/fidelity.py                  # the full table (about 15 minutes)
+    python benchmarks/fidelity.py                  # the full table (about an hour: the
+                                                   # model answers ~3,000 scripts a second)
     python benchmarks/fidelity.py --requests 30000 # trace slices, faster
 
 The CloudPhysics trace is read from ``../shared/traces/cloudphysics.txt`` (beside the
@@ -19,8 +20,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 import simlab
 from simlab.eviction import compare_replay

@@ -15,47 +15,30 @@ import importlib.util
 
 __version__ = "0.1.0"
 
-# public name -> the module (relative to simlab) that defines it
+# The names a learner types, and the module (relative to simlab) that defines each. Everything
+# else is reached through its module: ``simlab.theory.che_hit_ratio``,
+# ``simlab.workloads.zipf_probabilities``, ``simlab.engine.hit_counts``...
 _NAMES = {
-    # workloads
+    # what is requested, and how long each trip takes
     "Workload": "workloads", "zipf": "workloads", "hot_set": "workloads",
-    "from_keys": "workloads", "read_trace": "workloads", "poisson_arrivals": "workloads",
-    "zipf_probabilities": "workloads", "hot_set_probabilities": "workloads",
-    "TraceError": "workloads", "with_scans": "workloads",
-    # latency models
-    "Distribution": "latency", "LogNormal": "latency", "Gamma": "latency",
-    "Exponential": "latency", "Constant": "latency", "Empirical": "latency",
-    "Mixture": "latency", "preset": "latency", "PRESETS": "latency",
-    # caches and the engine
-    "POLICIES": "caches", "Cache": "caches", "LRUCache": "caches", "LFUCache": "caches",
-    "FIFOCache": "caches", "RandomCache": "caches", "PerfectLFUCache": "caches",
-    "make_cache": "caches",
-    "simulate": "engine", "simulate_reference": "engine", "simulate_redis": "engine",
-    "hit_counts": "engine", "steady_hit_ratio": "engine",
-    # results and analysis
-    "summarize": "results", "hit_ratio_over_time": "results", "db_load_over_time": "results",
-    "lru_curve": "analysis", "log_sizes": "analysis", "che_hit_ratio": "analysis",
-    "fifo_hit_ratio": "analysis", "lfu_hit_ratio": "analysis", "theory_curve": "analysis",
-    "replicate": "analysis", "unique_keys_over_time": "analysis", "cost_table": "analysis",
-    "cheapest_size": "analysis", "smallest_size_for": "analysis",
-    "fanout_latency": "analysis", "ttl_hit_ratio": "analysis", "stale_share": "analysis",
-    "stale_share_fixed_ttl": "analysis", "value_age": "analysis",
+    "read_trace": "workloads",
+    "preset": "latency", "LogNormal": "latency",
+    # the simulation and its table
+    "POLICIES": "caches", "REDIS_POLICIES": "redis_cache",
+    "simulate": "engine",
+    "summarize": "results", "hit_ratio_over_time": "results",
+    "lru_curve": "curves",
     # the live layer
     "connect": "live", "filing_room": "live", "CacheAside": "live", "PrivateRedis": "live",
-    "RedisUnavailable": "live", "cleanup": "live", "key": "live", "backend_banner": "live",
-    "namespace": "live", "cleanup_course": "live",
-    "PrivateCluster": "live.cluster", "NearCache": "live.near_cache", "key_slot": "sharding",
-    # Redis-faithful eviction and memory
-    "RedisCache": "redis_cache", "REDIS_POLICIES": "redis_cache", "OOM_ERROR": "redis_cache",
-    "OOMError": "redis_cache",
-    "batch_survival": "eviction", "compare_cache_aside": "eviction",
-    "true_lru_survival": "eviction",
-    # time
-    "clock_for": "clock", "FakeRedisClock": "clock", "RealClock": "clock",
+    "cleanup": "live", "key": "live", "backend_banner": "live",
+    "clock_for": "clock",
 }
 
-# submodules that are part of the public API (``simlab.expiry.simulate_expiry`` ...)
-_MODULES = ("checks", "expiry", "plots", "queueing", "ratelimit", "redis_memory")
+# submodules that are part of the public API (``simlab.theory.che_hit_ratio`` ...); any other
+# submodule is reached by attribute too
+_MODULES = ("caches", "checks", "clock", "cost", "curves", "engine", "eviction", "expiry",
+            "latency", "live", "plots", "queueing", "ratelimit", "redis_cache", "redis_memory",
+            "results", "sharding", "theory", "workloads")
 
 __all__ = [*_NAMES, *_MODULES]
 

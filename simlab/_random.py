@@ -22,6 +22,10 @@ STREAMS = {
     "filing_room": 5,
     "policy": 6,
     "ttl": 7,
+    "service": 8,      # a worker's service time (queueing)
+    "crashes": 9,      # when a busy worker crashes (queueing)
+    "lookups": 10,     # the lookups of a fanned-out page (latency.fanout_latency)
+    "expiry": 11,      # the hashes of the expires table (expiry.ActiveExpiry)
 }
 
 
@@ -35,3 +39,13 @@ def resolve_seed(seed) -> int:
 def stream(seed: int, name: str) -> np.random.Generator:
     """The generator for component ``name`` of a run seeded with ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS[name],)))
+
+
+def generator(seed, name: str) -> np.random.Generator:
+    """The generator component ``name`` draws from, the one way every entry point takes
+    its ``seed``/``rng``: a ``numpy.random.Generator`` is used as it is (the caller already
+    chose the stream), an int is the run's seed (the component gets its own stream of it,
+    see :func:`stream`), ``None`` draws fresh entropy."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return stream(resolve_seed(seed), name)

@@ -1,5 +1,5 @@
 """The Redis model (:class:`simlab.redis_cache.RedisCache` driven by
-:func:`simlab.engine.simulate_redis`), compiled with Numba.
+:func:`simlab.simulate` with a Redis policy), compiled with Numba.
 
 The same model step by step: the two hash tables (the keyspace and the expires table) with
 their buckets, chains, growth and shrinking, ``dictGetSomeKeys``-like sampling, the 16-entry
@@ -8,8 +8,9 @@ expiry, OOM refusals (the in-script rule included) and the splitmix64 draws of
 :class:`simlab.redis_cache.SplitMix64`, in the same order, so that both give the same result
 request by request (``tests/test_redis_kernels.py``).
 
-State lives in two flat arrays, as in :mod:`simlab._kernels` (each array handed to a compiled
-helper costs reference counting, so helpers take at most these two):
+State lives in two flat arrays, as in :mod:`simlab._kernels`, allocated by ``new_state``; the
+helpers and the loop allocate nothing and are compiled without reference counting
+(``_nrt=False``, as :data:`simlab._kernels.hot`):
 
 * ``st`` (int64): a header (below), then per key a word and two records (chain links, the
   LRU clock or LFU minutes and counter, the hash, the entry's bytes), the tables' bucket
@@ -65,7 +66,7 @@ F_LOG_FACTOR, F_DECAY = 0, 1   # offsets after the pool's scores
 
 # --- splitmix64 -------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _next64(st):
     z = np.uint64(st[RNG]) + _GOLDEN
     st[RNG] = np.int64(z)
@@ -74,22 +75,22 @@ def _next64(st):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _random(st):
     return np.float64(_next64(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _bits(st):
     return np.int64(_next64(st))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _below(st, n):
     return np.int64(_next64(st) % np.uint64(n))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def draw64(st):
     """One splitmix64 draw from the state in ``st[RNG]`` (what the model draws with)."""
     return _next64(st)
@@ -97,7 +98,7 @@ def draw64(st):
 
 # --- the per-key memory model (redis_memory.entry_bytes, integers aside) ----------------------
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _size_class(n):
     if n <= 8:
         return 8
@@ -111,13 +112,13 @@ def _size_class(n):
     return ((n + spacing - 1) // spacing) * spacing
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sds(length):
     header = 1 if length < 32 else (3 if length < 256 else (5 if length < 65_536 else 9))
     return _size_class(header + length + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def entry_bytes(key_length, value_length):
     """Bytes one key adds (no TTL, buckets aside): :func:`simlab.redis_memory.entry_bytes`."""
     if value_length <= mem.EMBSTR_LIMIT:
@@ -131,7 +132,7 @@ def entry_bytes(key_length, value_length):
 # Chains are doubly linked (-1: none): the keyspace's next in the key's word, every other
 # link in its records (see the layout above).
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _table_size(n):
     if n <= 0:
         return 0
@@ -141,19 +142,19 @@ def _table_size(n):
     return size
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _rec(st, x):
     return st[REC] + RECORD * x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _next(st, t, x):
     if t == MAIN:
         return (st[HEADER + x] >> 32) - 1
     return st[st[VREC] + VRECORD * x + V_ENEXT]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _set_next(st, t, x, y):
     if t == MAIN:
         st[HEADER + x] = ((y + 1) << 32) | (st[HEADER + x] & LOW32)
@@ -161,7 +162,7 @@ def _set_next(st, t, x, y):
         st[st[VREC] + VRECORD * x + V_ENEXT] = y
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _set_prev(st, t, x, y):
     if t == MAIN:
         st[st[REC] + RECORD * x + R_MPREV] = y
@@ -169,24 +170,24 @@ def _set_prev(st, t, x, y):
         st[st[VREC] + VRECORD * x + V_EPREV] = y
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _prev(st, t, x):
     if t == MAIN:
         return st[st[REC] + RECORD * x + R_MPREV]
     return st[st[VREC] + VRECORD * x + V_EPREV]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _field(st, x):
     return st[HEADER + x] & LOW32
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _set_field(st, x, f):
     st[HEADER + x] = (st[HEADER + x] & ~LOW32) | f
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _push_head(st, t, x, b):
     head = st[t + T_HEAD]
     first = st[head + b]
@@ -197,7 +198,7 @@ def _push_head(st, t, x, b):
     st[head + b] = x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _resize(st, t, size):
     """Rehash table ``t`` into ``size`` buckets in the plain model's order."""
     head = st[t + T_HEAD]
@@ -218,15 +219,18 @@ def _resize(st, t, size):
     st[t + T_SIZE] = size
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _table_add(st, t, x):
-    if st[t + T_COUNT] >= st[t + T_SIZE]:
-        _resize(st, t, _table_size(st[t + T_COUNT] + 1))
+    count, size = st[t + T_COUNT], st[t + T_SIZE]
+    if count >= size and (size == 0 or st[MAXMEM] == NO_LIMIT
+                          or count / size > mem.MAX_LOAD_FACTOR
+                          or mem.BUCKET * _table_size(count + 1) <= st[MAXMEM] - _used(st)):
+        _resize(st, t, _table_size(count + 1))   # grow, as dictExpandAllowed lets it
     _push_head(st, t, x, st[_rec(st, x) + R_HASH] & (st[t + T_SIZE] - 1))
     st[t + T_COUNT] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _table_remove(st, t, x):
     q = _next(st, t, x)
     p = _prev(st, t, x)
@@ -239,7 +243,7 @@ def _table_remove(st, t, x):
     st[t + T_COUNT] -= 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _shrink_if_sparse(st, t):
     size, count = st[t + T_SIZE], st[t + T_COUNT]
     if size > mem.MIN_TABLE and count * 100 < size * 10:
@@ -248,7 +252,7 @@ def _shrink_if_sparse(st, t):
 
 # --- dense sets (random eviction draws from them; kept for the random policies only) --------
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dense_add(st, which, x):
     if which == ALL:
         length, pos = ALL_LEN, _rec(st, x) + R_ALLPOS
@@ -259,7 +263,7 @@ def _dense_add(st, which, x):
     st[length] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dense_discard(st, which, x):
     if which == ALL:
         length, pos = ALL_LEN, _rec(st, x) + R_ALLPOS
@@ -279,17 +283,17 @@ def _dense_discard(st, which, x):
 
 # --- per-key access data -----------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _is_lfu(st):
     return st[POLICY] == ALLKEYS_LFU or st[POLICY] == VOLATILE_LFU
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _is_random(st):
     return st[POLICY] == ALLKEYS_RANDOM or st[POLICY] == VOLATILE_RANDOM
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _lfu_decayed(st, fa, x, now):
     field = _field(st, x)
     counter = field & 255
@@ -301,7 +305,7 @@ def _lfu_decayed(st, fa, x, now):
     return counter
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _touch(st, fa, x, now):
     if _is_lfu(st):
         counter = _lfu_decayed(st, fa, x, now)
@@ -316,7 +320,7 @@ def _touch(st, fa, x, now):
         _set_field(st, x, int(now) & LRU_CLOCK_MAX)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _score(st, fa, x, now):
     policy = st[POLICY]
     if policy == ALLKEYS_LRU or policy == VOLATILE_LRU:
@@ -328,7 +332,7 @@ def _score(st, fa, x, now):
 
 # --- eviction ------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _pool_insert(st, fa, x, score):
     scores = st[N_KEYS]
     keys = st[POOL_KEY]
@@ -353,7 +357,7 @@ def _pool_insert(st, fa, x, score):
         st[keys + k - 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _populate(st, fa, t, now):
     """Sample keys from table ``t`` as ``dictGetSomeKeys`` does; merge them into the pool."""
     count = min(st[SAMPLES], st[t + T_COUNT])
@@ -382,7 +386,7 @@ def _populate(st, fa, t, now):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _victim(st, fa, now):
     policy = st[POLICY]
     volatile = policy >= VOLATILE_LRU
@@ -401,12 +405,12 @@ def _victim(st, fa, now):
                 return x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _used(st):
     return st[ENTRY_BYTES] + mem.BUCKET * (st[MAIN + T_SIZE] + st[EXPIRES + T_SIZE])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _remove(st, fa, x):
     st[ENTRY_BYTES] -= st[_rec(st, x) + R_EBYTES]
     st[_rec(st, x) + R_EBYTES] = 0
@@ -422,7 +426,7 @@ def _remove(st, fa, x):
         fa[x] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def make_room(st, fa, now):
     """Before every command: shrink sparse tables, evict while above the limit."""
     _shrink_if_sparse(st, MAIN)
@@ -443,7 +447,7 @@ def make_room(st, fa, now):
     return ok
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _expire_if_needed(st, fa, x, now):
     if st[_rec(st, x) + R_EBYTES] > 0 and fa[x] == fa[x] and now > fa[x]:
         _remove(st, fa, x)
@@ -454,7 +458,7 @@ def _expire_if_needed(st, fa, x, now):
 
 # --- commands ------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def redis_get(st, fa, x, now):
     """GET key ``x``: 0 hit, 1 absent, 2 expired (and removed)."""
     make_room(st, fa, now)
@@ -466,7 +470,7 @@ def redis_get(st, fa, x, now):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
     """SET key ``x`` (``value_bytes``: its entry without TTL) with ``ttl`` (NaN: none)."""
     refused = st[PRE_OOM] == 1 if in_script else not make_room(st, fa, now)
@@ -506,7 +510,7 @@ def redis_put(st, fa, x, now, ttl, value_bytes, in_script):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def redis_delete(st, fa, x, now):
     make_room(st, fa, now)
     if st[_rec(st, x) + R_EBYTES] > 0:
@@ -538,7 +542,7 @@ def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys
     return st, fa
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, until, fills):
     """Apply pending fills (plain SETs) and invalidations (DELs) due at or before ``until``."""
     while hsize > 0 and hf[0] <= until:
@@ -565,10 +569,23 @@ def redis_cache_aside(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_
     cost. Returns evictions, expired, in-flight misses, fills, keys at end, OOM refusals and
     bytes at end."""
     n = keys.shape[0]
-    n_keys = st[N_KEYS]
-    pending = np.zeros(n_keys, dtype=np.int32)
+    pending = np.zeros(st[N_KEYS], dtype=np.int32)
     hf = np.empty(2 * n, dtype=np.float64)
     hi = np.empty(3 * n, dtype=np.int64)
+    counters = np.empty(7, dtype=np.int64)
+    _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, db, st, fa,
+                atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, pending,
+                hf, hi, counters)
+    return counters
+
+
+@njit(cache=True, _nrt=False)
+def _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, db, st, fa,
+                atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, pending,
+                hf, hi, counters):
+    """:func:`redis_cache_aside`'s loop, on the arrays its caller allocated; fills
+    ``counters``."""
+    n = keys.shape[0]
     hsize = 0
     seq = 0
     clock = 0.0
@@ -622,7 +639,6 @@ def redis_cache_aside(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_
         if sequential:
             clock = t + total
     hsize, fills = _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, np.inf, fills)
-    counters = np.empty(7, dtype=np.int64)
     counters[0] = st[EVICTIONS]
     counters[1] = st[EXPIRED]
     counters[2] = inflight
@@ -630,7 +646,6 @@ def redis_cache_aside(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_
     counters[4] = st[COUNT]
     counters[5] = st[OOM]
     counters[6] = _used(st)
-    return counters
 
 
 @njit(cache=True)

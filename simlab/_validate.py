@@ -68,14 +68,6 @@ def choice(name: str, value, options) -> str:
     return value
 
 
-def finite_real(name: str, value) -> float:
-    if not _is_real(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 # --- limits -------------------------------------------------------------------------------
 
 INT64_MAX = int(np.iinfo(np.int64).max)
@@ -315,3 +307,19 @@ def cache_sizes(name: str, sizes, cap: int = INT64_MAX) -> list:
         size = size.item() if isinstance(size, np.generic) else size
         out.append(min(positive_int(f"{name}[]", size), int(cap)))
     return out
+
+
+# --- Redis settings -----------------------------------------------------------------------
+
+MIN_SAMPLES, MAX_SAMPLES = 1, 64       # maxmemory-samples, as redis.conf allows it
+
+
+def samples(name: str, value) -> int:
+    """``maxmemory-samples``: an integer from 1 to 64, the range Redis accepts."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer from {MIN_SAMPLES} to {MAX_SAMPLES} "
+                        f"(maxmemory-samples), got {value!r}")
+    if not MIN_SAMPLES <= value <= MAX_SAMPLES:
+        raise ValueError(f"{name} must be an integer from {MIN_SAMPLES} to {MAX_SAMPLES} "
+                         f"(maxmemory-samples), got {value!r}")
+    return int(value)

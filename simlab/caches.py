@@ -11,10 +11,10 @@ counts as expired when ``now > expire_at`` (strictly).
 from __future__ import annotations
 
 import math
-import random as _random
 from collections import OrderedDict
 
 from . import _validate as v
+from ._random import generator
 
 POLICIES = ("lru", "lfu", "fifo", "random", "perfect-lfu")
 
@@ -188,9 +188,9 @@ class RandomCache(Cache):
 
     def __init__(self, capacity, *, rng=None):
         super().__init__(capacity)
-        # Anything with ``random() -> float in [0, 1)`` will do (a numpy Generator too);
-        # otherwise ``rng`` seeds Python's own generator.
-        self._rng = rng if hasattr(rng, "random") else _random.Random(rng)
+        # Anything with ``random() -> float in [0, 1)`` will do (a numpy Generator too); an
+        # int is a run's seed (its ``"policy"`` stream), None fresh entropy.
+        self._rng = rng if hasattr(rng, "random") else generator(rng, "policy")
         self._slots: list = []
         self._pos: dict = {}
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import _validate as v
+from .results import Outcome
 
 SEED = 20261201
 DAY = 86_400.0
@@ -311,14 +312,14 @@ def _stale_hits(df_time, keys, outcome, write_t, write_key) -> np.ndarray:
     t = np.concatenate([df_time, write_t])
     k = np.concatenate([keys, write_key])
     is_write = np.concatenate([np.zeros(df_time.size, bool), np.ones(write_t.size, bool)])
-    is_fill = np.concatenate([outcome == 1, np.zeros(write_t.size, bool)])
+    is_fill = np.concatenate([outcome == Outcome.MISS, np.zeros(write_t.size, bool)])
     order = np.lexsort((~is_write, t, k))    # per key in time; a write before a read
     base = k[order] * 1e6                     # group-wise running maxima
     last_write = np.maximum.accumulate(np.where(is_write[order], base + t[order], base - 1))
     last_fill = np.maximum.accumulate(np.where(is_fill[order], base + t[order], base - 1))
     stale = np.zeros(t.size, bool)
     stale[order] = last_write > last_fill
-    return stale[:df_time.size] & (outcome == 0)
+    return stale[:df_time.size] & (outcome == Outcome.HIT)
 
 
 def simulate_day(design, day=None, *, seed: int = 12) -> dict:
@@ -352,12 +353,12 @@ def simulate_day(design, day=None, *, seed: int = 12) -> dict:
                       whiteboard="redis-lan", filing_room=room, seed=seed)
         get = w.ops == 0
         outcome = df["outcome"].cat.codes.to_numpy()
-        query = outcome == 1
+        query = outcome == Outcome.MISS
         if design["stampede"] == "lock":    # one fill per key: the others wait for it
             query &= ~df["inflight"].to_numpy()
         db_times.append(w.times[query])
         latencies.append(df["latency"].to_numpy()[get])
-        hits = int((outcome == 0).sum())
+        hits = int((outcome == Outcome.HIT).sum())
         stale = int(_stale_hits(w.times[get], w.keys[get], outcome[get], *_writes(day,
                                 allowed, design)).sum())
     uncached = reads & ~np.isin(kind, [KINDS.index(n) for n in design["cache"]])

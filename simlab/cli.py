@@ -194,12 +194,38 @@ def _load_kernels(run, workload, requests=16):
         workload, keys=workload.keys[:n], ops=workload.ops[:n], sizes=workload.sizes[:n],
         ttls=workload.ttls[:n], times=None if workload.times is None else workload.times[:n])
     tic = time.perf_counter()
-    run(head)
+    with _numba_without_scipy_check():
+        run(head)
     return time.perf_counter() - tic
 
 
+def _numba_without_scipy_check():
+    """While the kernels load, make Numba's one-time check for SciPy's BLAS find none.
+
+    Numba's first compile or cache load in a process imports ``numba.np.arraymath``, which
+    imports ``scipy.linalg`` (0.15 s here, a tenth of a ``simulate`` command) only to note whether
+    ``np.dot`` may call BLAS. simlab's kernels do no linear algebra, so the command skips it:
+    a ``None`` in ``sys.modules`` makes that import fail, and is removed afterwards (Numba's
+    linear algebra still imports SciPy itself when a kernel uses it)."""
+    import contextlib
+
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules or "numba.np.arraymath" in sys.modules:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def blocked():
+        sys.modules[name] = None
+        try:
+            yield
+        finally:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return blocked()
+
+
 def cmd_simulate(args):
-    from .engine import simulate, simulate_redis
+    from .engine import simulate
     from .redis_cache import REDIS_POLICIES
     from .results import summarize
 
@@ -227,17 +253,14 @@ def cmd_simulate(args):
     board = (args.whiteboard_latency if args.whiteboard_latency is not None
              else "redis-loopback")
     atomic = True if args.atomic else None   # None: atomic exactly when --db-latency is 0
-    if redis_policy:
-        def run(w):
-            return simulate_redis(w, policy=args.policy, maxmemory=args.maxmemory,
-                                  samples=args.samples, lfu_log_factor=args.lfu_log_factor,
-                                  lfu_decay_time=args.lfu_decay_time, filing_room=filing,
-                                  whiteboard=board, atomic=atomic, seed=args.seed)
-    else:
-        def run(w):
-            return simulate(w, policy=args.policy, cache_size=args.cache_size,
-                            filing_room=filing, whiteboard=board, atomic=atomic,
-                            ttl_mode=args.ttl_mode, seed=args.seed)
+    redis_only = (dict(maxmemory=args.maxmemory, samples=args.samples,
+                       lfu_log_factor=args.lfu_log_factor, lfu_decay_time=args.lfu_decay_time)
+                  if redis_policy else {})
+
+    def run(w):
+        return simulate(w, policy=args.policy, cache_size=args.cache_size, filing_room=filing,
+                        whiteboard=board, atomic=atomic, ttl_mode=args.ttl_mode, seed=args.seed,
+                        **redis_only)
     startup = _load_kernels(run, workload)
     tic = time.perf_counter()
     df = run(workload)
@@ -267,7 +290,7 @@ def cmd_simulate(args):
 
 
 def cmd_mrc(args):
-    from .analysis import lru_curve, log_sizes
+    from .curves import lru_curve, log_sizes
 
     workload = _workload(args)
     startup = _load_kernels(lambda w: lru_curve(w, [1]), workload)
@@ -334,7 +357,8 @@ def cmd_cluster(args):
         args.seed = resolve_seed(args.seed)     # drawn requests: the seed is reported
     tic = time.perf_counter()
     row = shard_table([args.shards], n_keys=args.keys, alpha=args.zipf,
-                      keys_per_tag=args.keys_per_tag, near_cache=args.near_cache,
+                      keys_per_tag=args.keys_per_tag, hash_tags=args.hash_tags,
+                      near_cache=args.near_cache,
                       n_requests=args.draw, seed=args.seed).iloc[0]
     out = {"shards": args.shards, "keys_per_shard_max": int(row["keys_per_shard_max"]),
            "keys_per_shard_mean": float(row["keys_per_shard_mean"]),
@@ -380,13 +404,11 @@ def cmd_doctor(args):
     import platform
 
     from . import __version__
-    from ._kernels import HAVE_NUMBA
     from .live import server
     from .live.filing_room import describe_sqlite
 
     rows = [("python", platform.python_version()), ("simlab", __version__),
-            ("fast engine", "numba " + _version("numba") if HAVE_NUMBA
-             else "pure Python (install numba for speed)")]
+            ("fast engine", "numba " + _version("numba"))]
     rows.append(("redis-py", _version("redis") or "missing: pip install redis"))
     rows.append(("fakeredis", _version("fakeredis") or "missing: pip install fakeredis"))
     binary = server.redis_server_binary()
@@ -657,8 +679,13 @@ def build_parser():
                                               lambda x: 1 <= x <= 10 ** 12),
                    default=None, metavar="N", dest="draw",
                    help="draw this many requests (default: the exact expected load)")
-    p.add_argument("--keys-per-tag", type=positive_int, default=1, metavar="K",
-                   help="keys that share one {hash tag}, so one slot (default 1: no tags)")
+    p.add_argument("--hash-tags", type=share, default=None, metavar="SHARE",
+                   help="share of the keys (0 to 1) that carry a {hash tag}: with no "
+                   "--keys-per-tag they all share one tag, so one slot on one shard (default "
+                   "0: no tags; 1 with --keys-per-tag)")
+    p.add_argument("--keys-per-tag", type=positive_int, default=None, metavar="K",
+                   help="tagged keys that share each tag, as one user's keys would (default: "
+                   "all of them one tag); alone, every key is tagged, K per tag (1: no tags)")
     p.add_argument("--near-cache", type=_number(int, "an integer from 0 to 5000000",
                                                 lambda x: 0 <= x <= 5_000_000),
                    default=0, metavar="KEYS", help="keys each client keeps in a near cache")

@@ -1,11 +1,17 @@
 """The virtual-time engine: cache-aside over a workload, recorded request by request.
 
-:func:`simulate` runs the compiled hot loop (:mod:`simlab._kernels`);
-:func:`simulate_reference` runs the same model in plain Python with the reference caches of
-:mod:`simlab.caches` and :mod:`heapq`, and is what the fast engine is tested against.
-Both return the same table (see :mod:`simlab.results`). :func:`simulate_redis` runs the
-compiled Redis model (:mod:`simlab._redis_kernels`) and, with ``engine="reference"``, the
-plain-Python :class:`simlab.redis_cache.RedisCache` it is tested against.
+:func:`simulate` is the one entry point. The policy decides which model runs:
+
+* a textbook policy (``lru``, ``lfu``, ``fifo``, ``random``, ``perfect-lfu``): a whiteboard of
+  ``cache_size`` keys, the compiled hot loop of :mod:`simlab._kernels`;
+* a Redis policy (``noeviction``, ``allkeys-lru``, ... ``volatile-ttl``): ``maxmemory`` bytes,
+  sampling and the LFU counter as Redis runs them, the compiled model of
+  :mod:`simlab._redis_kernels`.
+
+``engine="reference"`` runs the same model in plain Python (:mod:`simlab.caches` and
+:mod:`heapq`, or :class:`simlab.redis_cache.RedisCache`): the oracle the compiled engines are
+tested against, request by request. Every run returns the table of :mod:`simlab.results`,
+the same one a live run (:meth:`simlab.CacheAside.run`) returns.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from . import _validate as v
 from ._random import resolve_seed, stream
 from .caches import POLICIES, make_cache
 from .latency import Constant, Distribution, Preset, preset
-from .results import build_table
+from .results import Flag, Outcome, build_table, is_synthetic, key_name, warmup_cut
 from .workloads import GET, Workload, check_keys
 
 
@@ -47,25 +53,10 @@ def _latency_model(name, value):
                     f"got {value!r}")
 
 
-def _check(workload, policy, cache_size):
+def _check_workload(workload):
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
-    check_keys(workload)     # the compiled loop indexes by key id without bounds checks
-    v.choice("policy", policy, POLICIES)
-    return v.capacity("cache_size", cache_size, workload.n_keys)
-
-
-def _prepare(workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed):
-    """Validate a run's parameters and draw its random inputs (shared by both engines)."""
-    cache_size = _check(workload, policy, cache_size)
-    v.run_memory(workload, v.TABLE_BYTES_PER_REQUEST, v.ENGINE_BYTES_PER_KEY,
-                 "the per-request table", "use hit_counts (no table) or fewer requests")
-    v.choice("ttl_mode", ttl_mode, TTL_MODES)
-    whiteboard = _latency_model("whiteboard", whiteboard)
-    filing_room = _latency_model("filing_room", filing_room)
-    seed = resolve_seed(seed)
-    return cache_size, whiteboard, filing_room, seed, _Inputs(workload, whiteboard,
-                                                              filing_room, seed)
+    check_keys(workload)     # the compiled loops index by key id without bounds checks
 
 
 def _columns(n):
@@ -75,13 +66,22 @@ def _columns(n):
             np.zeros(n, dtype=np.int8))
 
 
-def _params(workload, policy, cache_size, whiteboard, filing_room, seed, engine, atomic):
-    return {"policy": policy, "cache_size": cache_size, "whiteboard": repr(whiteboard.model
-            if isinstance(whiteboard, Preset) else whiteboard),
-            "filing_room": repr(filing_room.model if isinstance(filing_room, Preset)
-                                else filing_room),
-            "seed": seed, "engine": engine, "sequential": workload.times is None,
-            "atomic": atomic, "workload": dict(workload.params)}
+def _latency_repr(model):
+    return repr(model.model if isinstance(model, Preset) else model)
+
+
+def _params(workload, *, model, engine, policy, whiteboard, filing_room, seed, atomic,
+            ttl_mode="fixed", **settings):
+    """The ``attrs`` of a simulated table (see :data:`simlab.results.ATTRS`)."""
+    return {"source": "simulation", "model": model, "engine": engine,
+            "whiteboard_backend": ("simlab's Redis model" if model == "redis" else
+                                   "simlab's textbook model") + " (virtual time)",
+            "filing_room_backend": "simulated (latency model)",
+            "whiteboard": _latency_repr(whiteboard), "filing_room": _latency_repr(filing_room),
+            "policy": policy, "ttl_mode": ttl_mode, "atomic": atomic,
+            "sequential": workload.times is None,
+            "clock": "back-to-back" if workload.times is None else "virtual", "seed": seed,
+            "workload": dict(workload.params), **settings}
 
 
 def _atomic(atomic, filing_room) -> bool:
@@ -95,65 +95,176 @@ def _atomic(atomic, filing_room) -> bool:
 
 
 TTL_MODES = ("fixed", "sliding")
+ENGINES = ("fast", "reference")
+REDIS_DEFAULTS = {"samples": 5, "lfu_log_factor": 10, "lfu_decay_time": 1}
 
 
-def simulate(workload: Workload, *, policy: str = "lru", cache_size: int,
+def _redis_policies():
+    from .redis_cache import REDIS_POLICIES   # imported on first use (CLI start-up)
+    return REDIS_POLICIES
+
+
+def model_of(policy) -> str:
+    """``"textbook"`` or ``"redis"``: which model :func:`simulate` runs for ``policy``."""
+    redis = _redis_policies()
+    if policy in POLICIES:
+        return "textbook"
+    if policy in redis:
+        return "redis"
+    raise ValueError(f"policy must be one of {', '.join(POLICIES)} (the textbook model, "
+                     f"cache_size in keys) or {', '.join(redis)} (the Redis model, maxmemory "
+                     f"in bytes); got {policy!r}")
+
+
+def _not_for(name, value, policy, model):
+    """Refuse a parameter that the model of ``policy`` does not take."""
+    if model == "textbook":
+        rule = {"maxmemory": "(a limit in bytes) applies to the Redis policies ({redis}); the "
+                             "policy {policy} takes cache_size, in keys",
+                "key_names": "(what a key's name costs in bytes) applies to the Redis "
+                             "policies ({redis}), not to {policy}"}.get(
+            name, "applies to the Redis policies ({redis}), not to {policy}")
+    else:
+        rule = {"cache_size": "is a capacity in keys for the textbook policies ({textbook}); "
+                              "the Redis policy {policy} takes maxmemory, in bytes",
+                "ttl_mode": "must be 'fixed' for the Redis policies (the Redis model keeps a "
+                            "key's TTL from its SET; sliding TTLs are simulated for "
+                            "{textbook})"}[name]
+    rule = rule.format(redis=", ".join(_redis_policies()), textbook=", ".join(POLICIES),
+                       policy=policy)
+    raise ValueError(f"{name} {rule}; got {name}={value!r}")
+
+
+def simulate(workload: Workload, *, policy: str = "lru", cache_size: int | None = None,
+             maxmemory: int | None = None, samples: int | None = None,
+             lfu_log_factor: float | None = None, lfu_decay_time: float | None = None,
              whiteboard="redis-loopback", filing_room="postgres-indexed",
-             ttl_mode: str = "fixed", atomic: bool | None = None, seed: int | None = None):
+             ttl_mode: str = "fixed", atomic: bool | None = None, key_names=None,
+             seed: int | None = None, engine: str = "fast"):
     """Simulate cache-aside over ``workload`` in virtual time.
 
     Parameters
     ----------
     workload : Workload
         From :func:`simlab.zipf`, :func:`simlab.hot_set` or :func:`simlab.read_trace`.
-    policy : {"lru", "lfu", "fifo", "random"}
-        Which key leaves when the whiteboard is full.
+    policy : str
+        Which key leaves when the whiteboard is full, and so which model runs. A textbook
+        policy, ``lru``, ``lfu``, ``fifo``, ``random`` or ``perfect-lfu``: a whiteboard of
+        ``cache_size`` keys. A Redis policy, ``noeviction``, ``allkeys-lru``, ``allkeys-lfu``,
+        ``allkeys-random``, ``volatile-lru``, ``volatile-lfu``, ``volatile-random`` or
+        ``volatile-ttl``: ``maxmemory`` bytes, as Redis runs it (sampling, the eviction pool,
+        the LFU counter, the per-key memory model).
     cache_size : int
-        Capacity of the whiteboard in keys (> 0).
+        Textbook policies only (required): capacity in keys (> 0).
+    maxmemory : int
+        Redis policies only (required): bytes for the data set (a real server's setting less
+        an empty server's usage); 0 means no limit, as ``maxmemory 0`` does in redis.conf.
+    samples, lfu_log_factor, lfu_decay_time
+        Redis policies only: as in redis.conf (``maxmemory-samples``, 1 to 64, default 5;
+        ``lfu-log-factor``, default 10; ``lfu-decay-time`` in minutes, default 1).
     whiteboard, filing_room : latency model, preset name or seconds
         Latency of one whiteboard round trip and of one filing-room query. A number means a
         constant (a filing room of 0: a miss fills the whiteboard at once, see ``atomic``).
     ttl_mode : {"fixed", "sliding"}
-        ``fixed``: a key's TTL runs from its fill; ``sliding``: every hit restarts it.
+        ``fixed``: a key's TTL runs from its fill; ``sliding`` (textbook policies): every hit
+        restarts it.
     atomic : bool, optional
         True: the server does each request in one step (GET, and SET on a miss, as a Lua
         script or a single command does): a miss fills the key at the request's own start, so
         no request ever finds a fill in flight; latencies are still drawn and reported.
         False: the fill lands when the filing room answered (``start + whiteboard + filing
         room``), and requests that overlap it miss too. Default (None): True exactly when
-        ``filing_room`` is the constant 0.
+        ``filing_room`` is the constant 0. Under a Redis policy, an atomic fill is the SET of
+        a script: eviction runs once before it, and it is refused only if that eviction could
+        not get below the limit (a plain SET is refused whenever memory stays above it).
+    key_names : sequence of str, optional
+        Redis policies only: the name stored for each key id (its length is what the key
+        costs in bytes). Default: :func:`simlab.results.key_name` of each key
+        (``key:%08d`` for synthetic workloads, ``key:<label>`` for traces).
     seed : int, optional
-        Seed for latencies and random eviction; stored in ``df.attrs``.
+        Seed for latencies, random eviction and sampling; stored in ``df.attrs``.
+    engine : {"fast", "reference"}
+        ``fast``: compiled; ``reference``: the same model in plain Python, step by step (slow;
+        the oracle of the tests). Both give the same table request by request.
 
     Returns
     -------
     pandas.DataFrame
         One row per request: ``time``, ``key``, ``op``, ``outcome``, ``whiteboard_latency``,
         ``filing_room_latency``, ``latency`` (seconds), ``inflight``, ``expired``; the
-        parameters, seed and counters in ``df.attrs``. See :func:`simlab.summarize`.
+        parameters, seed and counters in ``df.attrs`` (every key of
+        :data:`simlab.results.ATTRS`). See :func:`simlab.summarize`.
     """
-    cache_size, whiteboard, filing_room, seed, inputs = _prepare(
-        workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
+    _check_workload(workload)
+    model = model_of(policy)
+    v.choice("engine", engine, ENGINES)
+    if model == "textbook":
+        for name, value in (("maxmemory", maxmemory), ("samples", samples),
+                            ("lfu_log_factor", lfu_log_factor),
+                            ("lfu_decay_time", lfu_decay_time), ("key_names", key_names)):
+            if value is not None:
+                _not_for(name, value, policy, model)
+        if cache_size is None:
+            raise TypeError(f"cache_size must be a positive integer (the whiteboard's "
+                            f"capacity in keys) for the policy {policy}, got None")
+        return _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room,
+                                  ttl_mode, atomic, seed, engine)
+    if cache_size is not None:
+        _not_for("cache_size", cache_size, policy, model)
+    if ttl_mode != "fixed":
+        _not_for("ttl_mode", ttl_mode, policy, model)
+    if maxmemory is None:
+        raise TypeError(f"maxmemory must be a non-negative integer of bytes for the Redis "
+                        f"policy {policy}, got None")
+    given = {"samples": samples, "lfu_log_factor": lfu_log_factor,
+             "lfu_decay_time": lfu_decay_time}
+    settings = {k: REDIS_DEFAULTS[k] if val is None else val for k, val in given.items()}
+    maxmemory = v.nonnegative_int("maxmemory", maxmemory) or None     # 0: no limit
+    return _simulate_redis(workload, policy, maxmemory, whiteboard=whiteboard,
+                           filing_room=filing_room, atomic=atomic, key_names=key_names,
+                           seed=seed, engine=engine, **settings)
+
+
+def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, ttl_mode,
+                       atomic, seed, engine):
+    cache_size = v.capacity("cache_size", cache_size, workload.n_keys)
+    v.run_memory(workload, v.TABLE_BYTES_PER_REQUEST, v.ENGINE_BYTES_PER_KEY,
+                 "the per-request table", "use hit_counts (no table) or fewer requests")
+    v.choice("ttl_mode", ttl_mode, TTL_MODES)
+    whiteboard = _latency_model("whiteboard", whiteboard)
+    filing_room = _latency_model("filing_room", filing_room)
+    seed = resolve_seed(seed)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed)
     atomic = _atomic(atomic, filing_room)
     n = len(workload)
-    start, outcome, wb, db, total, flags = _columns(n)
-    sequential = workload.times is None
-    arrivals = np.zeros(1) if sequential else workload.times
-    ttls = workload.ttls
-    if np.all(np.isnan(ttls)):
-        ttls = np.full(1, np.nan)
+    sliding = ttl_mode == "sliding"
     tic = time.perf_counter()
-    counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
-                             inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
-                             K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
-                             ttl_mode == "sliding", atomic, start, outcome, wb, db, total,
-                             flags)
+    if engine == "fast":
+        start, outcome, wb, db, total, flags = columns = _columns(n)
+        sequential = workload.times is None
+        arrivals = np.zeros(1) if sequential else workload.times
+        ttls = workload.ttls
+        if np.all(np.isnan(ttls)):
+            ttls = np.full(1, np.nan)
+        counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
+                                 inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
+                                 K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
+                                 sliding, atomic, start, outcome, wb, db, total, flags)
+        columns = (*columns, counters)
+    else:
+        uniforms = iter(inputs.rand.tolist())
+
+        class _Draws:
+            def random(self):
+                return next(uniforms)
+
+        cache = make_cache(policy, cache_size, rng=_Draws())
+        columns = _event_loop(workload, cache, inputs, sliding=sliding, atomic=atomic)
     engine_s = time.perf_counter() - tic
-    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "fast",
-                     atomic)
-    params["ttl_mode"] = ttl_mode
-    return build_table(workload, start, outcome, wb, db, total, flags, counters, params,
-                       engine_s)
+    params = _params(workload, model="textbook", engine=engine, policy=policy,
+                     whiteboard=whiteboard, filing_room=filing_room, seed=seed, atomic=atomic,
+                     ttl_mode=ttl_mode, cache_size=cache_size, oom_errors=0)
+    return build_table(workload, *columns, params, engine_s)
 
 
 def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, atomic=False,
@@ -191,14 +302,14 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
             w = inputs.wb_get[i]
             expired_before = cache.expired
             if cache.get(name_of(key), t):
-                outcome[i], wb[i], db[i], total[i] = K.HIT, w, 0.0, w
+                outcome[i], wb[i], db[i], total[i] = Outcome.HIT, w, 0.0, w
                 if sliding and not math.isnan(workload.ttls[i]):
                     cache.expire_at[name_of(key)] = t + float(workload.ttls[i])
             else:
                 if cache.expired > expired_before:
-                    flags[i] |= K.FLAG_EXPIRED
+                    flags[i] |= Flag.EXPIRED
                 if pending.get(key, 0) > 0:
-                    flags[i] |= K.FLAG_INFLIGHT
+                    flags[i] |= Flag.INFLIGHT
                     inflight += 1
                 d = inputs.db[i]
                 ttl = float(workload.ttls[i])
@@ -211,13 +322,13 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
                                             int(workload.sizes[i])))
                     seq += 1
                     pending[key] = pending.get(key, 0) + 1
-                outcome[i], wb[i], db[i] = K.MISS, w + inputs.wb_set[i], d
+                outcome[i], wb[i], db[i] = Outcome.MISS, w + inputs.wb_set[i], d
                 total[i] = w + d + inputs.wb_set[i]
         else:
             d = inputs.db[i]
             heapq.heappush(events, (t + d, seq, K.EV_INVALIDATE, key, math.nan, 0))
             seq += 1
-            outcome[i], wb[i], db[i] = K.WRITE, inputs.wb_set[i], d
+            outcome[i], wb[i], db[i] = Outcome.WRITE, inputs.wb_set[i], d
             total[i] = d + inputs.wb_set[i]
         start[i] = t
         if workload.times is None:
@@ -228,73 +339,25 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
     return start, outcome, wb, db, total, flags, counters
 
 
-def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size: int,
-                       whiteboard="redis-loopback", filing_room="postgres-indexed",
-                       ttl_mode: str = "fixed", atomic: bool | None = None,
-                       seed: int | None = None):
-    """The same model as :func:`simulate`, written plainly in Python (slow; for checking)."""
-    cache_size, whiteboard, filing_room, seed, inputs = _prepare(
-        workload, policy, cache_size, ttl_mode, whiteboard, filing_room, seed)
-    atomic = _atomic(atomic, filing_room)
-    uniforms = iter(inputs.rand.tolist())
-
-    class _Draws:
-        def random(self):
-            return next(uniforms)
-
-    cache = make_cache(policy, cache_size, rng=_Draws())
-    tic = time.perf_counter()
-    columns = _event_loop(workload, cache, inputs, sliding=ttl_mode == "sliding",
-                          atomic=atomic)
-    engine_s = time.perf_counter() - tic
-    params = _params(workload, policy, cache_size, whiteboard, filing_room, seed, "reference",
-                     atomic)
-    params["ttl_mode"] = ttl_mode
-    return build_table(workload, *columns, params, engine_s)
+def simulate_reference(workload: Workload, *, policy: str = "lru", cache_size=None,
+                       **kwargs):
+    """:func:`simulate` with ``engine="reference"``: the same model in plain Python (slow;
+    the oracle of the tests, not part of the top-level API)."""
+    return simulate(workload, policy=policy, cache_size=cache_size, engine="reference",
+                    **kwargs)
 
 
-def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory: int,
-                   samples: int = 5, lfu_log_factor: float = 10, lfu_decay_time: float = 1,
-                   whiteboard="redis-loopback", filing_room="postgres-indexed",
-                   atomic: bool | None = None, key_names=None, seed: int | None = None,
-                   engine: str = "fast"):
-    """Cache-aside with the whiteboard as Redis runs it: ``maxmemory`` bytes, a Redis policy.
-
-    Parameters
-    ----------
-    policy : str
-        A Redis policy name: ``noeviction``, ``allkeys-lru``, ``allkeys-lfu``,
-        ``allkeys-random``, ``volatile-lru``, ``volatile-lfu``, ``volatile-random``,
-        ``volatile-ttl``.
-    maxmemory : int
-        Bytes for the data set (a real server's setting less an empty server's usage).
-    samples, lfu_log_factor, lfu_decay_time
-        As in redis.conf (``maxmemory-samples``, ``lfu-log-factor``, ``lfu-decay-time``).
-    atomic : bool, optional
-        True: each read is one step on the server, GET and SET on a miss in one Lua script:
-        eviction runs once before it, and the script's SET is refused only if that eviction
-        could not get below the limit (a plain SET, the default when False, is a command of
-        its own and is refused whenever memory stays above the limit). Default: True exactly
-        when ``filing_room`` is the constant 0, as in :func:`simulate`.
-    key_names : sequence of str, optional
-        The name stored for each key id (its length is what the key costs in bytes).
-    engine : {"fast", "reference"}
-        ``fast``: the compiled model (:mod:`simlab._redis_kernels`); ``reference``: the
-        plain-Python :class:`simlab.redis_cache.RedisCache`, step by step. Both give the same
-        table request by request (the fast one falls back to the reference when two key ids
-        share a name).
-
-    Other parameters and the table as in :func:`simulate`; keys are stored under names
-    ``key:%08d`` (synthetic workloads) or ``key:<label>`` (traces) unless ``key_names`` is
-    given, with the request's value size and TTL. ``attrs`` adds ``oom_errors`` (fills refused under ``noeviction`` or a
-    volatile policy with nothing to evict) and ``bytes_at_end``.
-    """
+def _simulate_redis(workload, policy, maxmemory, *, samples, lfu_log_factor, lfu_decay_time,
+                    whiteboard, filing_room, atomic, key_names, seed, engine):
+    """The Redis model over a checked workload (``maxmemory`` None: no limit)."""
     from .redis_cache import RedisCache
 
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
-    check_keys(workload)
     v.redis_value_sizes(workload)
+    if maxmemory is not None:
+        maxmemory = v.nonnegative_int("maxmemory", maxmemory)
+    samples = v.samples("samples", samples)
+    lfu_log_factor = v.nonnegative_real("lfu_log_factor", lfu_log_factor)
+    lfu_decay_time = v.nonnegative_real("lfu_decay_time", lfu_decay_time)
     v.run_memory(workload, v.REDIS_MODEL_BYTES_PER_REQUEST, v.REDIS_MODEL_BYTES_PER_KEY,
                  "the Redis model's table and keys", "use fewer requests or keys")
     whiteboard = _latency_model("whiteboard", whiteboard)
@@ -303,18 +366,19 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
     cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
                        lfu_decay_time=lfu_decay_time, rng=seed)
     atomic = _atomic(atomic, filing_room)
-    v.choice("engine", engine, ("fast", "reference"))
     inputs = _Inputs(workload, whiteboard, filing_room, seed)
-    synthetic = workload.params.get("generator") in ("zipf", "hot_set")
     if key_names is not None:
+        if isinstance(key_names, str):
+            raise TypeError(f"key_names must be a sequence of names, one per key id, got "
+                            f"{key_names!r}")
         names = [str(name) for name in key_names]
         if len(names) != workload.n_keys:
             raise ValueError(f"key_names must give one name per key id ({workload.n_keys}), "
                              f"got {len(names)}")
-    elif synthetic:
+    elif is_synthetic(workload):
         names = None      # key:%08d, built only where the reference needs them
     else:
-        names = [f"key:{label}" for label in workload.key_names]
+        names = [key_name(str(label)) for label in workload.key_names]
     if engine == "fast" and (names is None or len(set(names)) == len(names)):
         columns, counters = _redis_fast(workload, cache, inputs, names, atomic)
         engine_s = columns.pop()
@@ -323,24 +387,22 @@ def simulate_redis(workload: Workload, *, policy: str = "allkeys-lru", maxmemory
     else:
         engine = "reference"
         if names is None:
-            names = [f"key:{k:08d}" for k in range(workload.n_keys)]
+            names = [key_name(k) for k in range(workload.n_keys)]
         tic = time.perf_counter()
         columns = _event_loop(workload, cache, inputs, names, atomic=atomic,
                               fill_kwargs={"in_script": True})
         engine_s = time.perf_counter() - tic
         oom_errors, bytes_at_end = cache.oom_errors, cache.used_memory
-    params = _params(workload, policy, None, whiteboard, filing_room, seed, "redis-model",
-                     atomic)
-    params.update({"maxmemory": maxmemory, "samples": samples,
-                   "lfu_log_factor": lfu_log_factor, "lfu_decay_time": lfu_decay_time,
-                   "redis_engine": engine})
-    df = build_table(workload, *columns, params, engine_s)
-    df.attrs.update({"oom_errors": oom_errors, "bytes_at_end": bytes_at_end})
-    return df
+    params = _params(workload, model="redis", engine=engine, policy=policy,
+                     whiteboard=whiteboard, filing_room=filing_room, seed=seed, atomic=atomic,
+                     maxmemory=maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
+                     lfu_decay_time=lfu_decay_time, oom_errors=oom_errors,
+                     bytes_at_end=bytes_at_end)
+    return build_table(workload, *columns, params, engine_s)
 
 
 def _redis_fast(workload, cache, inputs, names, atomic):
-    """:func:`simulate_redis`'s loop, compiled: the columns (engine seconds last) and the
+    """The Redis model's loop, compiled: the columns (engine seconds last) and the
     counters of :func:`simlab._redis_kernels.redis_cache_aside`."""
     from . import _redis_kernels as RK
     from .redis_cache import REDIS_POLICIES
@@ -379,32 +441,39 @@ def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 
     """Hits of the read requests at each cache size, in the textbook model (no latencies).
 
     Requests are served one after another and a miss fills the whiteboard at once: what
-    libCacheSim computes. Writes are left out. The first ``warmup`` reads fill the whiteboard
-    but are not counted (for steady-state figures). Returns an int64 array, one per size.
+    libCacheSim computes. Writes are left out. The first ``warmup`` requests (a number of
+    requests, as everywhere in simlab) fill the whiteboard but their hits are not counted
+    (for steady-state figures). Returns an int64 array, one per size.
     """
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
-    check_keys(workload)
+    _check_workload(workload)
     v.choice("policy", policy, POLICIES)
     sizes = [v.capacity("sizes[]", int(s) if isinstance(s, np.integer) else s, workload.n_keys)
              for s in np.atleast_1d(sizes).tolist()]
     v.run_memory(workload, v.HIT_COUNTS_BYTES_PER_READ, v.ENGINE_BYTES_PER_KEY,
                  "the hit counts", "use fewer requests")
-    keys = workload.keys if np.all(workload.ops == GET) else workload.keys[workload.ops == GET]
     warmup = v.nonnegative_int("warmup", warmup)
-    if warmup >= len(keys):
-        raise ValueError(f"warmup must be fewer than the {len(keys)} reads, got {warmup}")
+    if warmup >= len(workload):
+        raise ValueError(f"warmup must be fewer than the {len(workload):,} requests, got "
+                         f"{warmup}")
+    reads = workload.ops == GET
+    keys = workload.keys if np.all(reads) else workload.keys[reads]
+    skip = int(np.count_nonzero(reads[:warmup]))     # the reads among the first requests
     seed = resolve_seed(seed)
     rand = stream(seed, "policy").random(len(keys))
     return np.array([K.count_hits(keys, K.POLICY_CODES[policy], s, workload.n_keys, rand,
-                                  warmup) for s in sizes], dtype=np.int64)
+                                  skip) for s in sizes], dtype=np.int64)
 
 
 def steady_hit_ratio(workload: Workload, size: int, *, policy: str = "lru",
-                     warmup: float = 0.5, seed: int | None = None) -> float:
-    """Hit ratio of the reads after the first ``warmup`` share of them (the steady state)."""
-    warmup = v.fraction("warmup", warmup)
-    n_reads = int(np.sum(workload.ops == GET))
-    skip = int(n_reads * warmup)
-    hits = hit_counts(workload, [size], policy=policy, warmup=skip, seed=seed)[0]
-    return float(hits / (n_reads - skip))
+                     warmup: int | None = None, warmup_share: float | None = None,
+                     seed: int | None = None) -> float:
+    """Hit ratio of the reads after the first ``warmup`` requests (the steady state), or
+    after the first ``warmup_share`` of them (default: half)."""
+    _check_workload(workload)
+    cut = warmup_cut(len(workload), warmup, warmup_share, default_share=0.5)
+    n_reads = int(np.count_nonzero(workload.ops[cut:] == GET))
+    if n_reads == 0:
+        raise ValueError(f"the workload has no read after the first {cut:,} requests "
+                         "(warmup): nothing to measure")
+    hits = hit_counts(workload, [size], policy=policy, warmup=cut, seed=seed)[0]
+    return float(hits / n_reads)

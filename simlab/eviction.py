@@ -1,124 +1,173 @@
-"""Eviction experiments, run on the Redis model and on a private real server, side by side.
+"""Eviction experiments, each written once against a redis-py client and run on simlab's Redis
+model (``model://``), on a private real ``redis-server``, or both.
+
+Every experiment has two parts: a body that takes a redis-py client and a clock (the wall
+clock for a real server, where waiting means sleeping; a virtual clock on ``model://``, where
+waiting means ``clock.advance``), and a thin driver, :func:`run_on`, that opens a fresh server
+for each source, runs the body, and returns one long table with a ``source`` column
+(``"model"``, ``"real"``). So a learner without a ``redis-server`` binary runs the same Redis
+commands (CONFIG SET, SET, MGET, INFO, OBJECT FREQ...) against the model.
 
 * :func:`batch_survival`: write batches of keys a second apart, freeze ``maxmemory`` at the
-  usage, write new keys, and see what share of each batch survives. True LRU keeps exactly
-  the newest batches; Redis's sampled LRU keeps a blurred version of that.
-* :func:`compare_cache_aside`: the same cache-aside workload through the model and through a
-  real ``redis-server`` with the same ``maxmemory``, policy and samples; hit ratios, keys and
+  usage, write new keys, and see what share of each batch survives. True LRU
+  (:func:`true_lru_survival`, a theory line) keeps exactly the newest batches; Redis's sampled
+  LRU keeps a blurred version of that.
+* :func:`cache_aside`: a cache-aside workload, pipelined batch by batch; hit ratios, keys and
   bytes at the end, request by request.
+* :func:`replay`: a workload replayed request for request (each read one Lua step, or plain
+  GETs then SETs), as fast as the server answers or paced; :func:`compare_replay` sums it up.
+* :func:`fill_until_oom`, :func:`memory_per_key`, :func:`lfu_counter_after`,
+  :func:`scan_experiment`.
 
-The real runs need a ``redis-server`` binary; they start their own private server (they
-reconfigure it and fill it until it evicts) and stop it afterwards.
+When both sources run, the real server goes first and the model replays its requests at the
+times they were really sent, so both see the same LRU clock.
 """
 from __future__ import annotations
 
+import contextlib
 import math
-import time
 
 import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .redis_cache import REDIS_POLICIES, RedisCache
+from .redis_cache import REDIS_POLICIES
+from .results import key_name as _key_name
+
+SOURCES = ("model", "real", "both")
+#: Requests a second at which a run without times or a rate is paced on the virtual clock
+#: (about what a private redis-server answers here in pipelined batches of 100).
+VIRTUAL_RATE = 20_000.0
+
 
 def key_name(i: int) -> str:
-    """The name under which key id ``i`` is stored in these experiments (12 bytes)."""
-    return f"key:{i:08d}"
+    """The name under which key id ``i`` is stored in these experiments (12 bytes): the one
+    format of :func:`simlab.results.key_name`."""
+    return _key_name(i)
 
 
-def _server_config(policy, samples, lfu_log_factor=10, lfu_decay_time=1):
-    return {"maxmemory-policy": policy, "maxmemory-samples": samples,
-            "lfu-log-factor": lfu_log_factor, "lfu-decay-time": lfu_decay_time}
+# --- the driver: one body, run on the model, a real server, or both ------------------------
+
+def sources(source: str) -> tuple:
+    """The sources ``source`` names, in the order they run (``"both"``: real, then model)."""
+    v.choice("source", source, SOURCES)
+    return ("real", "model") if source == "both" else (source,)
+
+
+def is_model(r) -> bool:
+    """True when ``r`` is a client of a ``model://`` server."""
+    from .live.model_server import ModelServer
+    return isinstance(r.connection_pool.connection_kwargs.get("server"), ModelServer)
+
+
+# where a seeded model:// run's virtual clock starts (seconds since the epoch: 2027-01-15)
+VIRTUAL_START = 1_800_000_000.0
+
+
+@contextlib.contextmanager
+def open_server(source: str, config: dict | None = None, *, seed: int | None = 0):
+    """``(client, clock)`` of a fresh, empty server: ``"model"`` is a ``model://`` server on
+    a virtual clock (its draws seeded with ``seed``; seeded, the clock starts at
+    :data:`VIRTUAL_START`), ``"real"`` a private ``redis-server`` on the wall clock, stopped
+    afterwards. ``config``: settings it starts with (redis.conf names,
+    such as ``{"maxmemory-policy": "allkeys-lru"}``; the experiments start their servers with
+    their settings rather than CONFIG SET them: measured here, a real server switched to
+    volatile-ttl at run time held a few percent more keys than one started with it, and the
+    fidelity tolerances were set with started servers). Clients answer bytes."""
+    from urllib.parse import urlencode
+
+    v.choice("source", source, SOURCES[:2])
+    config = dict(config or {})
+    if source == "model":
+        import fakeredis
+
+        from .live.model_server import model_client
+        options = {**config, "clock": "virtual"}
+        if seed is not None:              # a seeded run repeats exactly: its clock too
+            options["seed"] = v.nonnegative_int("seed", seed)
+            options["start"] = VIRTUAL_START
+        r = model_client(f"model://?{urlencode(options)}", fakeredis.FakeRedis,
+                         decode_responses=False)
+        try:
+            yield r, r.clock
+        finally:
+            r.close()
+        return
+    from .clock import RealClock
+    from .live.server import PrivateRedis
+    with PrivateRedis(config) as server:
+        r = server.client(decode_responses=False)
+        try:
+            yield r, RealClock()
+        finally:
+            r.close()
+
+
+def run_on(source: str, body, *, config: dict | None = None, seed: int | None = 0,
+           **kwargs) -> pd.DataFrame:
+    """Run ``body(client, clock, **kwargs)`` on each source of ``source`` (a server started
+    with ``config``, see :func:`open_server`) and stack the tables it returns, ``source``
+    first. Each run's ``attrs`` go to ``attrs[source]``. The
+    body also gets ``previous``: the table of the source that ran before it (the real run's,
+    when both run), or None."""
+    frames, attrs = [], {}
+    for s in sources(source):
+        previous = None
+        if frames:                        # the run before, with its attrs
+            previous = frames[-1].copy(deep=False)
+            previous.attrs = dict(attrs[frames[-1]["source"].iat[0]])
+        with open_server(s, config, seed=seed) as (r, clock):
+            frame = body(r, clock, previous=previous, **kwargs)
+        attrs[s] = dict(frame.attrs)
+        frame = frame.copy()
+        frame.attrs = {}
+        frame.insert(0, "source", s)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs = attrs
+    return out
+
+
+def configure(r, **settings) -> None:
+    """CONFIG SET each setting (``maxmemory_policy="allkeys-lru"`` sets
+    ``maxmemory-policy``)."""
+    for name, value in settings.items():
+        r.config_set(name.replace("_", "-"), value)
+
+
+def used_memory(r) -> int:
+    """``INFO memory`` ``used_memory``."""
+    return int(r.info("memory")["used_memory"])
 
 
 def _check_experiment(policy, samples):
     v.choice("policy", policy, REDIS_POLICIES)
-    samples = v.positive_int("samples", samples)
-    if samples > 64:
-        raise ValueError(f"samples must be between 1 and 64, got {samples}")
-    return samples
+    return v.samples("samples", samples)
 
 
-def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: int = 8,
-                   batch_size: int = 5000, new_keys: int = 20_000, value_size: int = 10,
-                   real: bool = False, seed: int | None = 0) -> pd.Series:
-    """Share of each batch (oldest first) still present after the new keys were written.
+def _start_config(policy, samples=5, lfu_log_factor=10, lfu_decay_time=1) -> dict:
+    """The eviction settings a server starts with (redis.conf names)."""
+    return {"maxmemory-policy": policy, "maxmemory-samples": samples,
+            "lfu-log-factor": v.nonnegative_int("lfu_log_factor", lfu_log_factor),
+            "lfu-decay-time": v.nonnegative_int("lfu_decay_time", lfu_decay_time)}
 
-    With ``real=True`` the experiment runs on a private redis-server, in real time (batch
-    ``b`` written a quarter second into the ``b``-th second of the server's LRU clock, so
-    about ``batches`` seconds); otherwise on the model, in virtual time with the same timing.
-    ``attrs["straddled_batches"]`` counts real batches that did not finish inside their
-    own second (a machine too loaded to keep the timing; the comparison then blurs).
 
-    The real run lifts ``maxmemory`` before it checks which keys are left (or the checks
-    would evict keys themselves) and reports in ``attrs`` how many keys it kept and its
-    memory beyond the model's bytes for those keys (``other_bytes``: client buffers).
-    """
-    samples = _check_experiment(policy, samples)
-    for name, value in (("batches", batches), ("batch_size", batch_size),
-                        ("new_keys", new_keys), ("value_size", value_size)):
-        v.positive_int(name, value)
-    value = "x" * value_size
-    if real:
-        from .live.server import PrivateRedis
-        with PrivateRedis(_server_config(policy, samples)) as server:
-            r = server.client(decode_responses=False)
-            base = r.info("memory")["used_memory"]
-            # Batch b goes in whole within second b of the server's LRU clock (one-second
-            # resolution, refreshed by serverCron every 100 ms at hz 10): each batch starts at
-            # an absolute deadline a quarter second into its own wall-clock second, so a slow
-            # batch cannot push the next one into the same second (relative sleeps drift
-            # under load, and two batches sharing a second blur into one).
-            first = math.floor(time.time()) + 1.0
-            straddled = 0
-            for b in range(batches):
-                time.sleep(max(0.0, first + b + 0.25 - time.time()))
-                pipe = r.pipeline(transaction=False)
-                for j in range(batch_size):
-                    pipe.set(key_name(b * batch_size + j), value)
-                pipe.execute()
-                straddled += time.time() >= first + b + 0.95
-            r.config_set("maxmemory", r.info("memory")["used_memory"])
-            pipe = r.pipeline(transaction=False)
-            for j in range(new_keys):
-                pipe.set(key_name(batches * batch_size + j), value)
-                if j % 100 == 99:  # small pipelines: client buffers count against maxmemory
-                    pipe.execute()
-            pipe.execute()
-            used = r.info("memory")["used_memory"]
-            # Lift the limit before looking, or the checks themselves would evict keys.
-            r.config_set("maxmemory", 0)
-            pipe = r.pipeline(transaction=False)
-            for i in range(batches * batch_size):
-                pipe.exists(key_name(i))
-            present = np.array(pipe.execute(), dtype=bool)
-            kept = r.dbsize()
-            other = used - base - dataset_bytes_of(r, policy)
-    else:
-        cache = RedisCache(policy, None, samples=samples, rng=seed)
-        for b in range(batches):
-            for j in range(batch_size):
-                cache.put(key_name(b * batch_size + j), b + 0.25 + j * 1e-6, None, value_size)
-        cache.maxmemory = cache.used_memory
-        for j in range(new_keys):
-            cache.put(key_name(batches * batch_size + j), batches + 0.25 + j * 1e-6, None,
-                      value_size)
-        present = np.array([key_name(i) in cache for i in range(batches * batch_size)])
-        kept = len(cache)
-        other = 0
-        straddled = 0
-    survival = present.reshape(batches, batch_size).mean(axis=1)
-    out = pd.Series(survival, index=pd.RangeIndex(batches, name="batch"),
-                    name=f"{'real' if real else 'model'} {policy}, samples {samples}")
-    out.attrs.update({"kept_keys": int(kept), "other_bytes": int(other),
-                      "policy": policy, "samples": samples, "real": real,
-                      "straddled_batches": int(straddled)})
-    return out
+def _present(r, names, chunk: int = 1000) -> np.ndarray:
+    """Which of ``names`` exist (MGET in chunks; run with no maxmemory, so looking does not
+    evict)."""
+    out = []
+    for lo in range(0, len(names), chunk):
+        out += [value is not None for value in r.mget(names[lo:lo + chunk])]
+    return np.array(out, dtype=bool)
 
 
 def dataset_bytes_of(r, policy: str) -> int:
-    """The model's bytes for exactly the keys a real server holds now (SCAN, STRLEN, PTTL)."""
+    """The model's bytes for exactly the keys the server holds now (on a real server: SCAN,
+    STRLEN, PTTL and MEMORY STATS; on ``model://``: the model's own count)."""
     from . import redis_memory as mem
+    if is_model(r):
+        from .live.model_server import server_of
+        return int(server_of(r).model.used_memory)
     names = sorted(set(r.scan_iter(count=1000)))   # SCAN may repeat a key
     pipe = r.pipeline(transaction=False)
     for name in names:
@@ -145,214 +194,323 @@ def dataset_bytes_of(r, policy: str) -> int:
     return int(entries + mem.BUCKET * buckets)
 
 
+def _finish(r, policy: str, base: int, evicted_before: int = 0) -> dict:
+    """Keys, bytes and evictions at the end of a run; lifts ``maxmemory`` first (so that
+    looking does not evict). ``other_bytes``: what the server holds beyond the model's bytes
+    for its keys (a real server's client buffers; 0 on ``model://``)."""
+    used = used_memory(r) - base
+    r.config_set("maxmemory", 0)
+    return {"keys": int(r.dbsize()), "bytes": int(used),
+            "evictions": int(r.info("stats")["evicted_keys"]) - evicted_before,
+            "other_bytes": int(used - dataset_bytes_of(r, policy))}
+
+
+def _fill(r, names, value, *, ex=None, chunk: int = 100) -> list:
+    """SET each name to ``value`` in pipelines of ``chunk`` (small pipelines: a real server's
+    client buffers count against ``maxmemory``); the replies, errors included."""
+    out = []
+    for lo in range(0, len(names), chunk):
+        pipe = r.pipeline(transaction=False)
+        for name in names[lo:lo + chunk]:
+            pipe.set(name, value, ex=ex)
+        out += pipe.execute(raise_on_error=False)
+    return out
+
+
+# --- batch survival ---------------------------------------------------------------------------
+
+def _batch_survival(r, clock, *, policy, samples, batches, batch_size, new_keys, value_size,
+                    previous=None):
+    value = b"x" * value_size
+    base = used_memory(r)
+    # Batch b goes in whole within second b of the server's LRU clock (one-second resolution,
+    # refreshed by serverCron every 100 ms at hz 10): each batch starts at an absolute
+    # deadline a quarter second into its own second, so a slow batch cannot push the next one
+    # into the same second (relative sleeps drift under load, and two batches sharing a
+    # second blur into one). On the virtual clock the waits are jumps.
+    first = math.floor(clock.now()) + 1.0
+    straddled = 0
+    for b in range(batches):
+        clock.sleep(max(0.0, first + b + 0.25 - clock.now()))
+        _fill(r, [key_name(b * batch_size + j) for j in range(batch_size)], value, chunk=1000)
+        straddled += clock.now() >= first + b + 0.95
+    r.config_set("maxmemory", used_memory(r))
+    _fill(r, [key_name(batches * batch_size + j) for j in range(new_keys)], value)
+    end = _finish(r, policy, base)
+    present = _present(r, [key_name(i) for i in range(batches * batch_size)])
+    share = present.reshape(batches, batch_size).mean(axis=1)
+    out = pd.DataFrame({"policy": policy, "samples": samples, "batch": np.arange(batches),
+                        "share": share})
+    out.attrs.update({"kept_keys": end["keys"], "other_bytes": end["other_bytes"],
+                      "straddled_batches": int(straddled)})
+    return out
+
+
+def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: int = 8,
+                   batch_size: int = 5000, new_keys: int = 20_000, value_size: int = 10,
+                   source: str = "model", seed: int | None = 0) -> pd.DataFrame:
+    """Share of each batch (oldest first) still present after the new keys were written.
+
+    Batch ``b`` is written a quarter second into the ``b``-th second of the server's LRU
+    clock (on a real server in real time, so about ``batches`` seconds); ``maxmemory`` is
+    then frozen at the usage and ``new_keys`` more keys are written. ``source``: ``"model"``
+    (``model://``, virtual clock), ``"real"`` (a private redis-server) or ``"both"``.
+
+    Returns
+    -------
+    DataFrame
+        One row per source and batch: ``source``, ``policy``, ``samples``, ``batch``,
+        ``share``. ``attrs[source]`` holds ``kept_keys``, ``other_bytes`` (memory beyond the
+        model's bytes for the keys kept: a real server's client buffers) and
+        ``straddled_batches`` (batches that did not finish inside their own second: a machine
+        too loaded to keep the timing; the comparison then blurs); ``attrs
+        ["straddled_batches"]`` is their sum over the sources.
+    """
+    samples = _check_experiment(policy, samples)
+    sizes = {name: v.positive_int(name, value) for name, value in (
+        ("batches", batches), ("batch_size", batch_size), ("new_keys", new_keys),
+        ("value_size", value_size))}
+    out = run_on(source, _batch_survival, config=_start_config(policy, samples), seed=seed,
+                 policy=policy, samples=samples, **sizes)
+    out.attrs["straddled_batches"] = sum(a["straddled_batches"] for a in list(out.attrs.values()))
+    return out
+
+
 def true_lru_survival(batches: int = 8, batch_size: int = 5000, new_keys: int = 20_000):
-    """What exact LRU keeps: the newest batches, entirely."""
+    """What exact LRU keeps: the newest batches, entirely (a theory line, no server)."""
     kept = batches * batch_size - new_keys
     survival = np.clip((np.arange(batches) + 1) * batch_size - (batches * batch_size - kept),
                        0, batch_size) / batch_size
     return pd.Series(survival, index=pd.RangeIndex(batches, name="batch"), name="true LRU")
 
 
-def _replay_model(cache, keys, sizes, ttls, times, batch, named=False):
-    """The model's side of :func:`compare_cache_aside`, batch by batch as the real run
-    (``named``: ``keys`` are already the stored names)."""
-    hits = np.zeros(len(keys), dtype=bool)
-    names = list(keys) if named else [key_name(int(k)) for k in keys]
-    for lo in range(0, len(keys), batch):
-        hi = min(len(keys), lo + batch)
-        now = times[lo]
-        for i in range(lo, hi):
-            hits[i] = cache.get(names[i], now)
+# --- cache-aside, batch by batch --------------------------------------------------------------
+
+def _schedule(workload, rate, clock_is_virtual, previous):
+    """Seconds after the start at which each request goes out: the real run's send times when
+    the model follows it, else ``rate``, else the workload's times, else (on the virtual
+    clock) :data:`VIRTUAL_RATE`; None: as fast as the server answers."""
+    if previous is not None:
+        return previous["time"].to_numpy()
+    n = len(workload.keys)
+    if rate is not None:
+        return np.arange(n) / rate
+    if workload.times is not None:
+        return workload.times - workload.times[0]
+    return np.arange(n) / VIRTUAL_RATE if clock_is_virtual else None
+
+
+def _ttls_ms(workload) -> np.ndarray:
+    return np.where(np.isnan(workload.ttls), 0,
+                    np.maximum(1, np.round(workload.ttls * 1000))).astype(np.int64)
+
+
+def _paced_batches(n, batch, schedule, clock, sent):
+    """``(lo, hi)`` of each batch of ``n`` requests, each sent no earlier than its time in
+    ``schedule`` (None: at once); ``sent`` gets the time each batch went out (s since the
+    first)."""
+    t0 = clock.now()
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        if schedule is not None:
+            wait = schedule[lo] - (clock.now() - t0)
+            if wait > 0:
+                clock.sleep(wait)
+        sent[lo:hi] = clock.now() - t0
+        yield lo, hi
+
+
+def _cache_aside(r, clock, *, workload, policy, maxmemory, batch, rate, names, previous=None):
+    # one batch of the run's shape, then an empty server: the connection's buffers reach
+    # their working size before the empty usage is measured (they count against maxmemory)
+    warm = [f"warm:{i}" for i in range(batch)]
+    _fill(r, warm, b"x" * int(np.max(workload.sizes)), chunk=batch)
+    r.mget(warm)
+    r.flushall()
+    base = used_memory(r)
+    r.config_set("maxmemory", base + maxmemory)
+    keys, sizes, ttls = workload.keys, workload.sizes, _ttls_ms(workload)
+    schedule = _schedule(workload, rate, getattr(clock, "controllable", False), previous)
+    n = len(keys)
+    sent = np.empty(n)
+    hits = np.zeros(n, dtype=bool)
+    refused = 0
+    for lo, hi in _paced_batches(n, batch, schedule, clock, sent):
+        # the batch's reads (one MGET looks each key up as a GET does), then a SET for each
+        # miss, as concurrent clients would: a key requested twice in one batch misses twice
+        hits[lo:hi] = [value is not None for value in r.mget([names[k] for k in keys[lo:hi]])]
+        pipe = r.pipeline(transaction=False)
         for i in range(lo, hi):
             if not hits[i]:
-                ttl = ttls[i]
-                cache.put(names[i], now, None if np.isnan(ttl) else float(ttl), int(sizes[i]))
-    return hits
+                pipe.set(names[keys[i]], b"x" * int(sizes[i]), px=int(ttls[i]) or None)
+        refused += sum(isinstance(a, Exception) for a in pipe.execute(raise_on_error=False))
+    out = pd.DataFrame({"time": sent, "key": keys, "hit": hits})
+    out.attrs.update({"hit_ratio": float(hits.mean()), "oom_errors": int(refused),
+                      "duration_s": float(sent[-1] - sent[0]), **_finish(r, policy, base)})
+    return out
 
 
-def compare_cache_aside(workload, policy: str, maxmemory: int, *, samples: int = 5,
-                        lfu_log_factor: float = 10, lfu_decay_time: float = 1,
-                        batch: int = 100, seed: int | None = 0) -> pd.DataFrame:
-    """Run a cache-aside workload on the model and on a private real server; one table.
+def cache_aside(workload, policy: str, maxmemory: int, *, samples: int = 5,
+                lfu_log_factor: int = 10, lfu_decay_time: int = 1, batch: int = 100,
+                rate: float | None = None, source: str = "model",
+                seed: int | None = 0) -> pd.DataFrame:
+    """A cache-aside workload against the model, a private real server, or both; one table.
 
-    Requests go out in pipelined batches of ``batch``, at the workload's arrival times (as
-    fast as possible when it has none): first the batch's GETs, then a SET (with the
-    request's value size and TTL) for each miss, as concurrent clients would, so a key
-    requested twice in one batch misses twice. ``maxmemory`` is the bytes for the data set:
-    the real server's limit is its empty ``used_memory`` plus this. The model replays the
-    same batches at the times they were really sent, so both see the same LRU clock.
-
-    ``attrs["other_bytes"]`` is what the real server holds beyond the model's bytes for the
-    keys it has at the end (the connection's buffers, tens of kilobytes); the model is not
-    adjusted for it.
+    Requests go out in pipelined batches of ``batch``: first the batch's reads, then a SET
+    (with the request's value size and TTL) for each miss. They are paced at ``rate``
+    requests a second, else at the workload's arrival times; without either, a real server
+    gets them as fast as it answers and the model at :data:`VIRTUAL_RATE`. With
+    ``source="both"`` the model replays the batches at the times they were really sent.
+    ``maxmemory`` is the bytes for the data set: the server's limit is its empty
+    ``used_memory`` plus this. Keys are stored as ``key:<id>`` (:func:`key_name`).
 
     Returns
     -------
     DataFrame
-        One row per request: ``time`` (s since the start), ``key``, ``real`` and ``model``
-        (True for a hit). ``attrs`` holds both sides' hit ratios, keys and bytes at the end,
-        and evictions.
+        One row per source and request: ``source``, ``time`` (s since the start), ``key``,
+        ``hit``. ``attrs[source]``: ``hit_ratio``, ``keys``, ``bytes``, ``evictions``,
+        ``oom_errors`` (fills refused), ``other_bytes``, ``duration_s``.
     """
-    from .live.server import PrivateRedis
-
     samples = _check_experiment(policy, samples)
     maxmemory = v.positive_int("maxmemory", maxmemory)
     batch = v.positive_int("batch", batch)
-    keys, sizes = workload.keys, workload.sizes
-    ttls_ms = np.where(np.isnan(workload.ttls), 0, np.round(workload.ttls * 1000)).astype(int)
-    names = [key_name(int(k)) for k in keys]
-    n = len(keys)
-    sent = np.empty(n)
-    real_hits = np.empty(n, dtype=bool)
-    config = _server_config(policy, samples, lfu_log_factor, lfu_decay_time)
-    with PrivateRedis(config) as server:
-        r = server.client(decode_responses=False)
-        base = r.info("memory")["used_memory"]
-        r.config_set("maxmemory", base + maxmemory)
-        t0 = time.time()
-        for lo in range(0, n, batch):
-            hi = min(n, lo + batch)
-            if workload.times is not None:
-                wait = workload.times[lo] - (time.time() - t0)
-                if wait > 0:
-                    time.sleep(wait)
-            sent[lo:hi] = time.time()
-            pipe = r.pipeline(transaction=False)
-            for i in range(lo, hi):
-                pipe.get(names[i])
-            real_hits[lo:hi] = [value is not None for value in pipe.execute()]
-            pipe = r.pipeline(transaction=False)
-            for i in range(lo, hi):
-                if not real_hits[i]:
-                    pipe.set(names[i], b"x" * int(sizes[i]), px=int(ttls_ms[i]) or None)
-            pipe.execute(raise_on_error=False)   # noeviction refuses fills: that is data
-        real_bytes = r.info("memory")["used_memory"] - base
-        r.config_set("maxmemory", 0)   # so that looking does not evict
-        real_keys = r.dbsize()
-        real_evictions = r.info("stats")["evicted_keys"]
-        other = real_bytes - dataset_bytes_of(r, policy)
-    cache = RedisCache(policy, maxmemory, samples=samples,
-                       lfu_log_factor=lfu_log_factor, lfu_decay_time=lfu_decay_time, rng=seed)
-    model_hits = _replay_model(cache, keys, sizes, workload.ttls, sent, batch)
-    df = pd.DataFrame({"time": sent - sent[0], "key": keys, "real": real_hits,
-                       "model": model_hits})
-    df.attrs.update({
-        "policy": policy, "samples": samples, "maxmemory": maxmemory,
-        "real_hit_ratio": float(real_hits.mean()), "model_hit_ratio": float(model_hits.mean()),
-        "real_keys": int(real_keys), "model_keys": len(cache),
-        "real_bytes": int(real_bytes), "model_bytes": cache.used_memory,
-        "real_evictions": int(real_evictions), "model_evictions": cache.evictions,
-        "other_bytes": int(other),
-        "duration_s": float(sent[-1] - sent[0]), "seed": seed,
-    })
-    return df
+    if rate is not None:
+        rate = v.positive_real("rate", rate)
+    names = [key_name(i) for i in range(int(workload.keys.max()) + 1)]
+    out = run_on(source, _cache_aside, seed=seed,
+                 config=_start_config(policy, samples, lfu_log_factor, lfu_decay_time),
+                 workload=workload, policy=policy, maxmemory=maxmemory, batch=batch, rate=rate,
+                 names=names)
+    out.attrs.update({"policy": policy, "samples": samples, "maxmemory": maxmemory})
+    return out
+
+
+def by_source(table: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """The per-source figures of an experiment's ``attrs`` (``hit_ratio``, ``keys``...), one
+    row per source."""
+    rows = {s: a for s, a in table.attrs.items() if s in ("model", "real")}
+    frame = pd.DataFrame(rows).T
+    return frame[list(names)] if names else frame
+
+
+# --- out of memory, bytes per key, the LFU counter, scans ---------------------------------------
+
+def _fill_until_oom(r, clock, *, policy, limit, value_size, previous=None):
+    import redis as redis_py
+
+    r.config_set("maxmemory", used_memory(r) + limit)
+    value = b"x" * value_size
+    cap = 3 * limit // value_size + 1000        # an evicting policy never refuses: stop here
+    written, error = 0, None
+    while written < cap and error is None:
+        replies = _fill(r, [key_name(i) for i in range(written, min(cap, written + 100))],
+                        value)
+        for reply in replies:
+            if isinstance(reply, redis_py.exceptions.OutOfMemoryError):
+                error = f"OOM {reply}"     # redis-py moves the "OOM" prefix into the type
+                break
+            if isinstance(reply, Exception):
+                raise reply
+            written += 1
+    read_after = r.get(key_name(0)) == value
+    return pd.DataFrame([{"written": written, "error": error, "read_after": read_after}])
 
 
 def fill_until_oom(policy: str = "noeviction", limit: int = 200_000, value_size: int = 100,
-                   *, real: bool = False) -> dict:
-    """Write keys until the whiteboard refuses one; then try a read.
+                   *, source: str = "model") -> pd.DataFrame:
+    """Write keys until the server refuses one (or three times ``limit`` in values went in);
+    then try a read of the first key.
 
-    Returns how many keys went in, the error text of the refused write, and whether a read
-    of the first key still worked. ``limit`` is the bytes for the data set.
+    ``limit`` is the bytes for the data set. One row per source: ``written`` (keys that went
+    in), ``error`` (the refusal's text, None if none) and ``read_after``.
     """
     v.choice("policy", policy, REDIS_POLICIES)
     limit = v.positive_int("limit", limit)
-    value = "x" * v.positive_int("value_size", value_size)
-    if real:
-        import redis as redis_py
-
-        from .live.server import PrivateRedis
-        with PrivateRedis({"maxmemory-policy": policy}) as server:
-            r = server.client()
-            r.config_set("maxmemory", r.info("memory")["used_memory"] + limit)
-            written, error = 0, None
-            while written < 10 * limit:
-                try:
-                    r.set(key_name(written), value)
-                except redis_py.exceptions.OutOfMemoryError as exc:
-                    error = f"OOM {exc}"   # redis-py moves the "OOM" prefix into the type
-                    break
-                written += 1
-            return {"written": written, "error": error,
-                    "read_after": r.get(key_name(0)) == value, "source": "real server"}
-    cache = RedisCache(policy, limit)
-    written = 0
-    while cache.put(key_name(written), 0.0, None, len(value)):
-        written += 1
-        if written >= 10 * limit:
-            break
-    from .redis_cache import OOM_ERROR
-    return {"written": written, "error": OOM_ERROR if cache.oom_errors else None,
-            "read_after": cache.get(key_name(0), 0.0), "source": "model"}
+    value_size = v.positive_int("value_size", value_size)
+    return run_on(source, _fill_until_oom, config=_start_config(policy), policy=policy,
+                  limit=limit, value_size=value_size)
 
 
-def memory_per_key(value_sizes=(10, 100, 1000), *, n_keys: int = 20_000,
-                   real: bool = False) -> pd.DataFrame:
-    """Bytes per key, with and without a TTL, for each value size: the model, and (``real``)
-    measured on a private server as the growth of ``used_memory``."""
-    from . import redis_memory as mem
-    n_keys = v.positive_int("n_keys", n_keys)
+def _memory_per_key(r, clock, *, value_sizes, n_keys, previous=None):
     rows = []
+    names = [key_name(i) for i in range(n_keys)]
     for size in value_sizes:
-        size = v.positive_int("value_sizes[]", size)
         for ttl in (False, True):
-            model = mem.dataset_bytes(np.full(n_keys, 12), np.full(n_keys, size),
-                                      np.full(n_keys, ttl)) / n_keys
-            row = {"value_bytes": size, "ttl": ttl, "model_bytes_per_key": round(model, 1)}
-            if real:
-                from .live.server import PrivateRedis
-                with PrivateRedis() as server:
-                    r = server.client(decode_responses=False)
-                    base = r.info("memory")["used_memory"]
-                    pipe = r.pipeline(transaction=False)
-                    for i in range(n_keys):
-                        pipe.set(key_name(i), b"x" * size, ex=3600 if ttl else None)
-                        if i % 1000 == 999:
-                            pipe.execute()
-                    pipe.execute()
-                    used = r.info("memory")["used_memory"] - base
-                row["real_bytes_per_key"] = round(used / n_keys, 1)
-            rows.append(row)
+            _fill(r, names[:100], b"x" * size)        # the buffers at their working size
+            r.flushall()
+            base = used_memory(r)
+            _fill(r, names, b"x" * size, ex=3600 if ttl else None)
+            grown = used_memory(r) - base
+            rows.append({"value_bytes": size, "ttl": ttl,
+                         "bytes_per_key": round(grown / n_keys, 1)})
+            r.flushall()
     return pd.DataFrame(rows)
 
 
-def lfu_counter_after(accesses, *, lfu_log_factor: float = 10, runs: int = 10,
-                      seed: int = 0) -> pd.DataFrame:
-    """The LFU counter (what ``OBJECT FREQ`` shows) after each number of ``accesses`` of one
-    key, median and range over ``runs`` (the counter grows at random)."""
-    accesses = sorted(int(a) for a in accesses)
-    runs = v.positive_int("runs", runs)
+def memory_per_key(value_sizes=(10, 100, 1000), *, n_keys: int = 20_000,
+                   source: str = "model") -> pd.DataFrame:
+    """Bytes per key, with and without a TTL, for each value size: the growth of
+    ``used_memory`` when ``n_keys`` keys (12-byte names) are written. One row per source,
+    value size and TTL: ``source``, ``value_bytes``, ``ttl``, ``bytes_per_key``."""
+    n_keys = v.positive_int("n_keys", n_keys)
+    sizes = [v.positive_int("value_sizes[]", size) for size in value_sizes]
+    return run_on(source, _memory_per_key, value_sizes=sizes, n_keys=n_keys)
+
+
+def _lfu_counter(r, clock, *, accesses, runs, previous=None):
+    names = [f"hot:{run}" for run in range(runs)]       # one key per run
+    for name in names:
+        r.set(name, b"x" * 10)
     table = np.empty((runs, len(accesses)))
-    for run in range(runs):
-        cache = RedisCache("allkeys-lfu", None, lfu_log_factor=lfu_log_factor,
-                           lfu_decay_time=0, rng=seed + run)
-        cache.put("hot", 0.0, None, 10)
-        done = 0
-        for j, target in enumerate(accesses):
-            for _ in range(target - done):
-                cache.get("hot", 0.0)
-            done = target
-            table[run, j] = cache.lfu_counter("hot")
+    done = 0
+    for j, target in enumerate(accesses):
+        todo = target - done
+        pipe = r.pipeline(transaction=False)
+        for name in names:
+            for lo in range(0, todo, 1000):
+                pipe.mget([name] * min(1000, todo - lo))   # each of its keys is one lookup
+        pipe.execute()
+        done = target
+        table[:, j] = [r.object("freq", name) for name in names]
     return pd.DataFrame({"accesses": accesses, "median": np.median(table, axis=0),
                          "low": table.min(axis=0), "high": table.max(axis=0)})
 
 
+def lfu_counter_after(accesses, *, lfu_log_factor: int = 10, runs: int = 10,
+                      seed: int | None = 0, source: str = "model") -> pd.DataFrame:
+    """The LFU counter (``OBJECT FREQ``) of a key after each number of ``accesses``, median
+    and range over ``runs`` keys (the counter grows at random), under
+    ``allkeys-lfu`` with ``lfu-decay-time 0``. One row per source and count: ``source``,
+    ``accesses``, ``median``, ``low``, ``high``."""
+    accesses = sorted(v.nonnegative_int("accesses[]", a) for a in accesses)
+    runs = v.positive_int("runs", runs)
+    lfu_log_factor = v.nonnegative_int("lfu_log_factor", lfu_log_factor)
+    return run_on(source, _lfu_counter, seed=seed,
+                  config=_start_config("allkeys-lfu", 5, lfu_log_factor, 0), accesses=accesses,
+                  runs=runs)
+
+
 def scan_experiment(policies=("allkeys-lru", "allkeys-lfu", "allkeys-random"), *,
                     n_keys: int = 10_000, requests: int = 40_000, every: int = 4000,
-                    length: int = 3000, maxmemory: int = 300_000, seed: int = 1) -> dict:
+                    length: int = 3000, maxmemory: int = 300_000, source: str = "model",
+                    seed: int = 1) -> pd.DataFrame:
     """Hit ratio of the regular reads (scans left out) under each policy, for a Zipf 0.9
-    workload interrupted by a scan of ``length`` one-off keys every ``every`` requests."""
-    from .engine import simulate_redis
+    workload (2,000 requests a second, 100-byte values) interrupted by a scan of ``length``
+    one-off keys every ``every`` requests, run as :func:`cache_aside`.
+
+    One row per source and policy: ``source``, ``policy``, ``hit_ratio`` (regular reads).
+    """
     from .workloads import with_scans, zipf
     base = zipf(n_keys, 0.9, requests, rate=2000.0, value_size=100, seed=seed)
     w = with_scans(base, every=every, length=length)
     regular = w.keys < n_keys
-    out = {}
+    rows = []
     for policy in policies:
-        df = simulate_redis(w, policy=policy, maxmemory=maxmemory, filing_room=0.0,
-                            whiteboard=0.0, seed=seed)
-        out[policy] = float((df["outcome"].to_numpy()[regular] == "hit").mean())
-    return out
+        table = cache_aside(w, policy, maxmemory, source=source, seed=seed)
+        for s, run in table.groupby("source", sort=False):
+            rows.append({"source": s, "policy": policy,
+                         "hit_ratio": float(run["hit"].to_numpy()[regular].mean())})
+    return pd.DataFrame(rows)
 
 
 # --- request-for-request replays (issue 11) -----------------------------------------------
@@ -399,10 +557,29 @@ def _read_replies(conn, count):
     return answers
 
 
-def _replay_server(r, names, keys, sizes, ttls_ms, mode, batch, rate, times):
-    """Send the requests to a real server in pipelined batches (commands packed by hand, so
-    the client keeps up with the server); return send times, hits and the number of fills
-    refused with an OOM error."""
+def _warm_connection(r, batch, size):
+    """One pipeline of the replay's shape, then an empty server: the connection's buffers
+    reach their working size before the empty usage is measured."""
+    sha = r.script_load(CACHE_ASIDE_SCRIPT)
+    pipe = r.pipeline(transaction=False)
+    for i in range(batch):
+        pipe.evalsha(sha, 1, f"warm:{i}", size, 0)
+        pipe.set(f"warm:{i}", b"x" * size)
+    pipe.execute()
+    r.flushall()
+
+
+def _replay(r, clock, *, workload, policy, maxmemory, mode, batch, rate, names, schedule=None,
+            previous=None):
+    """Send the requests in pipelined batches, commands packed by hand (so the client keeps
+    up with a real server)."""
+    _warm_connection(r, batch, int(np.max(workload.sizes)))
+    base = used_memory(r)
+    evicted_before = int(r.info("stats")["evicted_keys"])
+    r.config_set("maxmemory", base + maxmemory)
+    keys, sizes, ttls_ms = workload.keys, workload.sizes, _ttls_ms(workload)
+    if schedule is None:
+        schedule = _schedule(workload, rate, getattr(clock, "controllable", False), previous)
     n = len(keys)
     sent = np.empty(n)
     hits = np.zeros(n, dtype=bool)
@@ -414,15 +591,14 @@ def _replay_server(r, names, keys, sizes, ttls_ms, mode, batch, rate, times):
         conn = r.connection_pool.get_connection()
     except TypeError:                  # redis-py before 5.3 wants a command name
         conn = r.connection_pool.get_connection("EVALSHA")
+    if getattr(clock, "controllable", False) and previous is not None \
+            and "start" in previous.attrs:
+        # the same phase in the minute as the run before: the LRU clock ticks at whole
+        # seconds, LFU decay at whole minutes
+        clock.advance((previous.attrs["start"] - clock.now()) % 60.0)
+    t0 = clock.now()
     try:
-        t0 = time.time()
-        for lo in range(0, n, batch):
-            hi = min(n, lo + batch)
-            due = lo / rate if rate else (times[lo] if times is not None else 0.0)
-            wait = due - (time.time() - t0)
-            if wait > 0:
-                time.sleep(wait)
-            sent[lo:hi] = time.time()
+        for lo, hi in _paced_batches(n, batch, schedule, clock, sent):
             if mode == "script":
                 conn.send_packed_command([b"".join(
                     _resp(b"EVALSHA", sha, 1, encoded[keys[i]], int(sizes[i]), int(ttls_ms[i]))
@@ -443,120 +619,92 @@ def _replay_server(r, names, keys, sizes, ttls_ms, mode, batch, rate, times):
                 oom += sum(a is None for a in _read_replies(conn, len(sets)))
     finally:
         r.connection_pool.release(conn)
-    return sent, hits, oom
+    out = pd.DataFrame({"time": sent, "key": keys, "hit": hits})
+    out.attrs.update({"hit_ratio": float(hits.mean()), "oom_errors": int(oom),
+                      "duration_s": float(sent[-1] - sent[0]), "start": float(t0),
+                      **_finish(r, policy, base, evicted_before)})
+    return out
 
 
-def _warm_connection(r, batch, size):
-    """One pipeline of the replay's shape, then an empty server: the connection's buffers
-    reach their working size before the empty usage is measured."""
-    sha = r.script_load(CACHE_ASIDE_SCRIPT)
-    pipe = r.pipeline(transaction=False)
-    for i in range(batch):
-        pipe.evalsha(sha, 1, f"warm:{i}", size, 0)
-        pipe.set(f"warm:{i}", b"x" * size)
-    pipe.execute()
-    r.flushall()
+def replay(workload, policy: str, maxmemory: int, *, samples: int = 5, mode: str = "script",
+           batch: int = 100, rate: float | None = None, lfu_log_factor: int = 10,
+           lfu_decay_time: int = 1, key_prefix: str = "item:", source: str = "model",
+           schedule=None, seed: int | None = 0) -> pd.DataFrame:
+    """Replay ``workload`` as cache-aside, request for request, on the model, a private
+    real server, or both.
 
+    ``mode="script"``: each read is one Lua script (GET, and SET on a miss), the way a server
+    does a request atomically; ``"plain"``: each batch's GETs, then a plain SET for each miss.
+    Requests go out in pipelined batches of ``batch``, at ``schedule`` (seconds after the
+    start of each request) if given, else paced as in :func:`cache_aside`. Keys are stored as
+    ``item:<label>`` with the request's value size and TTL. ``maxmemory`` is the bytes for
+    the data set: the server's limit is its empty usage (measured after one warm-up batch)
+    plus this.
 
-def replay_real(workload, policy: str, maxmemory: int, *, samples: int = 5,
-                mode: str = "script", batch: int = 100, rate: float | None = None,
-                lfu_log_factor: float = 10, lfu_decay_time: float = 1,
-                key_prefix: str = "item:") -> dict:
-    """Replay ``workload`` as cache-aside against a private redis-server.
-
-    ``mode="script"``: each read is one Lua script (GET, and SET on a miss), the way a
-    server does a request atomically; ``"plain"``: each batch's GETs, then a plain SET for
-    each miss. Requests go out in pipelined batches of ``batch``, paced at ``rate`` requests
-    a second (None: at the workload's times if it has them, else as fast as possible). Keys
-    are stored as ``item:<label>`` with the request's value size and TTL. ``maxmemory`` is
-    the bytes for the data set: the server's limit is its empty usage (measured after one
-    warm-up batch) plus this.
-
-    Returns a dict: ``sent`` (epoch seconds of each request's batch), ``hits`` (bool array),
-    ``hit_ratio``, ``keys``, ``evictions``, ``oom_errors``, ``bytes`` (used memory above the
-    empty server at the end) and ``other_bytes`` (that less the model's bytes for the keys
-    the server holds: buffers).
+    Returns
+    -------
+    DataFrame
+        One row per source and request: ``source``, ``time`` (s since the start), ``key``,
+        ``hit``; ``attrs[source]``: ``hit_ratio``, ``keys``, ``evictions``, ``oom_errors``,
+        ``bytes`` (used memory above the empty server at the end), ``other_bytes`` (that less
+        the model's bytes for the keys held: buffers) and ``duration_s``.
     """
-    from .live.server import PrivateRedis
-
     samples = _check_experiment(policy, samples)
     maxmemory = v.positive_int("maxmemory", maxmemory)
     v.choice("mode", mode, REPLAY_MODES)
     batch = v.positive_int("batch", batch)
     if rate is not None:
         rate = v.positive_real("rate", rate)
-    names = item_names(workload, key_prefix)
-    ttls_ms = np.where(np.isnan(workload.ttls), 0,
-                       np.maximum(1, np.round(workload.ttls * 1000))).astype(np.int64)
-    config = _server_config(policy, samples, lfu_log_factor, lfu_decay_time)
-    with PrivateRedis(config) as server:
-        r = server.client(decode_responses=False)
-        _warm_connection(r, batch, int(np.max(workload.sizes)))
-        base = r.info("memory")["used_memory"]
-        evicted_before = r.info("stats")["evicted_keys"]
-        r.config_set("maxmemory", base + maxmemory)
-        times = None if workload.times is None else workload.times - workload.times[0]
-        sent, hits, oom = _replay_server(r, names, workload.keys, workload.sizes, ttls_ms,
-                                         mode, batch, rate, times)
-        used = r.info("memory")["used_memory"] - base
-        r.config_set("maxmemory", 0)   # so that looking does not evict
-        keys = r.dbsize()
-        evictions = r.info("stats")["evicted_keys"] - evicted_before
-        other = used - dataset_bytes_of(r, policy)
-    return {"sent": sent, "hits": hits, "hit_ratio": float(hits.mean()), "keys": int(keys),
-            "evictions": int(evictions), "oom_errors": int(oom), "bytes": int(used),
-            "other_bytes": int(other), "duration_s": float(sent[-1] - sent[0])}
+    if schedule is not None:
+        schedule = np.asarray(schedule, dtype=float)
+        if schedule.shape != workload.keys.shape:
+            raise ValueError(f"schedule must give one time per request ({len(workload.keys)}),"
+                             f" got {schedule.shape[0] if schedule.ndim else 'a scalar'}")
+        schedule = schedule - schedule[0]
+    out = run_on(source, _replay, seed=seed,
+                 config=_start_config(policy, samples, lfu_log_factor, lfu_decay_time),
+                 workload=workload, policy=policy, maxmemory=maxmemory, mode=mode, batch=batch,
+                 rate=rate, names=item_names(workload, key_prefix), schedule=schedule)
+    out.attrs.update({"policy": policy, "samples": samples, "maxmemory": maxmemory,
+                      "mode": mode})
+    return out
 
 
-def replay_model(workload, policy: str, maxmemory: int, sent, *, samples: int = 5,
-                 mode: str = "script", batch: int = 100, lfu_log_factor: float = 10,
-                 lfu_decay_time: float = 1, key_prefix: str = "item:", seed: int = 0) -> dict:
-    """The model's side of :func:`replay_real`: the same requests at the times they were
-    sent. ``script``: :func:`simlab.simulate_redis` with ``atomic=True`` (each read one step);
-    ``plain``: batch by batch, the GETs and then the SETs, as the real replay sends them."""
-    import dataclasses
+def _one_source(table, source) -> dict:
+    run = table[table["source"] == source]
+    return {"sent": run["time"].to_numpy(), "hits": run["hit"].to_numpy(),
+            **table.attrs[source]}
 
-    from .engine import simulate_redis
 
-    v.choice("mode", mode, REPLAY_MODES)
-    names = item_names(workload, key_prefix)
-    if mode == "script":
-        timed = dataclasses.replace(workload, times=np.asarray(sent, dtype=float))
-        df = simulate_redis(timed, policy=policy, maxmemory=maxmemory, samples=samples,
-                            lfu_log_factor=lfu_log_factor, lfu_decay_time=lfu_decay_time,
-                            whiteboard=0.0, filing_room=0.0, atomic=True, key_names=names,
-                            seed=seed)
-        hits = (df["outcome"] == "hit").to_numpy()
-        a = df.attrs
-        return {"hits": hits, "hit_ratio": float(hits.mean()), "keys": a["keys_at_end"],
-                "evictions": a["evictions"], "oom_errors": a["oom_errors"],
-                "bytes": a["bytes_at_end"]}
-    cache = RedisCache(policy, maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
-                       lfu_decay_time=lfu_decay_time, rng=seed)
-    labels = np.asarray(names, dtype=object)[workload.keys]
-    hits = _replay_model(cache, labels, workload.sizes, workload.ttls, np.asarray(sent), batch,
-                         named=True)
-    return {"hits": hits, "hit_ratio": float(hits.mean()), "keys": len(cache),
-            "evictions": cache.evictions, "oom_errors": cache.oom_errors,
-            "bytes": cache.used_memory}
+def replay_real(workload, policy: str, maxmemory: int, **kwargs) -> dict:
+    """:func:`replay` on a private real server, as a dict: ``sent`` (s since the start of
+    each request's batch), ``hits`` and the figures of ``attrs["real"]``."""
+    return _one_source(replay(workload, policy, maxmemory, source="real", **kwargs), "real")
+
+
+def replay_model(workload, policy: str, maxmemory: int, sent, **kwargs) -> dict:
+    """:func:`replay` on ``model://`` with the requests sent at the times ``sent`` (as a
+    real replay sent them), as a dict like :func:`replay_real`'s."""
+    return _one_source(replay(workload, policy, maxmemory, source="model", schedule=sent,
+                              **kwargs), "model")
 
 
 def compare_replay(workload, policy: str, maxmemory: int, *, samples: int = 5,
                    mode: str = "script", batch: int = 100, rate: float | None = None,
                    seed: int = 0, **kwargs) -> dict:
-    """:func:`replay_real` and :func:`replay_model` of the same requests; one row of
-    figures, server beside model (``real_*`` and ``model_*``), plus the agreement of the
-    two request by request (``same_outcome``)."""
-    real = replay_real(workload, policy, maxmemory, samples=samples, mode=mode, batch=batch,
-                       rate=rate, **kwargs)
-    model = replay_model(workload, policy, maxmemory, real["sent"], samples=samples,
-                         mode=mode, batch=batch, seed=seed, **kwargs)
+    """:func:`replay` on both sources, summed up in one row: server beside model
+    (``real_*`` and ``model_*``), plus the agreement of the two request by request
+    (``same_outcome``)."""
+    table = replay(workload, policy, maxmemory, samples=samples, mode=mode, batch=batch,
+                   rate=rate, source="both", seed=seed, **kwargs)
+    real, model = table.attrs["real"], table.attrs["model"]
     row = {"policy": policy, "samples": samples, "maxmemory": maxmemory, "mode": mode,
            "rate": rate, "requests": len(workload)}
     for name in ("hit_ratio", "keys", "evictions", "oom_errors"):
         row[f"real_{name}"] = real[name]
         row[f"model_{name}"] = model[name]
-    row.update({"same_outcome": float(np.mean(real["hits"] == model["hits"])),
+    hits = {s: run["hit"].to_numpy() for s, run in table.groupby("source")}
+    row.update({"same_outcome": float(np.mean(hits["real"] == hits["model"])),
                 "real_other_bytes": real["other_bytes"], "model_bytes": model["bytes"],
                 "duration_s": real["duration_s"]})
     return row

@@ -14,18 +14,18 @@ until they are removed; fakeredis never counts them (it expires lazily and hides
 
 The model needs the CPU cost of looking at a key and of deleting one, which the source does not
 fix; the defaults are calibrated once against a private server (see ``KEY_COST`` and
-``EXPIRE_COST``), and :func:`expiry_experiment` runs both for comparison.
+``EXPIRE_COST``). :func:`expiry_experiment` is written once against a redis-py client and runs
+on ``model://`` (whose server runs the slow cycle with these costs), on a private real server,
+or both; :class:`ActiveExpiry` is the cycle alone, fast cycles included, without a server.
 """
 from __future__ import annotations
-
-import random
-import time
 
 import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .redis_cache import _HashTable
+from ._random import generator
+from .redis_cache import HashTable
 
 KEYS_PER_LOOP = 20
 ACCEPTABLE_STALE = 10          # percent
@@ -38,10 +38,16 @@ EXPIRE_COST = 1.2e-6
 
 
 class ActiveExpiry:
-    """The expires table of one database, and the active expire cycle over it."""
+    """The expires table of one database, and the active expire cycle over it, fast cycles
+    included, without a server.
+
+    ``seed``: an int seeds the run's ``"expiry"`` stream (:func:`simlab._random.generator`),
+    a ``numpy.random.Generator`` is drawn from as it is, None draws fresh entropy; the draws
+    are the keys' hashes, which place them in the table's buckets.
+    """
 
     def __init__(self, *, hz: int = 10, effort: int = 1, key_cost: float = KEY_COST,
-                 expire_cost: float = EXPIRE_COST, seed: int | None = 0):
+                 expire_cost: float = EXPIRE_COST, seed=0):
         self.hz = v.positive_int("hz", hz)
         effort = v.positive_int("effort", effort)
         if effort > 10:
@@ -53,8 +59,9 @@ class ActiveExpiry:
         self.acceptable_stale = ACCEPTABLE_STALE - e
         self.key_cost = v.positive_real("key_cost", key_cost)
         self.expire_cost = v.positive_real("expire_cost", expire_cost)
-        self._rng = random.Random(seed)
-        self._table = _HashTable()
+        self._rng = generator(seed, "expiry")   # the dict's hash seed, as siphash's key
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._table = HashTable()
         self._deadline: dict = {}
         self._cursor = 0
         self.stale_perc = 0.0          # server.stat_expired_stale_perc
@@ -62,9 +69,16 @@ class ActiveExpiry:
         self._last_fast = -np.inf
         self.expired = 0
 
+    def _hash(self) -> int:
+        """A key's 64-bit hash (drawn, 4,096 at a time)."""
+        if not len(self._hashes):
+            self._hashes = self._rng.integers(0, 1 << 64, size=4096, dtype=np.uint64)
+        h, self._hashes = int(self._hashes[-1]), self._hashes[:-1]
+        return h
+
     def add(self, key, deadline: float) -> None:
         self._deadline[key] = deadline
-        self._table.add(key, self._rng.getrandbits(64))
+        self._table.add(key, self._hash())
 
     def __len__(self):
         return len(self._deadline)
@@ -146,59 +160,64 @@ def _with_backlog(frame: pd.DataFrame, deadlines: np.ndarray, t0: float) -> pd.D
     return frame
 
 
+def _expiry(r, clock, *, offsets, order, persistent_keys, spread, previous=None):
+    """The experiment's body, the same on ``model://`` (virtual clock) and a real server."""
+    value = b"x" * 10
+
+    def fill(names, **kwargs):
+        pipe = r.pipeline(transaction=False)
+        for j, name in enumerate(names):
+            pipe.set(name, value, **({k: f(j) for k, f in kwargs.items()}))
+            if j % 5000 == 4999:
+                pipe.execute()
+        pipe.execute()
+
+    timed = max(persistent_keys, 2000)     # at least 2,000 writes to time them
+    tic = clock.now()
+    fill([f"p:{i:08d}" for i in range(timed)])
+    per_key = (clock.now() - tic) / timed
+    if persistent_keys < timed:
+        r.delete(*[f"p:{i:08d}" for i in range(persistent_keys, timed)])
+    # the TTL keys must all be written before the first deadline: allow three times the write
+    # time just measured (a busy machine writes slower), plus 0.5 s (on the virtual clock
+    # writing takes no time: 0.5 s)
+    t0 = clock.now() + 0.5 + 3 * per_key * len(order)
+    fill([f"t:{i:08d}" for i in order],
+         pxat=lambda j: int((t0 + offsets[order[j]]) * 1000))
+    if clock.now() > t0 - 0.2:
+        raise RuntimeError("writing the keys took longer than planned; the first deadlines "
+                           "passed before measuring began")
+    clock.sleep(max(0.0, t0 - 0.2 - clock.now()))
+    rows = []
+    while clock.now() < t0 + spread + 1.0:
+        now = clock.now()
+        rows.append((round(now - t0, 6), r.dbsize() - persistent_keys))
+        clock.sleep(0.02)
+    return pd.DataFrame(rows, columns=["time", "ttl_keys_present"])
+
+
 def expiry_experiment(*, ttl_keys: int = 100_000, persistent_keys: int = 200_000,
-                      spread: float = 1.0, real: bool = False, seed: int = 0) -> pd.DataFrame:
+                      spread: float = 1.0, source: str = "model", seed: int = 0) -> pd.DataFrame:
     """``ttl_keys`` keys whose deadlines fall evenly over ``spread`` seconds, beside
     ``persistent_keys`` keys without a TTL; nobody reads them. Every 20 ms: how many TTL keys
-    are still in memory, and how many of those have already expired.
+    are still in memory (``DBSIZE``), and how many of those have already expired.
 
-    ``real=True`` runs it on a private redis-server (``DBSIZE`` polled; a few seconds),
-    otherwise on :class:`ActiveExpiry`. Time 0 is the first deadline.
+    ``source``: ``"model"`` (``model://`` on a virtual clock), ``"real"`` (a private
+    redis-server, in real time: a few seconds) or ``"both"``. Time 0 is the first deadline.
+
+    Returns
+    -------
+    DataFrame
+        One row per source and poll: ``source``, ``time``, ``ttl_keys_present``,
+        ``expired_present``, ``expired_share``.
     """
+    from .eviction import run_on
+
     ttl_keys = v.positive_int("ttl_keys", ttl_keys)
     persistent_keys = v.nonnegative_int("persistent_keys", persistent_keys)
     spread = v.positive_real("spread", spread)
     offsets = np.arange(ttl_keys) * spread / ttl_keys
-    order = np.random.default_rng(seed).permutation(ttl_keys)
-    if not real:
-        model = ActiveExpiry(seed=seed)
-        for i in order:
-            model.add(f"t:{i:08d}", float(offsets[i]))
-        frame = model.run(-0.2, spread + 1.0)
-        return _with_backlog(frame, offsets, 0.0).assign(source="model")
-    import redis as redis_py
-
-    from .live.server import PrivateRedis
-    with PrivateRedis() as server:
-        # a plain client: an owned private server, and no per-command log to slow the writes
-        r = redis_py.Redis.from_url(server.url)
-        pipe = r.pipeline(transaction=False)
-        tic = time.perf_counter()
-        for i in range(max(persistent_keys, 5000)):    # at least 5,000 to time the writes
-            pipe.set(f"p:{i:08d}", "x" * 10)
-            if i % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
-        per_key = (time.perf_counter() - tic) / max(persistent_keys, 5000)
-        if persistent_keys < 5000:
-            r.delete(*[f"p:{i:08d}" for i in range(persistent_keys, 5000)])
-        # the TTL keys must all be written before the first deadline: allow three times the
-        # write time just measured on this machine (a busy machine writes slower), plus 0.5 s
-        lead = 0.5 + 3 * per_key * ttl_keys
-        t0 = time.time() + lead
-        for j, i in enumerate(order):
-            pipe.set(f"t:{i:08d}", "x" * 10, pxat=int((t0 + offsets[i]) * 1000))
-            if j % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
-        if time.time() > t0 - 0.2:
-            raise RuntimeError("writing the keys took longer than planned; the first "
-                               "deadlines passed before measuring began")
-        rows = []
-        while time.time() < t0 + spread + 1.0:
-            now = time.time()
-            if now >= t0 - 0.2:
-                rows.append((now - t0, r.dbsize() - persistent_keys))
-            time.sleep(0.02)
-    frame = pd.DataFrame(rows, columns=["time", "ttl_keys_present"])
-    return _with_backlog(frame, offsets, 0.0).assign(source="real server")
+    order = generator(seed, "keys").permutation(ttl_keys)
+    table = run_on(source, _expiry, seed=seed, offsets=offsets, order=order,
+                   persistent_keys=persistent_keys, spread=spread)
+    return _with_backlog(table, offsets, 0.0)

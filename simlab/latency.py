@@ -315,3 +315,18 @@ def preset(name: str) -> Preset:
     measurement it comes from."""
     v.choice("name", name, tuple(PRESETS))
     return PRESETS[name]
+
+
+def fanout_latency(model, lookups: int, pages: int = 100_000, *, parallel: bool = True,
+                   seed: int | None = None) -> np.ndarray:
+    """Latency (s) of pages that each need ``lookups`` independent lookups drawn from ``model``.
+
+    In parallel the page waits for the slowest lookup; in sequence it waits for their sum.
+    ``seed`` is the run's seed (the draws come from its ``"lookups"`` stream) or a Generator.
+    """
+    from ._random import generator
+    lookups = v.positive_int("lookups", lookups)
+    pages = v.positive_int("pages", pages)
+    draws = model.sample(lookups * pages, generator(seed, "lookups"))
+    draws = draws.reshape(pages, lookups)
+    return draws.max(axis=1) if parallel else draws.sum(axis=1)

@@ -35,7 +35,7 @@ import numpy as np
 
 from . import _validate as v
 from . import redis_memory as mem
-from ._random import resolve_seed, stream
+from ._random import generator
 
 REDIS_POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                   "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
@@ -67,15 +67,13 @@ class SplitMix64:
     Parameters
     ----------
     seed : int, numpy.random.Generator or None
-        An int seeds the stream ``"policy"`` of :func:`simlab._random.stream` (one stream per
-        component); a Generator gives the 64-bit starting state; None draws fresh entropy.
+        The 64-bit starting state is one draw of :func:`simlab._random.generator`: an int
+        seeds the run's stream ``"policy"`` (one stream per component), a Generator is drawn
+        from as it is, None draws fresh entropy.
     """
 
     def __init__(self, seed=None):
-        if isinstance(seed, np.random.Generator):
-            self.state = int(seed.integers(0, 1 << 64, dtype=np.uint64))
-        else:
-            self.state = initial_state(resolve_seed(seed))
+        self.state = int(generator(seed, "policy").integers(0, 1 << 64, dtype=np.uint64))
 
     def next64(self) -> int:
         """The next 64-bit draw."""
@@ -97,12 +95,7 @@ class SplitMix64:
         return self.next64() % n
 
 
-def initial_state(seed: int) -> int:
-    """splitmix64's starting state for a run seeded with ``seed`` (its ``"policy"`` stream)."""
-    return int(stream(seed, "policy").integers(0, 1 << 64, dtype=np.uint64))
-
-
-class _HashTable:
+class HashTable:
     """Buckets of one Redis dict, for sampling as ``dictGetSomeKeys`` does."""
 
     def __init__(self):
@@ -119,11 +112,19 @@ class _HashTable:
             for key, h in chain:
                 self.buckets[h & mask].insert(0, (key, h))
 
-    def add(self, key, h):
-        if self.count >= self.size:       # _dictExpandIfNeeded: grow when full
+    def add(self, key, h, headroom=None):
+        """Add ``key`` (hash ``h``); ``headroom``: bytes left below maxmemory (None: no limit)."""
+        if self.count >= self.size and self.may_grow(headroom):   # _dictExpandIfNeeded
             self._resize(mem.table_size(self.count + 1))
         self.buckets[h & (self.size - 1)].insert(0, (key, h))
         self.count += 1
+
+    def may_grow(self, headroom) -> bool:
+        """``dictExpandAllowed``: a full table doubles unless the new table would take memory
+        above maxmemory while it holds at most 1.618 keys a bucket."""
+        if self.size == 0 or headroom is None or self.count / self.size > mem.MAX_LOAD_FACTOR:
+            return True
+        return mem.BUCKET * mem.table_size(self.count + 1) <= headroom
 
     def remove(self, key, h):
         self.buckets[h & (self.size - 1)].remove((key, h))
@@ -185,10 +186,7 @@ class RedisCache:
         self.policy = v.choice("policy", policy, REDIS_POLICIES)
         self.maxmemory = None if maxmemory is None else v.nonnegative_int("maxmemory",
                                                                           maxmemory)
-        self.samples = v.positive_int("samples", samples)
-        if self.samples > 64:
-            raise ValueError(f"samples must be between 1 and 64 (maxmemory-samples), "
-                             f"got {samples!r}")
+        self.samples = v.samples("samples", samples)
         self.lfu_log_factor = v.nonnegative_real("lfu_log_factor", lfu_log_factor)
         self.lfu_decay_time = v.nonnegative_real("lfu_decay_time", lfu_decay_time)
         self._rng = rng if isinstance(rng, SplitMix64) else SplitMix64(rng)
@@ -202,27 +200,24 @@ class RedisCache:
         self._vol_pos: dict = {}
         self._pool: list = []         # [(score, key)], ascending, at most 16
         self._entry_bytes = 0
-        self._main = _HashTable()     # the keyspace
-        self._expires = _HashTable()  # keys with a TTL
+        self._main = HashTable()     # the keyspace
+        self._expires = HashTable()  # keys with a TTL
         self._hash: dict = {}         # key -> its hash, stable for the key's name
         self.evictions = 0
         self.expired = 0
         self.oom_errors = 0
-        self.max_used = 0
         self._pre_command_oom = False  # what the last command's eviction left (server.c)
 
     # --- memory ---------------------------------------------------------------------
+
+    def _headroom(self):
+        """Bytes left below maxmemory (None: no limit), as a dict about to grow sees them."""
+        return None if self.maxmemory is None else self.maxmemory - self.used_memory
 
     @property
     def used_memory(self) -> int:
         """Modelled bytes of the data set (entries plus hash-table buckets)."""
         return self._entry_bytes + mem.BUCKET * (self._main.size + self._expires.size)
-
-    def used_memory_of(self, key, size: int, ttl: bool = False) -> int:
-        """Bytes a key of this name with a ``size``-byte value takes (buckets aside)."""
-        shared_ok = not (self.policy.endswith("-lru") or self.lfu)
-        return int(mem.entry_bytes(len(str(key)), size, has_ttl=ttl,
-                                   shared_integers=shared_ok))
 
     # --- per-key access data ----------------------------------------------------------
 
@@ -399,11 +394,10 @@ class RedisCache:
         if h is None:
             h = self._hash[key] = self._rng.getrandbits(64)
         self._add(self._all, self._all_pos, key)
-        self._main.add(key, h)
+        self._main.add(key, h, self._headroom())
         if expire_at is not None:
             self._add(self._vol, self._vol_pos, key)
-            self._expires.add(key, h)
-        self.max_used = max(self.max_used, self.used_memory)
+            self._expires.add(key, h, self._headroom())
         return True
 
     def delete(self, key, now: float = 0.0) -> bool:

@@ -21,14 +21,15 @@ import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .analysis import che_characteristic_time
+from .theory import che_characteristic_time
 from .workloads import zipf_probabilities
 
 N_SLOTS = 16384
 MAX_SHARDS = N_SLOTS
 
 __all__ = ["N_SLOTS", "crc16", "hash_tag", "key_slot", "key_slots", "slot_owners",
-           "key_names", "keys_in_slots", "shard_load", "shard_table", "near_cache_model"]
+           "tagged_keys", "key_names", "keys_in_slots", "shard_load", "shard_table",
+           "near_cache_model"]
 
 
 def _key_bytes(key, name: str = "key") -> bytes:
@@ -111,14 +112,60 @@ def slot_owners(n_shards: int) -> np.ndarray:
     return _owners(n_shards)
 
 
-def key_names(n_keys: int, keys_per_tag: int = 1, prefix: str = "item") -> list[str]:
-    """``n_keys`` key names; with ``keys_per_tag`` > 1, every run of that many keys shares a
-    hash tag (``item:{17}:3``), so each run lands in one slot, as a user's keys would."""
+_GOLDEN = (5 ** 0.5 - 1) / 2
+
+
+def _resolve_tags(hash_tags, keys_per_tag) -> tuple[float, int | None]:
+    """``(share, keys_per_tag)`` with the defaults filled in (see :func:`key_names`)."""
+    if keys_per_tag is not None:
+        keys_per_tag = v.positive_int("keys_per_tag", keys_per_tag)
+    if hash_tags is None:
+        hash_tags = 1.0 if keys_per_tag is not None and keys_per_tag > 1 else 0.0
+    return v.fraction("hash_tags", hash_tags), keys_per_tag
+
+
+def tagged_keys(n_keys: int, hash_tags: float) -> np.ndarray:
+    """Which of keys ``0 .. n_keys - 1`` carry a hash tag when a share ``hash_tags`` of them
+    do: key ``i`` does when the fractional part of ``i * 0.618...`` (the golden ratio's) is
+    below the share, which spreads the tagged keys evenly over the popularity ranks, hot and
+    cold alike, with no randomness (so the exact expected load needs no seed)."""
     n_keys = v.positive_int("n_keys", n_keys)
-    keys_per_tag = v.positive_int("keys_per_tag", keys_per_tag)
-    if keys_per_tag == 1:
-        return [f"{prefix}:{i}" for i in range(n_keys)]
-    return [f"{prefix}:{{{i // keys_per_tag}}}:{i}" for i in range(n_keys)]
+    share = v.fraction("hash_tags", hash_tags)
+    if share >= 1.0:
+        return np.ones(n_keys, dtype=bool)
+    return np.modf(np.arange(n_keys) * _GOLDEN)[0] < share
+
+
+def key_names(n_keys: int, keys_per_tag: int | None = None, prefix: str = "item", *,
+              hash_tags: float | None = None) -> list[str]:
+    """``n_keys`` key names, ``item:i`` for key ``i``, some with a hash tag (``item:{17}:i``).
+
+    Parameters
+    ----------
+    keys_per_tag : int, optional
+        How many tagged keys share each tag (in order: the first ``keys_per_tag`` tagged keys
+        get ``{0}``, the next ``{1}``, ...), as one user's keys would. Default: all tagged
+        keys share one tag, so they all land in one slot, on one shard.
+    hash_tags : float, optional
+        Share of the keys (0 to 1) that carry a tag, chosen by :func:`tagged_keys`. Default:
+        every key when ``keys_per_tag`` > 1 is given, else none.
+
+    Raises
+    ------
+    ValueError
+        If ``hash_tags`` is not between 0 and 1, or ``n_keys`` or ``keys_per_tag`` is not a
+        positive integer.
+    """
+    n_keys = v.positive_int("n_keys", n_keys)
+    share, keys_per_tag = _resolve_tags(hash_tags, keys_per_tag)
+    tagged = tagged_keys(n_keys, share)
+    tag = np.cumsum(tagged) - 1
+    if keys_per_tag is not None:
+        tag //= keys_per_tag
+    else:
+        tag[:] = 0
+    return [f"{prefix}:{{{tag[i]}}}:{i}" if tagged[i] else f"{prefix}:{i}"
+            for i in range(n_keys)]
 
 
 def keys_in_slots(slots, per_slot: int, prefix: str = "item") -> list[str]:
@@ -139,8 +186,8 @@ def keys_in_slots(slots, per_slot: int, prefix: str = "item") -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _slots_of(n_keys: int, keys_per_tag: int, prefix: str) -> np.ndarray:
-    slots = key_slots(key_names(n_keys, keys_per_tag, prefix))
+def _slots_of(n_keys: int, keys_per_tag: int | None, share: float, prefix: str) -> np.ndarray:
+    slots = key_slots(key_names(n_keys, keys_per_tag, prefix, hash_tags=share))
     slots.setflags(write=False)
     return slots
 
@@ -164,8 +211,9 @@ def _near_hits(p: np.ndarray, near_cache: int) -> np.ndarray:
 
 
 def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
-               keys_per_tag: int = 1, near_cache: int = 0, n_requests: int | None = None,
-               seed=None, owners=None) -> pd.DataFrame:
+               keys_per_tag: int | None = None, hash_tags: float | None = None,
+               near_cache: int = 0, n_requests: int | None = None, seed=None,
+               owners=None) -> pd.DataFrame:
     """Keys and load on each of ``n_shards`` masters for a Zipf workload.
 
     Parameters
@@ -174,8 +222,10 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
         Masters, 1 to 16,384; slots split as ``redis-cli --cluster create`` splits them.
     n_keys, alpha : int, float
         Key ``item:i`` has popularity proportional to ``(i + 1) ** -alpha`` (0: uniform).
-    keys_per_tag : int
-        Keys that share one hash tag (1: no tags).
+    keys_per_tag, hash_tags : int, float, optional
+        Hash tags, as in :func:`key_names`: a share ``hash_tags`` of the keys carries a tag,
+        ``keys_per_tag`` of them per tag (default: all of them under one tag, so on one
+        shard). By default no key has a tag, or every key when ``keys_per_tag`` > 1.
     near_cache : int
         Keys each client keeps in an LRU near cache (0: none); requests it answers never reach
         a shard (Che's approximation gives each key's near hit probability).
@@ -201,7 +251,8 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
     near_cache = v.nonnegative_int("near_cache", near_cache)
     n_keys = v.positive_int("n_keys", n_keys)
     p, near = _zipf_near(n_keys, alpha, near_cache)
-    shard = owners[_slots_of(n_keys, v.positive_int("keys_per_tag", keys_per_tag), "item")]
+    share, keys_per_tag = _resolve_tags(hash_tags, keys_per_tag)
+    shard = owners[_slots_of(n_keys, keys_per_tag, share, "item")]
     reaching = p * (1.0 - near)
     if n_requests is not None:
         n_requests = v.positive_int("n_requests", n_requests)
@@ -213,7 +264,8 @@ def shard_load(n_shards: int, *, n_keys: int = 100_000, alpha: float = 1.0,
         "load": np.bincount(shard, weights=reaching, minlength=n_shards),
         "slots": np.bincount(owners, minlength=n_shards)})
     table.index.name = "shard"
-    table.attrs.update(n_keys=int(n_keys), alpha=alpha, keys_per_tag=int(keys_per_tag),
+    table.attrs.update(n_keys=int(n_keys), alpha=alpha, keys_per_tag=keys_per_tag,
+                       hash_tags=share,
                        near_cache=near_cache, n_requests=n_requests, seed=seed)
     return table
 
@@ -243,7 +295,7 @@ def near_cache_model(n_keys: int, alpha: float, near_size: int, *,
     Parameters
     ----------
     n_keys, alpha : int, float
-        The popularity (see :func:`simlab.zipf_probabilities`).
+        The popularity (see :func:`simlab.workloads.zipf_probabilities`).
     near_size : int
         Keys in the client's near cache (0: no near tier).
     whiteboard_size : int, optional

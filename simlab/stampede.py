@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import _validate as v
 from ._random import resolve_seed, stream
-from .analysis import stale_share_fixed_ttl
+from .theory import stale_share_fixed_ttl
 
 STRATEGIES = ("none", "lock", "xfetch", "swr")
 EULER_GAMMA = 0.5772156649015329
@@ -45,7 +45,7 @@ def ttl_only_staleness(read_rate: float, update_rate: float, ttl: float) -> dict
     the key as a Poisson stream of ``update_rate`` per second. A cycle is one miss and about
     ``l T`` hits, so the hit ratio is ``l T / (1 + l T)``; a hit at age ``a`` is stale when an
     update came since the fill (probability ``1 - exp(-mu a)``), and hits fall uniformly over
-    the TTL (:func:`simlab.stale_share_fixed_ttl`).
+    the TTL (:func:`simlab.theory.stale_share_fixed_ttl`).
 
     Returns
     -------

@@ -13,7 +13,7 @@ import time
 
 def warm_up() -> float:
     """Compile (or load from the cache) every kernel; return the seconds it took."""
-    from . import analysis, engine, workloads
+    from . import curves, engine, workloads
     from .caches import POLICIES
     from .redis_cache import REDIS_POLICIES
 
@@ -26,12 +26,12 @@ def warm_up() -> float:
             engine.simulate(w, policy=policy, cache_size=50, seed=1)
             engine.simulate(w, policy=policy, cache_size=50, filing_room=0.0, seed=1)
         for policy in REDIS_POLICIES:
-            engine.simulate_redis(w, policy=policy, maxmemory=20_000, seed=1)
+            engine.simulate(w, policy=policy, maxmemory=20_000, seed=1)
     engine.simulate(timed, policy="lru", cache_size=50, ttl_mode="sliding", seed=1)
     for policy in POLICIES:
         engine.hit_counts(plain, [10, 50], policy=policy, seed=1)
-    analysis.lru_curve(plain)
-    analysis.lru_curve(plain, [10, 50])
+    curves.lru_curve(plain)
+    curves.lru_curve(plain, [10, 50])
     return time.perf_counter() - tic
 
 

@@ -5,6 +5,8 @@ where none exists (CI installs one).
 """
 import os
 import secrets
+import shutil
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -36,6 +38,27 @@ def redis_client(request, monkeypatch):
         client = live_client.connect(server.url)
     yield client
     live_client.cleanup(client)
+
+
+@pytest.fixture
+def no_redis_server(tmp_path, monkeypatch):
+    """PATH without any redis-server: each folder that has one is replaced by a shadow folder
+    of symlinks to everything else in it (every other tool stays reachable). Returns the
+    PATH."""
+    for attempt in range(10):
+        binary = shutil.which("redis-server")
+        if not binary:
+            return os.environ["PATH"]
+        folder = Path(binary).parent
+        shadow = tmp_path / f"bin-without-redis-server-{attempt}"
+        shadow.mkdir()
+        for entry in folder.iterdir():
+            if entry.name != "redis-server":
+                (shadow / entry.name).symlink_to(entry)
+        monkeypatch.setenv("PATH", os.pathsep.join(
+            str(shadow) if os.path.realpath(d) == os.path.realpath(folder) else d
+            for d in os.environ["PATH"].split(os.pathsep)))
+    raise AssertionError(f"redis-server still on the PATH: {shutil.which('redis-server')}")
 
 
 @pytest.fixture(scope="session")

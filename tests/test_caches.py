@@ -8,7 +8,7 @@ from simlab import _kernels as K
 
 
 def test_lru_evicts_least_recently_used():
-    c = simlab.LRUCache(2)
+    c = simlab.caches.LRUCache(2)
     c.put("a"); c.put("b")
     assert c.get("a")
     c.put("c")
@@ -17,7 +17,7 @@ def test_lru_evicts_least_recently_used():
 
 
 def test_fifo_ignores_hits():
-    c = simlab.FIFOCache(2)
+    c = simlab.caches.FIFOCache(2)
     c.put("a"); c.put("b")
     assert c.get("a")
     c.put("c")
@@ -25,7 +25,7 @@ def test_fifo_ignores_hits():
 
 
 def test_lfu_evicts_least_frequent_then_least_recent():
-    c = simlab.LFUCache(3)
+    c = simlab.caches.LFUCache(3)
     for k in "abc":
         c.put(k)
     c.get("a"); c.get("a"); c.get("c")
@@ -36,7 +36,7 @@ def test_lfu_evicts_least_frequent_then_least_recent():
 
 
 def test_ttl_is_lazy_and_strict():
-    c = simlab.LRUCache(10)
+    c = simlab.caches.LRUCache(10)
     c.put("otp", now=0.0, ttl=300)
     assert c.get("otp", now=300.0)          # at the deadline: still there (Redis: now > expire)
     assert not c.get("otp", now=300.001)
@@ -47,16 +47,36 @@ def test_random_cache_uses_given_draws():
     class Draws:
         def random(self):
             return 0.0
-    c = simlab.RandomCache(2, rng=Draws())
+    c = simlab.caches.RandomCache(2, rng=Draws())
     c.put("a"); c.put("b"); c.put("c")
     assert "a" not in c
 
 
+def test_random_cache_seeded_through_the_policy_stream():
+    """An int is a run's seed: the victims come from its ``"policy"`` stream (SPEC 7), the
+    same for the same seed, and the same as handing that stream over."""
+    from simlab._random import stream
+
+    def victims(rng):
+        c = simlab.caches.RandomCache(8, rng=rng)
+        gone = []
+        for k in range(200):
+            before = set(c._pos)
+            c.put(k)
+            gone += sorted(before - set(c._pos))
+        return gone
+
+    assert victims(5) == victims(5) == victims(stream(5, "policy"))
+    assert victims(5) != victims(6)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        simlab.caches.RandomCache(2, rng=-1)
+
+
 def test_make_cache_rejects_unknown_policy():
     with pytest.raises(ValueError, match="policy must be one of lru, lfu, fifo, random, perfect-lfu; got .mru."):
-        simlab.make_cache("mru", 10)
+        simlab.caches.make_cache("mru", 10)
     with pytest.raises(ValueError, match="capacity must be a positive integer, got 0"):
-        simlab.make_cache("lru", 0)
+        simlab.caches.make_cache("lru", 0)
 
 
 ops = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 15), st.floats(0, 3)), max_size=300)
@@ -73,7 +93,7 @@ def test_compiled_cache_equals_reference(script, capacity, policy):
         def random(self):
             return next(it)
 
-    ref = simlab.make_cache(policy, capacity, rng=Draws())
+    ref = simlab.caches.make_cache(policy, capacity, rng=Draws())
     st, expire = K.new_state(K.POLICY_CODES[policy], capacity, 16, len(script) + 2)
     now = 0.0
     for action, k, dt in script:

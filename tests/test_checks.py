@@ -17,7 +17,7 @@ import redis
 import simlab
 from simlab import checks, queueing, ratelimit
 from simlab import redis_memory as mem
-from simlab.analysis import stale_share_fixed_ttl
+from simlab.theory import stale_share_fixed_ttl
 from simlab.checks._race import RaceLab, describe_race, read_then_write
 
 REPEAT = 25  # runs of every atomicity check, wrong and right: the verdict must never change
@@ -275,7 +275,7 @@ def test_cache_aside(capsys, monkeypatch):
 @pytest.fixture(scope="module")
 def curve():
     w = simlab.zipf(20_000, 1.0, 100_000, seed=4)
-    return simlab.lru_curve(w, sizes=simlab.log_sizes(20_000, 60))
+    return simlab.lru_curve(w, sizes=simlab.curves.log_sizes(20_000, 60))
 
 
 def test_smallest_size(capsys, monkeypatch, curve):
@@ -291,7 +291,7 @@ def test_smallest_size(capsys, monkeypatch, curve):
 
 
 def test_alpha_prediction(capsys, monkeypatch):
-    low, high = (simlab.hit_counts(simlab.zipf(5000, a, 30_000, seed=7), [200])[0] / 30_000
+    low, high = (simlab.engine.hit_counts(simlab.zipf(5000, a, 30_000, seed=7), [200])[0] / 30_000
                  for a in (0.8, 1.2))
     assert high > low
     fails(capsys, monkeypatch, checks.check_alpha_prediction, "down", low, high, expected="up")
@@ -505,7 +505,8 @@ def test_keys_that_fit(capsys, monkeypatch):
 @pytest.fixture(scope="module")
 def scan_results():
     from simlab import eviction
-    return eviction.scan_experiment(requests=9000, every=3000, length=2000)
+    table = eviction.scan_experiment(requests=9000, every=3000, length=2000)
+    return dict(zip(table["policy"], table["hit_ratio"]))
 
 
 def test_scan_policy(capsys, monkeypatch, scan_results):

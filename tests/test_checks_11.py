@@ -22,7 +22,7 @@ def test_same_slot(capsys):
 
 
 def test_hot_shard_ratio(capsys):
-    want = simlab.zipf_probabilities(100_000, 1.0)[0] * 100
+    want = simlab.workloads.zipf_probabilities(100_000, 1.0)[0] * 100
     assert checks.check_hot_shard_ratio(want, 100, 100_000, 1.0)
     capsys.readouterr()
     for wrong in (want / 100, 0.01, 1.0, want * 3, "x"):

@@ -84,7 +84,7 @@ def test_mrc_json():
     data = json.loads(out.stdout)
     assert data["sizes"] == [10, 100, 1000]
     w = simlab.zipf(2000, 1.0, 30000, seed=3)
-    assert data["hits"] == simlab.hit_counts(w, [10, 100, 1000]).tolist()
+    assert data["hits"] == simlab.engine.hit_counts(w, [10, 100, 1000]).tolist()
     assert "elapsed_s" in data
 
 
@@ -136,11 +136,33 @@ def test_startup_reported_apart_from_elapsed():
         assert data["startup_s"] > 0 and data["elapsed_s"] > 0, args
 
 
+def test_simulate_loads_its_kernel_without_numbas_scipy_check():
+    """Numba's one-time BLAS check (an import of scipy.linalg, a tenth of the command) is
+    skipped while the kernel loads, and nothing of the trick is left behind: SciPy's BLAS
+    imports afterwards, and Numba's linear algebra still compiles in the same process."""
+    code = ("import sys, json\n"
+            "from simlab.cli import main\n"
+            "main(['simulate', '--keys', '100', '--requests', '1000', '--cache-size', '10', "
+            "'--seed', '1', '--json'])\n"
+            "skipped = 'scipy.linalg' not in sys.modules\n"
+            "left = 'scipy.linalg.cython_blas' in sys.modules\n"
+            "import numpy as np, numba\n"
+            "import scipy.linalg.cython_blas\n"
+            "norm = numba.njit(lambda a: np.linalg.norm(a))(np.ones(4))\n"
+            "print(json.dumps([skipped, left, float(norm)]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    first = json.loads(out.stdout.splitlines()[0])
+    assert first["requests"] == 1000
+    assert json.loads(out.stdout.splitlines()[-1]) == [True, False, 2.0]
+
+
 @pytest.mark.parametrize("command, engine, name", [
     (["simulate", "--cache-size", "50"], "simlab.engine", "simulate"),
     (["simulate", "--policy", "allkeys-lru", "--maxmemory", "20000"], "simlab.engine",
-     "simulate_redis"),
-    (["mrc", "--sizes", "10,50"], "simlab.analysis", "lru_curve"),
+     "simulate"),
+    (["mrc", "--sizes", "10,50"], "simlab.curves", "lru_curve"),
 ])
 def test_elapsed_excludes_the_one_time_kernel_load(monkeypatch, capsys, command, engine, name):
     """A first call that takes 2 s (as loading compiled kernels does) lands in startup_s; the
@@ -179,7 +201,7 @@ def test_integer_trace_reads_as_the_same_text_keys(tmp_path):
     plain.write_text("\n".join(map(str, numbers)) + "\n")
     assert _integer_lines(plain) is not None
     fast = simlab.read_trace(plain)
-    text = simlab.from_keys([str(x) for x in numbers])
+    text = simlab.workloads.from_keys([str(x) for x in numbers])
     assert fast.keys.tolist() == text.keys.tolist()
     assert list(fast.key_names) == list(text.key_names)
     assert all(type(name) is str for name in fast.key_names)

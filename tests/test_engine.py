@@ -28,7 +28,7 @@ def test_equal_to_libcachesim_on_synthetic_traces(policy, alpha, size, tmp_path)
     expected = libcachesim_hits(w.keys, policy, size, tmp_path)
     df = simlab.simulate(w, policy=policy, cache_size=size, filing_room=0.0, seed=1)
     assert int((df["outcome"] == "hit").sum()) == expected
-    assert simlab.hit_counts(w, [size], policy=policy)[0] == expected
+    assert simlab.engine.hit_counts(w, [size], policy=policy)[0] == expected
 
 
 @pytest.mark.parametrize("policy", ["lru", "fifo"])
@@ -52,6 +52,9 @@ def test_table_shape_and_attrs():
     assert df.attrs["seed"] == 9 and df.attrs["policy"] == "lru"
     assert df.attrs["workload"]["seed"] == 1
     assert set(df["outcome"].cat.categories) == {"hit", "miss", "write"}
+    assert set(df.attrs) == set(simlab.results.ATTRS)          # every table, every attr
+    assert df.attrs["model"] == "textbook" and df.attrs["engine"] == "fast"
+    assert df.attrs["source"] == "simulation" and df.attrs["clock"] == "back-to-back"
 
 
 def test_same_seed_same_result_bit_for_bit():
@@ -71,7 +74,7 @@ def test_same_seed_same_result_bit_for_bit():
 def test_fast_engine_equals_reference(seed, policy, size, rate, read_fraction, ttl, ttl_mode):
     w = simlab.zipf(200, 0.9, 1500, rate=rate, read_fraction=read_fraction, ttl=ttl, seed=seed)
     fast = simlab.simulate(w, policy=policy, cache_size=size, ttl_mode=ttl_mode, seed=seed)
-    ref = simlab.simulate_reference(w, policy=policy, cache_size=size, ttl_mode=ttl_mode,
+    ref = simlab.engine.simulate_reference(w, policy=policy, cache_size=size, ttl_mode=ttl_mode,
                                     seed=seed)
     for col in CLOUDPHYSICS_LIKE_COLUMNS:
         assert fast[col].equals(ref[col]), col
@@ -81,7 +84,7 @@ def test_fast_engine_equals_reference(seed, policy, size, rate, read_fraction, t
 
 def test_key_cached_only_when_its_read_completes():
     # Two reads of the same key 1 ms apart; the filing room takes 10 ms: both miss.
-    w = simlab.from_keys(["u1", "u1", "u1"], times=[0.0, 0.001, 0.050])
+    w = simlab.workloads.from_keys(["u1", "u1", "u1"], times=[0.0, 0.001, 0.050])
     df = simlab.simulate(w, cache_size=10, whiteboard=0.0, filing_room=0.010, seed=0)
     assert list(df["outcome"]) == ["miss", "miss", "hit"]
     assert list(df["inflight"]) == [False, True, False]
@@ -97,7 +100,7 @@ def test_sequential_requests_never_overlap():
 
 
 def test_latency_composition():
-    w = simlab.from_keys(["a", "a"])
+    w = simlab.workloads.from_keys(["a", "a"])
     df = simlab.simulate(w, cache_size=1, whiteboard=0.001, filing_room=0.01, seed=0)
     miss, hit = df.iloc[0], df.iloc[1]
     assert miss["latency"] == pytest.approx(0.012)          # GET + SELECT + SET
@@ -107,7 +110,7 @@ def test_latency_composition():
 
 def test_writes_delete_the_cached_key():
     path_rows = ["a", "a", "a"]
-    w = simlab.from_keys(path_rows)
+    w = simlab.workloads.from_keys(path_rows)
     w = w.__class__(keys=w.keys, ops=np.array([0, 1, 0], dtype=np.int8), times=None,
                     sizes=w.sizes, ttls=w.ttls, key_names=w.key_names, params=w.params)
     df = simlab.simulate(w, cache_size=4, filing_room=0.0, whiteboard=0.0, seed=0)
@@ -115,7 +118,7 @@ def test_writes_delete_the_cached_key():
 
 
 def test_ttl_expiry_on_the_virtual_clock():
-    w = simlab.from_keys(["k"] * 3, times=[0.0, 0.5, 2.0])
+    w = simlab.workloads.from_keys(["k"] * 3, times=[0.0, 0.5, 2.0])
     w = w.__class__(keys=w.keys, ops=w.ops, times=w.times, sizes=w.sizes,
                     ttls=np.full(3, 1.0), key_names=w.key_names, params=w.params)
     df = simlab.simulate(w, cache_size=4, filing_room=0.0, whiteboard=0.0, seed=0)
@@ -172,15 +175,15 @@ def _microsecond_rereferences():
     """Each key asked for twice, 1 us apart: a window of any length makes the second miss."""
     keys = np.repeat(np.arange(500) % 60, 2).astype(str)
     times = np.repeat(np.arange(500) * 0.01, 2) + np.tile([0.0, 1e-6], 500)
-    return simlab.from_keys(keys, times=times)
+    return simlab.workloads.from_keys(keys, times=times)
 
 
 def test_db_latency_zero_fills_at_once_even_with_times():
     w = _microsecond_rereferences()
-    sequential = simlab.from_keys(w.key_names[w.keys])
+    sequential = simlab.workloads.from_keys(w.key_names[w.keys])
     want = int((simlab.simulate(sequential, cache_size=40, filing_room=0.0,
                                 seed=1)["outcome"] == "hit").sum())
-    for engine in (simlab.simulate, simlab.simulate_reference):
+    for engine in (simlab.simulate, simlab.engine.simulate_reference):
         df = engine(w, cache_size=40, filing_room=0.0, seed=1)   # whiteboard: loopback preset
         assert df.attrs["atomic"] is True and df.attrs["inflight_misses"] == 0
         assert int((df["outcome"] == "hit").sum()) == want
@@ -192,7 +195,7 @@ def test_db_latency_zero_fills_at_once_even_with_times():
 def test_atomic_requests_fast_engine_equals_reference(policy):
     w = simlab.zipf(300, 0.9, 5000, rate=20_000.0, read_fraction=0.9, ttl=0.05, seed=5)
     kwargs = dict(policy=policy, cache_size=40, filing_room=0.002, atomic=True, seed=2)
-    fast, ref = simlab.simulate(w, **kwargs), simlab.simulate_reference(w, **kwargs)
+    fast, ref = simlab.simulate(w, **kwargs), simlab.engine.simulate_reference(w, **kwargs)
     assert fast["outcome"].equals(ref["outcome"]) and fast["expired"].equals(ref["expired"])
     assert fast.attrs["inflight_misses"] == 0 and fast.attrs["atomic"] is True
     assert np.allclose(fast["latency"], ref["latency"])

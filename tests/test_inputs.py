@@ -101,7 +101,7 @@ def test_a_cache_larger_than_the_key_space_is_legal_and_holds_every_key():
     assert big["hits"] == exact["hits"] and big["evictions"] == 0
     assert big["cache_size"] == 99999999999999999999
     w = simlab.zipf(1000, 1.0, 2000, seed=1)
-    assert simlab.hit_counts(w, [10 ** 30])[0] == simlab.hit_counts(w, [1000])[0]
+    assert simlab.engine.hit_counts(w, [10 ** 30])[0] == simlab.engine.hit_counts(w, [1000])[0]
     mrc = answered("mrc", *SMALL, "--sizes", "10,99999999999999999999", "--json")
     assert mrc["sizes"] == [10, 99999999999999999999]
     assert mrc["hits"][1] == 2000 - w.unique_keys
@@ -239,7 +239,7 @@ def test_defaults_still_apply_when_a_flag_is_not_given(tmp_path):
     data = answered("simulate", "--keys", "100", "--requests", "300", "--seed", "2",
                     "--policy", "allkeys-lfu", "--maxmemory", "100000", "--json")
     w = simlab.zipf(100, 1.0, 300, seed=2)
-    df = simlab.simulate_redis(w, policy="allkeys-lfu", maxmemory=100000, samples=5,
+    df = simlab.simulate(w, policy="allkeys-lfu", maxmemory=100000, samples=5,
                                lfu_log_factor=10, lfu_decay_time=1, seed=2)
     assert data["hits"] == int((df["outcome"] == "hit").sum())
 
@@ -279,8 +279,8 @@ for value in (10 ** 9, -7, 100):
 
 @pytest.mark.parametrize("call", [
     "simulate(w, policy='lru', cache_size=10)",
-    "simulate_redis(w, policy='allkeys-lru', maxmemory=10**6)",
-    "hit_counts(w, [10])",
+    "simulate(w, policy='allkeys-lru', maxmemory=10**6)",
+    "engine.hit_counts(w, [10])",
     "lru_curve(w, [10])",
 ])
 def test_a_workload_changed_after_it_was_made_never_reaches_the_compiled_loop(call):
@@ -609,7 +609,7 @@ def _api_call(draw, st, w):
             return draw(st.sampled_from([1, 2, 7, 100, 0.5, 1.0, 10.0]))
         return draw(st.sampled_from(API_VALUES))
     name = draw(st.sampled_from(["zipf", "hot_set", "from_keys", "Workload", "simulate",
-                                 "simulate_redis", "hit_counts", "lru_curve",
+                                 "simulate-redis", "hit_counts", "lru_curve",
                                  "simulate_ratelimit", "simulate_queue"]))
     if name == "zipf":
         return lambda: simlab.zipf(pick(), pick(), draw(st.sampled_from([1, 50, 0, -1, 10 ** 10,
@@ -623,10 +623,9 @@ def _api_call(draw, st, w):
         return lambda: simlab.hot_set(pick(), draw(st.sampled_from([1, 50, 0, 10 ** 10])),
                                       hot_fraction=pick(), hot_share=pick(), seed=1)
     if name == "from_keys":
-        return lambda: simlab.from_keys(draw(st.sampled_from([["a", "b"], [], [1.5, None],
-                                                              "abc"])),
-                                        times=draw(st.sampled_from([None, [0, 1], [1, 0],
-                                                                    [0, math.inf], "x"])))
+        return lambda: simlab.workloads.from_keys(
+            draw(st.sampled_from([["a", "b"], [], [1.5, None], "abc"])),
+            times=draw(st.sampled_from([None, [0, 1], [1, 0], [0, math.inf], "x"])))
     if name == "Workload":
         n = draw(st.sampled_from([0, 1, 3]))
 
@@ -658,14 +657,15 @@ def _api_call(draw, st, w):
                                                                         1e308, "x"])),
                                        ttl_mode=draw(st.sampled_from(["fixed", "sliding", 1])),
                                        seed=1)
-    if name == "simulate_redis":
-        return lambda: simlab.simulate_redis(w, policy=draw(st.sampled_from(POLICIES)),
+    if name == "simulate-redis":
+        return lambda: simlab.simulate(w, policy=draw(st.sampled_from(POLICIES)),
                                              maxmemory=pick(), samples=pick(),
                                              lfu_log_factor=pick(), lfu_decay_time=pick(),
                                              filing_room=pick(), seed=1)
     if name == "hit_counts":
-        return lambda: simlab.hit_counts(w, draw(st.sampled_from([[1, 2], [pick()], [], pick()])),
-                                         policy=draw(st.sampled_from(POLICIES)), warmup=pick())
+        return lambda: simlab.engine.hit_counts(
+            w, draw(st.sampled_from([[1, 2], [pick()], [], pick()])),
+            policy=draw(st.sampled_from(POLICIES)), warmup=pick())
     if name == "lru_curve":
         return lambda: simlab.lru_curve(w, draw(st.sampled_from([None, [1, 2], [pick()], []])))
     if name == "simulate_ratelimit":

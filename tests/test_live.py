@@ -58,8 +58,13 @@ def test_live_run_has_the_simulation_table_shape(redis_client, room):
     assert list(live_df.columns) == list(sim_df.columns)
     for col in ("op", "outcome"):
         assert list(live_df[col].cat.categories) == list(sim_df[col].cat.categories)
-    # With a whiteboard big enough for everything, live and model agree request by request.
+    # With a whiteboard big enough for everything, live and model agree request by request,
+    # on the same keys (the workload's labels), with the same attrs.
     assert list(live_df["outcome"]) == list(sim_df["outcome"])
+    assert live_df["key"].equals(sim_df["key"])
+    assert set(live_df.attrs) == set(sim_df.attrs) == set(simlab.results.ATTRS)
+    assert live_df.attrs["fills"] == sim_df.attrs["fills"]
+    assert live_df.attrs["keys_at_end"] == sim_df.attrs["keys_at_end"]
     s = simlab.summarize(live_df)
     assert s["requests"] == 400
 

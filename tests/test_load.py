@@ -22,36 +22,36 @@ def mva_response(service_mean, think, clients):
 
 @pytest.mark.parametrize("clients", [1, 2, 5, 10, 20])
 def test_model_matches_mean_value_analysis(clients):
-    service = simlab.Exponential(0.001)
+    service = simlab.latency.Exponential(0.001)
     lat = closed_loop_latency(service, servers=1, clients=clients, think_s=0.005,
                               requests=60_000, seed=3)
     assert lat.mean() == pytest.approx(mva_response(0.001, 0.005, clients), rel=0.05)
 
 
 def test_one_client_never_waits():
-    lat = closed_loop_latency(simlab.Constant(0.002), servers=1, clients=1, think_s=0.001,
+    lat = closed_loop_latency(simlab.latency.Constant(0.002), servers=1, clients=1, think_s=0.001,
                               requests=100)
     assert np.allclose(lat, 0.002)
 
 
 def test_as_many_servers_as_clients_never_wait():
-    lat = closed_loop_latency(simlab.Constant(0.002), servers=8, clients=8, think_s=0.0,
+    lat = closed_loop_latency(simlab.latency.Constant(0.002), servers=8, clients=8, think_s=0.0,
                               requests=200)
     assert np.allclose(lat, 0.002)
 
 
 def test_past_the_knee_every_client_adds_a_service_time():
     # no thinking, one server: each request waits for all the others (R = N x S)
-    lat = closed_loop_latency(simlab.Constant(0.001), servers=1, clients=16, think_s=0.0,
+    lat = closed_loop_latency(simlab.latency.Constant(0.001), servers=1, clients=16, think_s=0.0,
                               requests=500)
     assert np.allclose(lat, 0.016)
-    two = closed_loop_latency(simlab.Constant(0.001), servers=2, clients=16, think_s=0.0,
+    two = closed_loop_latency(simlab.latency.Constant(0.001), servers=2, clients=16, think_s=0.0,
                               requests=500)
     assert np.allclose(two, 0.008)
 
 
 def test_model_is_seeded():
-    service = simlab.Exponential(0.001)
+    service = simlab.latency.Exponential(0.001)
     a = closed_loop_latency(service, servers=2, clients=8, requests=500, seed=1)
     assert np.array_equal(a, closed_loop_latency(service, servers=2, clients=8, requests=500,
                                                  seed=1))
@@ -67,7 +67,7 @@ def test_model_checks_its_arguments(kwargs, error, match):
     args = dict(servers=1, clients=1, think_s=0.0, requests=10)
     args.update(kwargs)
     with pytest.raises(error, match=match):
-        closed_loop_latency(simlab.Constant(0.001), **args)
+        closed_loop_latency(simlab.latency.Constant(0.001), **args)
     with pytest.raises(TypeError, match="service must be a latency distribution"):
         closed_loop_latency(0.001, servers=1, clients=1)
 

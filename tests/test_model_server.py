@@ -89,12 +89,40 @@ def test_redis_url_may_name_the_model(monkeypatch):
     ("lfu-decay-time=x", ["lfu-decay-time", "integer", "'x'"]),
     ("clock=fast", ["clock", "'wall' or 'virtual'", "'fast'"]),
     ("maxmemroy=1mb", ["'maxmemroy'", "not known", "maxmemory-policy"]),
+    ("clock=virtual&start=nan", ["start", "seconds since the epoch", "'nan'"]),
+    ("clock=virtual&start=-1", ["start", "seconds since the epoch", "'-1'"]),
+    ("start=1800000000", ["start", "clock=virtual", "clock=wall"]),
 ])
 def test_bad_options_name_option_rule_and_value(query, words):
     with pytest.raises(ValueError) as info:
         simlab.connect(f"model://?{query}")
     text = str(info.value)
     assert "\n" not in text and all(w in text for w in words), text
+
+
+def test_a_virtual_clock_starts_where_told():
+    r = simlab.connect("model://?clock=virtual&start=1800000000.25")
+    assert r.clock.now() == 1_800_000_000.25
+    r.set("k", "v", px=500)
+    r.clock.advance(0.4)
+    assert r.get("k") == "v"
+    r.clock.advance(0.2)
+    assert r.get("k") is None
+
+
+def test_a_seeded_experiment_repeats_request_for_request():
+    """Seeded model runs start their virtual clock at the same moment: the LRU clock's whole
+    seconds fall between the same requests (once they fell wherever the wall clock was)."""
+    from simlab.eviction import replay
+    from simlab.traces import real_like
+    w = real_like(3000, seed=5)
+    sent = np.repeat(np.arange(30) * 0.03, 100)     # 0.9 s: a whole second falls inside
+    runs = [replay(w, "allkeys-lru", 150_000, source="model", schedule=sent, seed=2)
+            for _ in range(3)]
+    assert runs[0].attrs["model"]["evictions"] > 0
+    for other in runs[1:]:
+        assert np.array_equal(runs[0]["hit"], other["hit"])
+        assert other.attrs["model"]["evictions"] == runs[0].attrs["model"]["evictions"]
 
 
 def test_memory_units_follow_redis():

@@ -82,7 +82,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def test_every_learner_notebook_runs_in_under_20_s(tmp_path, monkeypatch, capsys):
+def test_every_learner_notebook_runs_in_under_20_s(tmp_path, monkeypatch, capsys,
+                                                    no_redis_server):
     assert LEARNER, "no learner notebooks in notebooks/"
     # The kernel inherits this environment: the learner's default path, fakeredis and SQLite,
     # and no redis-server binary (what `make lab` gives a newcomer; the README's quick start
@@ -92,17 +93,8 @@ def test_every_learner_notebook_runs_in_under_20_s(tmp_path, monkeypatch, capsys
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SIMLAB_STRICT_CHECKS", raising=False)
-    binary = shutil.which("redis-server")
-    if binary:      # the same folder, less redis-server: every other tool stays reachable
-        folder, shadow = Path(binary).parent, tmp_path / "bin-without-redis-server"
-        shadow.mkdir()
-        for entry in folder.iterdir():
-            if entry.name != "redis-server":
-                (shadow / entry.name).symlink_to(entry)
-        monkeypatch.setenv("PATH", os.pathsep.join(
-            str(shadow) if os.path.realpath(d) == os.path.realpath(folder) else d
-            for d in os.environ["PATH"].split(os.pathsep)))
-        assert shutil.which("redis-server") is None
+    # (no_redis_server, in conftest.py, has taken redis-server off the PATH)
+    assert shutil.which("redis-server") is None
     rows = {path.stem: run_notebook(path, tmp_path) for path in LEARNER}
     table = markdown_table(rows)
     (tmp_path / "notebook_times.md").write_text(table + "\n")

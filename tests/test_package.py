@@ -40,3 +40,39 @@ def test_live_names_still_work_on_demand():
     loaded = loaded_after("import simlab\nr = simlab.connect()\n"      # fakeredis: no REDIS_URL
                           "r.set('a', 1)\nassert r.get('a') == '1'")
     assert {"redis", "fakeredis"} <= loaded
+
+
+# The names a learner types; everything else is reached through its module.
+LEARNER_NAMES = {"zipf", "hot_set", "read_trace", "Workload", "preset", "LogNormal", "simulate",
+                 "summarize", "hit_ratio_over_time", "lru_curve", "connect",
+                 "filing_room", "CacheAside", "PrivateRedis", "cleanup", "key", "backend_banner",
+                 "clock_for", "POLICIES", "REDIS_POLICIES"}
+
+
+def test_the_top_level_holds_the_learners_names_and_the_modules():
+    import importlib
+
+    import simlab
+    names = set(simlab._NAMES)
+    assert names == LEARNER_NAMES
+    for name in names:            # each name is its module's own object
+        module = importlib.import_module(f"simlab.{simlab._NAMES[name]}")
+        assert getattr(simlab, name) is getattr(module, name), name
+    assert set(simlab.__all__) == names | set(simlab._MODULES)
+    for module in ("curves", "theory", "cost", "plots", "checks", "live"):
+        assert module in simlab.__all__
+        assert getattr(simlab, module).__name__ == f"simlab.{module}"
+
+
+def test_a_name_moved_to_its_module_is_not_on_the_top_level():
+    import pytest
+
+    import simlab
+    from simlab.theory import che_hit_ratio
+    from simlab.workloads import zipf_probabilities
+    assert simlab.theory.che_hit_ratio is che_hit_ratio
+    assert simlab.workloads.zipf_probabilities is zipf_probabilities
+    for gone in ("che_hit_ratio", "zipf_probabilities", "hit_counts", "cost_table", "LRUCache",
+                 "analysis"):
+        with pytest.raises(AttributeError, match=f"no attribute '{gone}'"):
+            getattr(simlab, gone)

@@ -19,7 +19,7 @@ COLUMNS = ("time", "outcome", "whiteboard_latency", "filing_room_latency", "late
 
 
 def assert_same(fast, ref):
-    assert fast.attrs["redis_engine"] == "fast" and ref.attrs["redis_engine"] == "reference"
+    assert fast.attrs["engine"] == "fast" and ref.attrs["engine"] == "reference"
     for column in COLUMNS:
         assert fast[column].equals(ref[column]), column
     assert {k: fast.attrs[k] for k in COUNTERS} == {k: ref.attrs[k] for k in COUNTERS}
@@ -40,8 +40,8 @@ def test_compiled_model_equals_the_plain_model(seed, policy, samples, maxmemory,
                     value_size=value_size, seed=seed)
     kw = dict(policy=policy, maxmemory=maxmemory, samples=samples, lfu_decay_time=decay,
               filing_room=filing_room, atomic=atomic, seed=seed + 1)
-    assert_same(simlab.simulate_redis(w, **kw),
-                simlab.simulate_redis(w, engine="reference", **kw))
+    assert_same(simlab.simulate(w, **kw),
+                simlab.simulate(w, engine="reference", **kw))
 
 
 @pytest.mark.parametrize("policy", REDIS_POLICIES)
@@ -52,13 +52,13 @@ def test_equal_with_mixed_ttls_sizes_and_names(policy):
     n = 6000
     labels = [f"k{int(x)}" * (1 + int(x) % 3) for x in rng.zipf(1.2, n) % 900]
     ttls = np.where(rng.random(n) < 0.5, np.nan, rng.uniform(0.01, 2.0, n))
-    w = simlab.from_keys(labels, times=np.cumsum(rng.exponential(0.001, n)))
+    w = simlab.workloads.from_keys(labels, times=np.cumsum(rng.exponential(0.001, n)))
     w = dataclasses.replace(w, sizes=rng.integers(0, 600, n).astype(np.int64), ttls=ttls,
                             ops=np.where(rng.random(n) < 0.1, 1, 0).astype(np.int8))
     for maxmemory in (3_000, 40_000):
         kw = dict(policy=policy, maxmemory=maxmemory, samples=3, filing_room=0.001, seed=7)
-        assert_same(simlab.simulate_redis(w, **kw),
-                    simlab.simulate_redis(w, engine="reference", **kw))
+        assert_same(simlab.simulate(w, **kw),
+                    simlab.simulate(w, engine="reference", **kw))
 
 
 def test_a_million_requests_equal_on_counters():
@@ -66,29 +66,30 @@ def test_a_million_requests_equal_on_counters():
     w = simlab.zipf(20_000, 1.0, 60_000, seed=1)
     for policy in REDIS_POLICIES:
         kw = dict(policy=policy, maxmemory=300_000, filing_room=0.0, seed=1)
-        assert_same(simlab.simulate_redis(w, **kw),
-                    simlab.simulate_redis(w, engine="reference", **kw))
+        assert_same(simlab.simulate(w, **kw),
+                    simlab.simulate(w, engine="reference", **kw))
 
 
 def test_equal_without_a_limit_and_with_lfu_decay():
     w = simlab.zipf(3000, 1.0, 20_000, rate=2.0, ttl=600.0, value_size=50, seed=2)
-    for policy, maxmemory in (("allkeys-lfu", None), ("volatile-lfu", 100_000)):
+    for policy, maxmemory in (("allkeys-lfu", 0), ("volatile-lfu", 100_000)):   # 0: no limit
         kw = dict(policy=policy, maxmemory=maxmemory, lfu_decay_time=1, lfu_log_factor=3,
                   filing_room=0.0, seed=3)
-        assert_same(simlab.simulate_redis(w, **kw),
-                    simlab.simulate_redis(w, engine="reference", **kw))
+        assert_same(simlab.simulate(w, **kw),
+                    simlab.simulate(w, engine="reference", **kw))
 
 
 def test_duplicate_key_names_fall_back_to_the_reference():
-    w = simlab.from_keys(["a", "b", "a"])
-    df = simlab.simulate_redis(w, maxmemory=10_000, key_names=["same", "same"], seed=1)
-    assert df.attrs["redis_engine"] == "reference"
+    w = simlab.workloads.from_keys(["a", "b", "a"])
+    df = simlab.simulate(w, policy="allkeys-lru", maxmemory=10_000, key_names=["same", "same"],
+                         seed=1)
+    assert df.attrs["engine"] == "reference"
 
 
 def test_engine_must_be_known():
     w = simlab.zipf(10, 1.0, 10, seed=1)
     with pytest.raises(ValueError, match="engine must be one of fast, reference"):
-        simlab.simulate_redis(w, maxmemory=1000, engine="turbo")
+        simlab.simulate(w, policy="allkeys-lru", maxmemory=1000, engine="turbo")
 
 
 def test_entry_bytes_equals_the_memory_model():

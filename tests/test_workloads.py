@@ -7,21 +7,21 @@ from simlab.workloads import GET, SET, TraceError
 
 
 def test_zipf_probabilities_follow_the_power_law():
-    p = simlab.zipf_probabilities(1000, 1.2)
+    p = simlab.workloads.zipf_probabilities(1000, 1.2)
     assert p.sum() == pytest.approx(1.0)
     assert p[0] / p[9] == pytest.approx(10 ** 1.2)
     assert np.all(np.diff(p) < 0)
 
 
 def test_alpha_zero_is_uniform():
-    p = simlab.zipf_probabilities(50, 0)
+    p = simlab.workloads.zipf_probabilities(50, 0)
     assert np.allclose(p, 1 / 50)
 
 
 def test_zipf_draws_match_the_popularity():
     w = simlab.zipf(20, 1.0, 200_000, seed=3)
     counts = np.bincount(w.keys, minlength=20) / len(w)
-    assert np.allclose(counts, simlab.zipf_probabilities(20, 1.0), atol=0.004)
+    assert np.allclose(counts, simlab.workloads.zipf_probabilities(20, 1.0), atol=0.004)
 
 
 def test_same_seed_same_workload_bit_for_bit():
@@ -42,7 +42,7 @@ def test_streams_are_independent():
 
 
 def test_poisson_arrivals_have_the_rate():
-    t = simlab.poisson_arrivals(100_000, 250.0, rng=1)
+    t = simlab.workloads.poisson_arrivals(100_000, 250.0, rng=1)
     assert np.all(np.diff(t) >= 0)
     assert 1 / np.mean(np.diff(t)) == pytest.approx(250.0, rel=0.02)
 

@@ -181,7 +181,7 @@ distances = {"same host": "net-same-host", "same zone": "net-same-zone",
 queries = {"cached dashboard (GET)": cached, "user by key": pk, "last 10 orders": join,
            "dashboard query": dashboard}
 table = pd.DataFrame({
-    where: {query: np.median(simlab.Empirical(samples).sample(5000, rng=1)
+    where: {query: np.median(simlab.latency.Empirical(samples).sample(5000, rng=1)
                              + simlab.preset(name).sample(5000, rng=2)) * 1e3
             for query, samples in queries.items()}
     for where, name in distances.items()})
@@ -204,7 +204,7 @@ table.round(3)
 
 # %%
 model = simlab.preset("postgres-indexed")
-pages = {f"{n} lookups per page": simlab.fanout_latency(model, n, 50_000, seed=1)
+pages = {f"{n} lookups per page": simlab.latency.fanout_latency(model, n, 50_000, seed=1)
          for n in (1, 10, 100)}
 ax = simlab.plots.latency_cdf(pages, title="Page latency when a page waits for its slowest "
                               "lookup (postgres-indexed preset)")

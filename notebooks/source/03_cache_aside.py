@@ -135,7 +135,7 @@ plt.tight_layout()
 # %%
 busy = simlab.zipf(50_000, 1.0, 60_000, rate=2000.0, seed=5)
 run = simlab.simulate(busy, cache_size=5000, seed=5)
-load = simlab.db_load_over_time(run, bin_s=1.0).rename(columns={
+load = simlab.results.db_load_over_time(run, bin_s=1.0).rename(columns={
     "without_whiteboard": "without the whiteboard", "with_whiteboard": "with the whiteboard"})
 ax = load.plot(x="time", y=["without the whiteboard", "with the whiteboard"], figsize=(7, 4))
 ax.set(title="Filing-room load, 2,000 reads/s, whiteboard of 5,000 keys",

@@ -28,7 +28,7 @@ N_KEYS = 100_000
 
 # %%
 alphas = (0.0, 0.6, 0.8, 1.0, 1.2)
-popularity = {f"alpha = {a}": simlab.zipf_probabilities(N_KEYS, a) for a in alphas}
+popularity = {f"alpha = {a}": simlab.workloads.zipf_probabilities(N_KEYS, a) for a in alphas}
 simlab.plots.popularity(popularity, title=f"Zipf popularity over {N_KEYS:,} keys")
 top = pd.Series({name: p[: N_KEYS // 100].sum() for name, p in popularity.items()},
                 name="share of requests to the top 1% of keys")
@@ -47,7 +47,7 @@ workload = simlab.zipf(N_KEYS, 1.0, 1_000_000, seed=1)
 curve = simlab.lru_curve(workload)          # every size on a log grid, one pass
 probe = [100, 1000, 10_000]
 print("hits from stack distances :", simlab.lru_curve(workload, probe)["hits"].tolist())
-print("hits from one run per size:", simlab.hit_counts(workload, probe).tolist())
+print("hits from one run per size:", simlab.engine.hit_counts(workload, probe).tolist())
 
 # %% [markdown]
 # ## Theory over it: Che's approximation
@@ -62,10 +62,10 @@ print("hits from one run per size:", simlab.hit_counts(workload, probe).tolist()
 # steady state, so at large sizes the simulation sits a little below it.
 
 # %%
-p = simlab.zipf_probabilities(N_KEYS, 1.0)
+p = simlab.workloads.zipf_probabilities(N_KEYS, 1.0)
 sizes = curve["size"].to_numpy()
 few = sizes[::3]                            # the theory is smooth: every third size is enough
-theory = {policy: simlab.theory_curve(p, few, policy)
+theory = {policy: simlab.theory.theory_curve(p, few, policy)
           for policy in ("lru", "fifo", "perfect-lfu")}
 simlab.plots.hit_ratio_curve({
     "LRU, exact (stack distances)": (sizes, curve["hit_ratio"]),
@@ -86,11 +86,11 @@ simlab.plots.hit_ratio_curve({
 # markers tell them apart.
 
 # %%
-grid = simlab.log_sizes(N_KEYS, 12)
+grid = simlab.curves.log_sizes(N_KEYS, 12)
 shorter = simlab.zipf(N_KEYS, 1.0, 150_000, seed=1)
 policies = {}
 for policy in simlab.POLICIES:
-    hits = simlab.hit_counts(shorter, grid, policy=policy, seed=1)
+    hits = simlab.engine.hit_counts(shorter, grid, policy=policy, seed=1)
     policies[policy] = (grid, hits / len(shorter))
 simlab.plots.hit_ratio_curve(policies, title="Policies compared, per-size simulation, "
                              "Zipf 1.0, 150,000 requests");
@@ -119,7 +119,7 @@ def experiment_of(requests):
     return experiment
 
 
-bands = {n: simlab.replicate(experiment_of(n), seeds=range(6)) for n in lengths}
+bands = {n: simlab.curves.replicate(experiment_of(n), seeds=range(6)) for n in lengths}
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
 for i, n in enumerate(lengths):
     runs = bands[n].attrs["runs"][1000]            # the 6 seeds' hit ratios at 1,000 keys
@@ -151,13 +151,13 @@ pd.concat({f"{n:,} requests": b.loc[[100, 1000, 10_000], ["mean", "low", "high"]
 run = simlab.simulate(workload, cache_size=10_000, filing_room=0.0, seed=1)
 warm = simlab.hit_ratio_over_time(run, window=20_000)
 ax = warm.plot(x="request", y="hit_ratio", legend=False, figsize=(7, 4))
-ax.axhline(simlab.che_hit_ratio(p, 10_000), ls="--", color="grey", label="Che, steady state")
+ax.axhline(simlab.theory.che_hit_ratio(p, 10_000), ls="--", color="grey", label="Che, steady state")
 ax.set(title="Warm-up of a 10,000-key LRU whiteboard (Zipf 1.0)", xlabel="requests so far",
        ylabel="hit ratio (per 20,000 requests)")
 ax.legend()
-s = simlab.summarize(run, warmup=0.2)
+s = simlab.summarize(run, warmup_share=0.2)
 print(f"from the first request: {s['hit_ratio']:.4f}; after the first 20%: "
-      f"{s['hit_ratio_after_warmup']:.4f}; Che: {simlab.che_hit_ratio(p, 10_000):.4f}")
+      f"{s['hit_ratio_after_warmup']:.4f}; Che: {simlab.theory.che_hit_ratio(p, 10_000):.4f}")
 
 # %% [markdown]
 # ## The working set
@@ -166,7 +166,7 @@ print(f"from the first request: {s['hit_ratio']:.4f}; after the first 20%: "
 # (the long tail), but the keys that matter arrive early.
 
 # %%
-ws = simlab.unique_keys_over_time(workload)
+ws = simlab.curves.unique_keys_over_time(workload)
 ax = ws.plot(x="requests", y="unique_keys", legend=False, figsize=(7, 4))
 ax.set(title="Distinct keys requested so far (Zipf 1.0, 100,000 keys)",
        xlabel="requests so far", ylabel="distinct keys");
@@ -181,10 +181,10 @@ ax.set(title="Distinct keys requested so far (Zipf 1.0, 100,000 keys)",
 # (The prices are illustrative; put in your own.)
 
 # %%
-costs = simlab.cost_table(simlab.lru_curve(workload, simlab.log_sizes(N_KEYS, 60)),
+costs = simlab.cost.cost_table(simlab.lru_curve(workload, simlab.curves.log_sizes(N_KEYS, 60)),
                           bytes_per_key=50_000, dollars_per_gb_month=10, request_rate=5000,
                           dollars_per_db_qps_month=0.10)
-best = simlab.cheapest_size(costs)
+best = simlab.cost.cheapest_size(costs)
 ax = costs.rename(columns={"memory_cost": "whiteboard memory", "db_cost": "filing-room load",
                            "total_cost": "total"}).plot(
     x="size", y=["whiteboard memory", "filing-room load", "total"], logx=True, figsize=(7, 4))
@@ -207,8 +207,8 @@ import ipywidgets as widgets
 
 def explore(alpha=1.0, cache_size=1000, policy="lru"):
     w = simlab.zipf(20_000, alpha, 100_000, seed=7)
-    grid = simlab.log_sizes(20_000, 12)
-    hits = simlab.hit_counts(w, grid + [cache_size], policy=policy, seed=7) / len(w)
+    grid = simlab.curves.log_sizes(20_000, 12)
+    hits = simlab.engine.hit_counts(w, grid + [cache_size], policy=policy, seed=7) / len(w)
     fig, ax = plt.subplots(figsize=(7, 4))
     simlab.plots.hit_ratio_curve({f"{policy.upper()}, alpha = {alpha}": (grid, hits[:-1])},
                                  ax=ax, title="Explore: hit ratio against size")
@@ -234,8 +234,8 @@ widgets.interact(explore,
 fig, ax = plt.subplots(figsize=(7, 4))
 for a in (0.8, 1.2):
     w = simlab.zipf(20_000, a, 100_000, seed=7)
-    grid = simlab.log_sizes(20_000, 12)
-    ax.plot(grid, simlab.hit_counts(w, grid) / len(w), label=f"LRU, alpha = {a}")
+    grid = simlab.curves.log_sizes(20_000, 12)
+    ax.plot(grid, simlab.engine.hit_counts(w, grid) / len(w), label=f"LRU, alpha = {a}")
 ax.set(xscale="log", ylim=(0, 1), title="Static view: the curve for two values of alpha",
        xlabel="whiteboard size (keys, log scale)", ylabel="hit ratio")
 ax.grid(True, which="both", alpha=0.3)
@@ -248,7 +248,7 @@ ax.legend();
 # smallest size whose hit ratio reaches 0.90.
 
 # %%
-fine = simlab.lru_curve(workload, simlab.log_sizes(N_KEYS, 200))
+fine = simlab.lru_curve(workload, simlab.curves.log_sizes(N_KEYS, 200))
 # BEGIN SOLUTION
 # LEARNER: smallest = None
 smallest = int(fine.loc[fine["hit_ratio"] >= 0.90, "size"].min())
@@ -266,7 +266,7 @@ simlab.checks.check_smallest_size(smallest, fine, target=0.90)
 # LEARNER: prediction = None  # "up" or "down"
 prediction = "up"
 # END SOLUTION
-low, high = (simlab.hit_counts(simlab.zipf(N_KEYS, a, 200_000, seed=2), [1000])[0] / 200_000
+low, high = (simlab.engine.hit_counts(simlab.zipf(N_KEYS, a, 200_000, seed=2), [1000])[0] / 200_000
              for a in (0.8, 1.2))
 simlab.checks.check_alpha_prediction(prediction, low, high)
 

@@ -101,15 +101,15 @@ print("first look:", flash.take("ada"), "| second look:", flash.take("ada"))
 # Summed over the keys' popularity, the formulas (lines) against the simulation (dots):
 
 # %%
-p = simlab.zipf_probabilities(10_000, 0.9)
+p = simlab.workloads.zipf_probabilities(10_000, 0.9)
 ttls = [0.1, 0.3, 1, 3, 10, 30, 100]
 fig, ax = plt.subplots(figsize=(7, 4))
 for mode in ("fixed", "sliding"):
     grid = np.logspace(-1, 2, 60)
-    ax.plot(grid, [simlab.ttl_hit_ratio(p, 1000, t, mode) for t in grid], label=f"{mode}: formula")
+    ax.plot(grid, [simlab.theory.ttl_hit_ratio(p, 1000, t, mode) for t in grid], label=f"{mode}: formula")
     sim = [simlab.summarize(simlab.simulate(
         simlab.zipf(10_000, 0.9, 150_000, rate=1000.0, ttl=t, seed=4), cache_size=20_000,
-        whiteboard=0.0, filing_room=0.0, ttl_mode=mode, seed=1), warmup=0.3)[
+        whiteboard=0.0, filing_room=0.0, ttl_mode=mode, seed=1), warmup_share=0.3)[
         "hit_ratio_after_warmup"] for t in ttls]
     ax.plot(ttls, sim, "o", label=f"{mode}: simulation")
 ax.set(xscale="log", ylim=(0, 1), title="Hit ratio against TTL (1,000 reads/s, Zipf 0.9)",
@@ -128,9 +128,9 @@ ax.legend();
 update_rate = 1 / 600                      # each key changes about every 10 minutes
 grid = np.logspace(-1, 3, 60)
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot(grid, [simlab.stale_share_fixed_ttl(t, update_rate) for t in grid], label="formula")
+ax.plot(grid, [simlab.theory.stale_share_fixed_ttl(t, update_rate) for t in grid], label="formula")
 points = [3, 30, 300]
-ax.plot(points, [simlab.stale_share(simlab.simulate(
+ax.plot(points, [simlab.theory.stale_share(simlab.simulate(
     simlab.zipf(2000, 0.9, 100_000, rate=200.0, ttl=float(t), seed=5), cache_size=5000,
     whiteboard=0.0, filing_room=0.0, seed=1), update_rate) for t in points], "o",
     label="simulation")
@@ -156,14 +156,14 @@ simlab.checks.check_fixed_ttl_hit_ratio(hit_ratio, rate=2.0, ttl=10.0)
 # ## Exercise 2: a TTL for at most 1% stale reads
 #
 # Each key changes about every 10 minutes (`update_rate = 1/600` per second). Choose the
-# longest fixed TTL for which at most 1% of hits are stale. `simlab.stale_share_fixed_ttl(ttl,
+# longest fixed TTL for which at most 1% of hits are stale. `simlab.theory.stale_share_fixed_ttl(ttl,
 # update_rate)` tells you the share for any TTL.
 
 # %%
 # BEGIN SOLUTION
 # LEARNER: ttl = None
 from scipy.optimize import brentq
-ttl = brentq(lambda t: simlab.stale_share_fixed_ttl(t, update_rate) - 0.01, 0.01, 1e4)
+ttl = brentq(lambda t: simlab.theory.stale_share_fixed_ttl(t, update_rate) - 0.01, 0.01, 1e4)
 # END SOLUTION
 simlab.checks.check_ttl_for_staleness(ttl, update_rate, target=0.01)
 
@@ -178,7 +178,7 @@ simlab.checks.check_ttl_for_staleness(ttl, update_rate, target=0.01)
 fig, ax = plt.subplots(figsize=(9, 4))
 for jitter in (0.0, 0.5):
     w = simlab.zipf(5000, 0.6, 150_000, rate=1000.0, ttl=30.0, ttl_jitter=jitter, seed=2)
-    load = simlab.db_load_over_time(simlab.simulate(w, cache_size=10_000, whiteboard=0.0,
+    load = simlab.results.db_load_over_time(simlab.simulate(w, cache_size=10_000, whiteboard=0.0,
                                                     filing_room=0.0, seed=1), bin_s=1.0)
     ax.plot(load["time"], load["with_whiteboard"], label=f"TTL 30 s, jitter ±{jitter:.0%}")
 ax.set(title="Filing-room load after a cold start (1,000 reads/s over 5,000 keys)",
@@ -192,19 +192,20 @@ ax.legend();
 # cycle** finds it: ten times a second it looks at 20 keys with a TTL at a time, and keeps
 # looking while more than 10% of those had expired, within 25 ms. So when many keys expire at
 # once, a backlog of expired-but-present keys builds up before the cycle catches up. `DBSIZE`
-# counts them; fakeredis never does (it hides expired keys). Below: 50,000 keys whose deadlines
-# fall over one second, beside 100,000 without a TTL.
+# counts them; fakeredis never does (it hides expired keys). Below: 20,000 keys whose deadlines
+# fall over one second, nobody reading them, and `DBSIZE` every 20 ms. The experiment is one
+# piece of redis-py code: it runs on simlab's Redis model (`model://`, which runs Redis's
+# active cycle on a virtual clock) and, with a `redis-server` binary, on a private real server
+# too; without one you still send real Redis commands, to the model.
 
 # %%
-runs = [simlab.expiry.expiry_experiment(ttl_keys=50_000, persistent_keys=100_000)]
-if simlab.live.redis_server_binary():     # about 6 seconds on a private server
-    runs.append(simlab.expiry.expiry_experiment(ttl_keys=50_000, persistent_keys=100_000,
-                                                real=True))
+source = "both" if simlab.live.redis_server_binary() else "model"   # real: about 3 s
+runs = simlab.expiry.expiry_experiment(ttl_keys=20_000, persistent_keys=0, source=source)
 fig, ax = plt.subplots(figsize=(8, 4))
-for run in runs:
-    ax.plot(run["time"], run["expired_present"], label=run["source"].iloc[0])
+for name, run in runs.groupby("source"):
+    ax.plot(run["time"], run["expired_present"], label=name)
 ax.axvspan(0, 1, color="grey", alpha=0.15, label="deadlines fall here")
-ax.set(title="Expired keys still in memory (50,000 keys expiring over 1 s)",
+ax.set(title="Expired keys still in memory (20,000 keys expiring over 1 s)",
        xlabel="time since the first deadline (s)", ylabel="expired keys not yet removed")
 ax.legend();
 

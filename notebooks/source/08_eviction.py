@@ -6,11 +6,13 @@
 # how much; watch the LFU counter grow and fade; learn what a key costs in bytes; and pick a
 # policy for a workload that scans.
 #
-# fakeredis has no memory limit at all (it stores `maxmemory` and never evicts), so this
-# lesson runs its real experiments on a **private redis-server** that simlab starts and stops
-# itself, and runs everything on simlab's **Redis model** too, which follows the server's
-# source (`evict.c`): memory in bytes, sampling, a 16-entry pool, a one-second LRU clock, a
-# logarithmic LFU counter.
+# fakeredis has no memory limit at all (it stores `maxmemory` and never evicts), so every
+# experiment here is written once against a redis-py client and runs on simlab's **Redis
+# model** served at `model://`, which follows the server's source (`evict.c`): memory in bytes,
+# sampling, a 16-entry pool, a one-second LRU clock, a logarithmic LFU counter. With a
+# `redis-server` binary the same code also runs on a **private redis-server** that simlab
+# starts and stops itself, and each table has a `source` column: `model` or `real`. Without
+# one you still send real Redis commands (CONFIG SET, INFO, OBJECT FREQ...), to the model.
 
 # %%
 import matplotlib.pyplot as plt
@@ -21,9 +23,10 @@ import simlab
 from simlab import eviction
 
 REAL = simlab.live.redis_server_binary() is not None
+SOURCE = "both" if REAL else "model"        # where the experiments run
 print("private redis-server:", "available, experiments run on the model AND a real server"
-      if REAL else "not found: this notebook shows the model only (install redis-server to "
-      "see the real server beside it)")
+      if REAL else "not found: the experiments run on the model, through redis-py (install "
+      "redis-server to see a real server beside it)")
 
 # %% [markdown]
 # ## When nothing may be evicted: `noeviction`
@@ -33,10 +36,7 @@ print("private redis-server:", "available, experiments run on the model AND a re
 # starts failing every fill.
 
 # %%
-runs = [eviction.fill_until_oom("noeviction", limit=1_000_000)]
-if REAL:
-    runs.append(eviction.fill_until_oom("noeviction", limit=1_000_000, real=True))
-pd.DataFrame(runs).set_index("source")
+eviction.fill_until_oom("noeviction", limit=500_000, source=SOURCE).set_index("source")
 
 # %% [markdown]
 # The real server takes fewer keys than the model for the same limit: its own connection
@@ -50,12 +50,13 @@ pd.DataFrame(runs).set_index("source")
 # if it has a TTL. Each piece is rounded up to the allocator's size classes.
 
 # %%
-memory = eviction.memory_per_key((10, 100, 1000), n_keys=5000, real=REAL)
-memory
+memory = eviction.memory_per_key((10, 100, 1000), n_keys=1000, source=SOURCE)
+memory.pivot(index=["value_bytes", "ttl"], columns="source", values="bytes_per_key")
 
 # %%
-ax = memory.pivot(index="value_bytes", columns="ttl", values="model_bytes_per_key").plot.bar(
-    figsize=(7, 4), rot=0)
+ax = memory[memory["source"] == "model"].pivot(index="value_bytes", columns="ttl",
+                                               values="bytes_per_key").plot.bar(figsize=(7, 4),
+                                                                                rot=0)
 ax.set(title="Memory per key in Redis (model; 12-byte key names)",
        xlabel="value size (bytes)", ylabel="bytes per key")
 ax.legend(["no TTL", "with a TTL"]);
@@ -67,18 +68,19 @@ ax.legend(["no TTL", "with a TTL"]);
 # (`maxmemory-samples`, 5 by default), keeps the best candidates in a 16-entry pool, and evicts
 # the one idle longest, with idle time measured by a clock that ticks once a second.
 #
-# The experiment: write 8 batches of keys, one second apart; freeze `maxmemory` at the memory
-# in use; write as many new keys as half the old ones. True LRU evicts exactly the 4 oldest
-# batches. What does Redis keep of each batch?
+# The experiment: write 8 batches of 250 keys, one second apart; freeze `maxmemory` at the
+# memory in use; write as many new keys as half the old ones. True LRU evicts exactly the 4
+# oldest batches. What does Redis keep of each batch?
 
 # %%
-size = dict(batch_size=1000, new_keys=4000)
-survival = pd.concat([eviction.true_lru_survival(**size),
-                      eviction.batch_survival("allkeys-lru", 5, **size),
-                      eviction.batch_survival("allkeys-lru", 10, **size),
-                      eviction.batch_survival("allkeys-random", 5, **size)], axis=1)
-if REAL:  # about 8 seconds: the batches are a real second apart
-    survival = survival.join(eviction.batch_survival("allkeys-lru", 5, real=True, **size))
+size = dict(batch_size=250, new_keys=1000)
+runs = pd.concat([
+    eviction.batch_survival("allkeys-lru", 5, source=SOURCE, **size),   # real: about 8 s
+    eviction.batch_survival("allkeys-lru", 10, **size),
+    eviction.batch_survival("allkeys-random", 5, **size)])
+runs["run"] = runs["source"] + " " + runs["policy"] + ", samples " + runs["samples"].astype(str)
+survival = eviction.true_lru_survival(**size).to_frame().join(
+    runs.pivot(index="batch", columns="run", values="share"))
 ax = survival.plot.bar(figsize=(9, 4), rot=0, width=0.85)
 ax.set(title="Share of each batch kept after eviction (batch 0 is the oldest)",
        xlabel="batch (written one second apart)", ylabel="share of the batch still present")
@@ -95,11 +97,12 @@ ax.legend(fontsize=8);
 #
 # LFU needs a frequency per key, in 8 bits. Redis makes the counter *logarithmic*: a new key
 # starts at 5, and each access adds one with probability 1 / ((counter - 5) × `lfu-log-factor`
-# + 1). Every `lfu-decay-time` minutes without access, it loses one. Below, the model's counter
-# after N accesses, with the values measured on a real server for the default factor.
+# + 1). Every `lfu-decay-time` minutes without access, it loses one. Below, `OBJECT FREQ` on
+# the model after N reads of a key, with the values measured on a real server for the
+# default factor.
 
 # %%
-counts = [1, 10, 100, 1000, 10_000, 100_000]
+counts = [1, 10, 100, 1000, 10_000]
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
 for factor in (1, 10, 100):
     growth = eviction.lfu_counter_after(counts, lfu_log_factor=factor, runs=3)
@@ -109,7 +112,7 @@ left.plot([100, 1000, 10_000, 100_000], [9, 22, 55, 145], "k*", ms=12,
 left.set(xscale="log", title="LFU counter after N accesses", xlabel="accesses (log scale)",
          ylabel="counter (0-255)")
 left.legend()
-cache = simlab.RedisCache("allkeys-lfu", None, lfu_decay_time=1, rng=1)
+cache = simlab.redis_cache.RedisCache("allkeys-lfu", None, lfu_decay_time=1, rng=1)
 cache.put("k", 0.0, None, 10)
 for _ in range(10_000):
     cache.get("k", 0.0)
@@ -121,30 +124,24 @@ right.set(title="Decay: the same key left alone (lfu-decay-time 1)",
 # %% [markdown]
 # ## Each policy's hit ratio
 #
-# A cache-aside workload (Zipf 1.0 over 20,000 keys, 20,000 requests, 100-byte values, every key
+# A cache-aside workload (Zipf 1.0 over 5,000 keys, 5,000 requests, 100-byte values, every key
 # with a TTL of an hour, so the `volatile-*` policies may evict any key) against a whiteboard of
-# 1 MB, through each of the eight policies. `noeviction` keeps whatever came first and then
+# 250 kB, through each of the eight policies. `noeviction` keeps whatever came first and then
 # refuses every fill; the others keep evicting.
 #
-# With a private server, the requests go to a real Redis in pipelined batches of 100 (GETs,
-# then a SET for each miss, as concurrent clients would do), and the model replays exactly
-# those batches beside it: compare `real server` with `model, same batches`. Without one, the
-# table shows the model alone.
+# The requests go out in pipelined batches of 100 (the batch's reads, then a SET for each miss,
+# as concurrent clients would do). With a private server they go to a real Redis first, and
+# the model replays exactly those batches at the same times: compare the `real` and `model`
+# columns.
 
 # %%
-w = simlab.zipf(20_000, 1.0, 20_000, value_size=100, ttl=3600.0, seed=3)
-rows = {}
+w = simlab.zipf(5_000, 1.0, 5_000, value_size=100, ttl=3600.0, seed=3)
+rows = []
 for p in simlab.REDIS_POLICIES:
-    if REAL:
-        both = eviction.compare_cache_aside(w, p, 1_000_000).attrs
-        rows[p] = {"model, same batches": both["model_hit_ratio"],
-                   "real server": both["real_hit_ratio"],
-                   "keys kept: model / real": f"{both['model_keys']:,} / {both['real_keys']:,}"}
-    else:
-        run = simlab.simulate_redis(w, policy=p, maxmemory=1_000_000, seed=1)
-        rows[p] = {"model": simlab.summarize(run)["hit_ratio"],
-                   "keys kept": run.attrs["keys_at_end"]}
-pd.DataFrame(rows).T.round(4)
+    figures = eviction.by_source(eviction.cache_aside(w, p, 250_000, source=SOURCE, seed=1))
+    rows += [{"policy": p, "source": s, "hit ratio": f["hit_ratio"], "keys kept": f["keys"],
+              "fills refused": f["oom_errors"]} for s, f in figures.iterrows()]
+pd.DataFrame(rows).pivot(index="policy", columns="source").round(4)
 
 # %% [markdown]
 # `noeviction` does well here only because this workload never changes: the keys that arrive
@@ -152,17 +149,18 @@ pd.DataFrame(rows).T.round(4)
 # moment memory is full, so any key that becomes popular later (a new product, today's news)
 # is never cached, and every write that needs memory fails. The `volatile-*` policies act like
 # their `allkeys-*` twins here because every key has a TTL; without TTLs they would have
-# nothing to evict and behave like `noeviction`. Model and real server agree within a fraction
-# of a point; the real server keeps slightly fewer keys (its connection buffers count against
-# `maxmemory` too).
+# nothing to evict and behave like `noeviction`. With a private server, model and real server
+# agree within a point or two; the real server keeps slightly fewer keys (its connection
+# buffers count against `maxmemory` too).
 
 # %% [markdown]
 # ## Try it: sliders over the Redis model
 #
-# Pick a policy, a `maxmemory` and `maxmemory-samples`; the model runs 100,000 requests of the
-# workload above (Zipf 1.0 over 20,000 keys, 100-byte values, a TTL of an hour; each miss
+# Pick a policy, a `maxmemory` and `maxmemory-samples`; the model runs 100,000 requests of a
+# workload like the one above (Zipf 1.0 over 20,000 keys, 100-byte values, a TTL of an hour; each miss
 # fills at once, as a Lua script would) and draws the hit ratio over the run, 5,000 requests
-# at a time. The model is compiled, so a redraw takes a fraction of a second. If widgets do
+# at a time. Here the model is called directly, compiled, not through redis-py: a redraw takes
+# a fraction of a second. If widgets do
 # not run where you read this, the static figure below the sliders shows every policy at a
 # few sizes.
 
@@ -173,7 +171,7 @@ slider_w = simlab.zipf(20_000, 1.0, 100_000, value_size=100, ttl=3600.0, seed=3)
 
 
 def explore_policy(policy="allkeys-lru", maxmemory=1_000_000, samples=5):
-    df = simlab.simulate_redis(slider_w, policy=policy, maxmemory=maxmemory, samples=samples,
+    df = simlab.simulate(slider_w, policy=policy, maxmemory=maxmemory, samples=samples,
                                whiteboard=0.0, filing_room=0.0, seed=1)
     hits = (df["outcome"] == "hit").to_numpy().reshape(-1, 5_000).mean(axis=1)
     fig, ax = plt.subplots(figsize=(9, 3.5))
@@ -208,7 +206,7 @@ widgets.interact(explore_policy,
 fig, ax = plt.subplots(figsize=(9, 4))
 sizes = [200_000, 500_000, 1_000_000, 2_000_000]
 for p in simlab.REDIS_POLICIES:
-    ratios = [simlab.summarize(simlab.simulate_redis(slider_w, policy=p, maxmemory=m,
+    ratios = [simlab.summarize(simlab.simulate(slider_w, policy=p, maxmemory=m,
                                                      whiteboard=0.0, filing_room=0.0,
                                                      seed=1))["hit_ratio"] for m in sizes]
     ax.plot(sizes, ratios, marker="o", label=p,
@@ -225,22 +223,20 @@ plt.show()
 # Zipf draws every request independently. Real traces do not: a key comes back microseconds
 # later, a backup scans thousands of keys once, many keys are asked for only once, and the
 # popular keys change over the day. `simlab.traces.real_like` makes a trace with all four
-# (seeded, in a second). Each request is replayed as one step on the server (a Lua script: GET,
-# and SET on a miss) and through the model at the same times, with 64-byte values.
+# (seeded, in a second). Its first 4,000 requests are replayed request for request (each batch's
+# GETs, then a SET for each miss, 64-byte values) against a 150 kB whiteboard.
 
 # %%
 from simlab.traces import real_like
 
-trace = real_like(20_000, seed=1)
-sent = 1.7e9 + np.arange(len(trace)) / 20_000      # the model alone: 20,000 requests a second
-rows = {}
+trace = real_like(4_000, seed=1)
+rows = []
 for p in ("allkeys-lru", "allkeys-lfu", "allkeys-random"):
-    if REAL:
-        row = eviction.compare_replay(trace, p, 900_000, seed=1)
-        rows[p] = {"model": row["model_hit_ratio"], "real server": row["real_hit_ratio"]}
-    else:
-        rows[p] = {"model": eviction.replay_model(trace, p, 900_000, sent, seed=1)["hit_ratio"]}
-pd.DataFrame(rows).T.round(4)
+    figures = eviction.by_source(eviction.replay(trace, p, 150_000, mode="plain",
+                                                 source=SOURCE, seed=1))
+    rows += [{"policy": p, "source": s, "hit ratio": f["hit_ratio"]}
+             for s, f in figures.iterrows()]
+pd.DataFrame(rows).pivot(index="policy", columns="source", values="hit ratio").round(4)
 
 # %% [markdown]
 # With a `redis-server` on this machine the table shows the model beside a private server;
@@ -252,14 +248,16 @@ pd.DataFrame(rows).T.round(4)
 # %% [markdown]
 # ## When a scan comes through
 #
-# Now the same kind of workload, but every 3,000 requests a report reads 2,000 keys once each
-# (a scan). Under LRU those one-off keys are the most recent, so they push out the popular
+# Now a Zipf 0.9 workload over 5,000 keys, but every 2,000 requests a report reads 1,500 keys
+# once each (a scan), against a 200 kB whiteboard. Under LRU those one-off keys are the most recent, so they push out the popular
 # ones. LFU's counter remembers that the popular keys are popular.
 
 # %%
-results = eviction.scan_experiment(requests=18_000, every=3000, length=2000)
+scans = eviction.scan_experiment(n_keys=5000, requests=6000, every=2000, length=1500,
+                                 maxmemory=200_000)           # on the model
+results = dict(zip(scans["policy"], scans["hit_ratio"]))
 ax = pd.Series(results).plot.bar(figsize=(7, 4), rot=0)
-ax.set(title="Hit ratio of the regular reads with periodic scans (model, 300 KB whiteboard)",
+ax.set(title="Hit ratio of the regular reads with periodic scans (model, 200 kB whiteboard)",
        xlabel="policy", ylabel="hit ratio of non-scan reads", ylim=(0, 1))
 for i, value in enumerate(results.values()):
     ax.annotate(f"{value:.1%}", (i, value), ha="center", va="bottom")

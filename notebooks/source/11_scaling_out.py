@@ -77,7 +77,9 @@ load.assign(key_share=load["keys"] / load["keys"].sum()).round(3)
 # **Multi-key commands.** `MGET`, `MSET`, transactions and Lua scripts work in a cluster only
 # when all their keys are in one slot; otherwise the node answers `CROSSSLOT`. A hash tag
 # forces keys into one slot, which is the fix, and also the price: everything under one tag
-# sits on one node. Below, the keys per shard when every 1,000 keys share a tag.
+# sits on one node. Below, the keys per shard when every 1,000 keys share a tag, and when a
+# fifth of the keys (hot and cold alike) share one tag; from a terminal,
+# `simlab cluster --shards 30 --hash-tags 0.2` gives the same numbers.
 
 # %%
 if REAL:
@@ -90,7 +92,9 @@ if REAL:
     print("with a tag:   ", node.execute_command("MGET", "{user:42}:cart", "{user:42}:profile"))
 pd.concat({"no tags": sharding.shard_table((3, 30), n_keys=100_000),
            "1,000 keys per tag": sharding.shard_table((3, 30), n_keys=100_000,
-                                                     keys_per_tag=1000)})[
+                                                     keys_per_tag=1000),
+           "a fifth of the keys, one tag": sharding.shard_table((3, 30), n_keys=100_000,
+                                                               hash_tags=0.2)})[
     ["keys_per_shard_max", "keys_per_shard_mean", "load_max_over_mean"]].round(2)
 
 # %% [markdown]
@@ -150,29 +154,69 @@ if REAL:
 #
 # Now a master dies (`kill -9`). Its replica notices the silence, waits for the node timeout,
 # asks the other masters for a vote, and promotes itself. Until then the dead master's slots
-# are served by nobody. Replication is asynchronous: a write the master acknowledged but had
-# not yet sent to its replica is lost with it.
+# are served by nobody. Replication is asynchronous: the master answers the client without
+# waiting for its replica, and the write travels down its **replication stream** on its own;
+# a write acknowledged but not yet received by the replica dies with the master.
+#
+# How much did the replica have? Both sides count the stream in bytes: the master's
+# `master_repl_offset` and the replica's `slave_repl_offset` (`INFO replication`). When the
+# replica takes over, its `second_repl_offset - 1` is exactly the byte where the dead
+# master's stream stopped for it. Every write is a `SET` of a known key and value, with a
+# known length in the stream, so the bytes tell which writes the replica had.
+#
+# On loopback the replica reads as fast as the master writes, and next to nothing is lost.
+# To watch writes get lost, the experiment first stops the replica for 0.4 s (`SIGSTOP`), as
+# a congested link or an overloaded replica would, while a thread writes 10 kB values to the
+# doomed master's keys, each to a key of its own. Then the kill.
 
 # %%
 if REAL:
     master = cluster.owner(0)
-    failover, failover_log = live_cluster.failover_under_load(cluster, master, seed=2)
+    failover, failover_log = live_cluster.failover_under_load(
+        cluster, master, stall=0.4, value_size=10_000, seed=2)
     display(pd.Series(failover).to_frame("failover under load"))  # NBVAL_IGNORE_OUTPUT
     display(cluster.nodes()[["role", "master", "slots", "running"]])  # NBVAL_IGNORE_OUTPUT
 
+# %% [markdown]
+# The writes the master acknowledged, counted two ways: from the offsets alone, and by reading
+# every one of them back from the new master.
+
 # %%
 if REAL:
-    per_100ms = failover_log.assign(bucket=(failover_log["t"] // 0.1) * 0.1).groupby("bucket")
-    ax = per_100ms["ok"].agg(["sum", "size"]).assign(
-        failed=lambda d: d["size"] - d["sum"]).rename(columns={"sum": "acknowledged"})[
-        ["acknowledged", "failed"]].plot(figsize=(9, 3.5))
+    f = failover
+    behind = f["master_offset_before_kill"] - f["replica_offset_at_kill"]
+    print(f"master's offset just before the kill: {f['master_offset_before_kill']:>12,} bytes\n"
+          f"replica's offset when it took over:   {f['replica_offset_at_kill']:>12,} bytes\n"
+          f"difference / {f['bytes_per_write']:,.0f} bytes per SET:    "
+          f"{behind / f['bytes_per_write']:>12,.1f} writes\n"
+          f"acknowledged writes, then missing:     {f['acknowledged_writes_lost']:>12,}\n"
+          f"the same writes as the offsets say:    {f['lost_writes_match_offsets']!s:>12}"
+          )  # NBVAL_IGNORE_OUTPUT
+
+# %%
+if REAL:
+    log = failover_log.assign(bucket=(failover_log["t"] // 0.1) * 0.1,
+                              lost=lambda d: d["acked_by_old_master"] & ~d["replicated"])
+    per_100ms = log.groupby("bucket").agg(acknowledged=("ok", "sum"),
+                                          lost=("lost", "sum"),
+                                          failed=("ok", lambda ok: int((~ok).sum())))
+    ax = per_100ms.rename(columns={"lost": "acknowledged, then lost",
+                                   "failed": "failed (nobody serves the slot)"}).plot(
+        figsize=(9, 3.5), style=["-", "-", ":"])
     ax.set(title="Writes to the killed master's keys, per 100 ms",
            xlabel="seconds since the load started", ylabel="writes per 100 ms");
 
 # %% [markdown]
-# The gap is the failover: the node timeout (1 s here, 15 s by default) plus an election. On
-# loopback the replica is microseconds behind, so few or no acknowledged writes are lost;
-# across a real network, with a busy master, the lag (and the loss) grows.
+# The lost writes are the last ones the master acknowledged, the ones after the replica's
+# offset, all of them and only them: the bytes between the two offsets are those `SET`s (the
+# quick division misses the write or two the master ran between its `INFO` and the kill).
+# The master's own idea of where its replica was (`slave0:...offset=` in its `INFO`, from the
+# replica's `REPLCONF ACK` once a second) lags much further behind.
+#
+# The gap in the plot is the failover: the node timeout (1 s here, 15 s by default) plus an
+# election. An application that cannot afford the loss can follow a write with `WAIT 1 100`:
+# it returns once one replica has the write (or after 100 ms, saying how many replicas have
+# it), at the price of the replica's round trip on every write.
 
 # %% [markdown]
 # ## 5. Hot keys: one shard serves the hottest key
@@ -214,13 +258,14 @@ plain.round(3)
 # ### Exercise 2: the floor under the hottest shard
 #
 # With 100 shards and Zipf 1.0 over 100,000 keys, the hottest key's shard carries *at least*
-# how many times the mean load per shard? (`simlab.zipf_probabilities(n_keys, alpha)` gives
-# each key's share of the requests, hottest first.)
+# how many times the mean load per shard?
+# (`simlab.workloads.zipf_probabilities(n_keys, alpha)` gives each key's share of the requests,
+# hottest first.)
 
 # %%
 # BEGIN SOLUTION
 # LEARNER: ratio = None
-ratio = simlab.zipf_probabilities(100_000, 1.0)[0] * 100
+ratio = simlab.workloads.zipf_probabilities(100_000, 1.0)[0] * 100
 # END SOLUTION
 simlab.checks.check_hot_shard_ratio(ratio, n_shards=100, n_keys=100_000, alpha=1.0)
 
@@ -312,7 +357,8 @@ if cluster is not None:
 # - Clients follow `MOVED` and `ASK` by themselves; data can move under load without errors or
 #   lost writes.
 # - A dead master costs about the node timeout plus an election in errors for its slots, and
-#   whatever its replica had not yet received.
+#   the acknowledged writes its replica had not yet received: the two replication offsets say
+#   exactly which.
 # - Slots balance keys, not requests: under Zipf the hottest shard's share does not shrink
 #   with more shards. A near cache in each client takes the hottest keys off the cluster, and
 #   server-assisted invalidation keeps it fresh within a one-way trip.

@@ -6,7 +6,7 @@ from ._common import Verdict, _verdict, _answer
 
 def check_ttl_for_staleness(ttl, update_rate: float, target: float = 0.01) -> Verdict:
     """05: a fixed TTL giving at most ``target`` stale hits, and not needlessly short."""
-    from ..analysis import stale_share_fixed_ttl
+    from ..theory import stale_share_fixed_ttl
     value, verdict = _answer(ttl, "ttl")
     if verdict is not None:
         return verdict

@@ -58,7 +58,7 @@ def check_hot_shard_ratio(answer, n_shards: int = 100, n_keys: int = 100_000,
               "with it."),
              (top * 100, "looks like a percentage.", "give the ratio, not a percentage."),
              (1.0, "would be a perfectly balanced cluster.", "look at the hottest key's share "
-              "(simlab.zipf_probabilities).")]
+              "(simlab.workloads.zipf_probabilities).")]
     for wrong, said, hint in known:
         if _near(value, wrong, rtol=0.02) and not abs(wrong - want) <= 0.02 * want:
             return _verdict(False, "", f"{value:.3g} {said}", hint)
@@ -69,7 +69,7 @@ def check_hot_shard_ratio(answer, n_shards: int = 100, n_keys: int = 100_000,
 def check_near_cache_size(answer, workload, target: float = 0.5) -> Verdict:
     """11: the smallest near cache (in keys, LRU) that answers at least ``target`` of
     ``workload``'s reads locally; within 10% above the smallest passes."""
-    from ..analysis import lru_curve
+    from ..curves import lru_curve
 
     value, verdict = _answer(answer, "size")
     if verdict is not None:

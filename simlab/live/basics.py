@@ -5,6 +5,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import _validate as v
 from .client import key as course_key
 
 
@@ -29,11 +30,9 @@ def counter_race(r, *, method: str = "get_set", workers: int = 4, per_worker: in
     race), so learners sharing a server cannot touch it; a counter that vanishes anyway (a
     cleanup elsewhere) counts as 0 rather than crashing the race.
     """
-    if method not in ("get_set", "incr"):
-        raise ValueError(f"method must be 'get_set' or 'incr', got {method!r}")
-    for name, value in (("workers", workers), ("per_worker", per_worker)):
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    v.choice("method", method, ("get_set", "incr"))
+    workers = v.positive_int("workers", workers)
+    per_worker = v.positive_int("per_worker", per_worker)
     name = course_key("counter", method, uuid.uuid4().hex[:8])
     r.set(name, 0)
 

@@ -15,14 +15,18 @@ instead of its one-second waits), or with ``redis-cli`` itself (``create="redis-
 from __future__ import annotations
 
 import collections
+import os
 import shutil
+import signal
 import threading
 import time
 
 import numpy as np
 import pandas as pd
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 from .. import _validate as v
 from ..sharding import N_SLOTS, slot_owners
@@ -31,7 +35,8 @@ from .server import PrivateRedis, RedisServerNotFound, free_port, redis_server_b
 
 __all__ = ["PrivateCluster", "cluster_connection_class", "guarded_cluster", "LoadRunner",
            "lost_writes", "error_window", "slot_owner_array",
-           "load_per_master", "reshard_under_load", "failover_under_load"]
+           "load_per_master", "reshard_under_load", "failover_under_load",
+           "resp_length", "writes_in_stream", "PING_BYTES"]
 
 HOST = "127.0.0.1"
 
@@ -340,20 +345,51 @@ class PrivateCluster:
             self._admin[i].execute_command("CLUSTER SETSLOT", slot, "NODE", self.ids[target])
         return moved
 
-    def kill_master(self, index: int) -> dict:
-        """``kill -9`` master ``index``; return its ``port`` and the ``replication offsets`` of
-        it and its replicas just before (bytes each had processed)."""
+    def kill_master(self, index: int, *, stall: float = 0.0) -> dict:
+        """``kill -9`` master ``index``; return its ``port`` and the replication offsets just
+        before, from ``INFO replication`` on both sides (bytes of the master's replication
+        stream): ``offsets`` (each node's own: the master's ``master_repl_offset``, each
+        replica's ``slave_repl_offset``, the bytes it had processed), ``acked`` (each replica's
+        offset as the master last heard it, from its ``REPLCONF ACK`` once a second) and the
+        master's ``replid``.
+
+        With ``stall`` > 0 the replicas are stopped (``SIGSTOP``) for that many seconds before
+        the kill and resumed after it, as a replica behind a congested link would be: the
+        master keeps acknowledging writes its replicas do not read. Their offsets are then read
+        just before they stop.
+        """
+        stall = v.nonnegative_real("stall", stall)
         nodes = self.nodes()
         if nodes.loc[index, "role"] != "master" or not self.servers[index].running:
             raise ValueError(f"index must be a running master, got {index}")
+        if stall >= self.node_timeout / 1000:
+            raise ValueError(f"stall must be shorter than the node timeout "
+                             f"({self.node_timeout / 1000:g} s) or the replicas are marked "
+                             f"failed, got {stall}")
         replicas = list(nodes.index[nodes["master"] == index])
-        offsets = {i: self._admin[i].info("replication").get(
-            "slave_repl_offset" if i != index else "master_repl_offset") for i in
-            [index] + replicas}
-        self._replicas_of[index] = replicas
-        self.servers[index].crash()
+        offsets = {i: self._admin[i].info("replication")["slave_repl_offset"]
+                   for i in replicas}
+        pids = [self.servers[i].pid for i in replicas]
+        stopped = []
+        try:
+            if stall:
+                for pid in pids:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+                time.sleep(stall)
+            info = self._admin[index].info("replication")
+            self._replicas_of[index] = replicas
+            self.servers[index].crash()
+            at = time.monotonic()
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        offsets[index] = info["master_repl_offset"]
+        seen = {int(d["port"]): int(d["offset"]) for k, d in info.items()
+                if k.startswith("slave") and isinstance(d, dict)}
         return {"killed": index, "replicas": replicas, "offsets": offsets,
-                "at": time.monotonic()}
+                "acked": {i: seen.get(self.servers[i].port) for i in replicas},
+                "replid": info["master_replid"], "at": at}
 
     def wait_for_failover(self, killed: int, timeout: float = 30.0) -> int:
         """Wait until a replica of ``killed`` is a master and the cluster is ok again; return
@@ -376,15 +412,34 @@ class PrivateCluster:
 
 class LoadRunner:
     """Writes (``SET key seq``) and reads on a cluster client from a thread, every request
-    logged: ``t`` (s since start), ``op``, ``key``, ``value``, ``ok``, ``error``.
+    logged: ``t`` and ``t_done`` (s since start, when the request was sent and when its reply
+    or error came back), ``op``, ``key``, ``value``, ``ok``, ``error``.
 
     A write is *acknowledged* when ``ok``; :func:`lost_writes` later checks each key still holds
     its last acknowledged value (or a later one).
+
+    Parameters
+    ----------
+    client : RedisCluster
+    keys : list of str
+        The keys the load picks from (uniformly, seeded).
+    write_share : float
+        Share of requests that are writes.
+    fresh_keys : bool
+        Write every value to a new key ``<picked key>:<seq>`` (the same slot when the picked
+        key has a hash tag), so a later write never hides an earlier one: each acknowledged
+        write can be checked alone.
+    value_size : int, optional
+        Write the sequence number zero-padded to this many bytes (default: as it is).
     """
 
-    def __init__(self, client, keys, *, write_share: float = 0.5, seed=None):
+    def __init__(self, client, keys, *, write_share: float = 0.5, fresh_keys: bool = False,
+                 value_size: int | None = None, seed=None):
         self.client, self.keys = client, list(keys)
         self.write_share = v.fraction("write_share", write_share)
+        self.fresh_keys = bool(fresh_keys)
+        self.value_size = (None if value_size is None
+                           else v.positive_int("value_size", value_size))
         self._rng = np.random.default_rng(seed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -396,33 +451,43 @@ class LoadRunner:
         self._thread.start()
         return self
 
+    def since_start(self, t: float) -> float:
+        """A ``time.monotonic()`` reading on the log's clock (s since the load started)."""
+        return t - self._t0
+
     def _run(self):
         seq = 0
         picks = self._rng.integers(0, len(self.keys), size=1 << 16)
         coins = self._rng.random(size=1 << 16) < self.write_share
+        width = self.value_size or 0
         while not self._stop.is_set():
             i = seq & 0xFFFF
             key, write = self.keys[picks[i]], bool(coins[i])
             seq += 1
+            if write and self.fresh_keys:
+                key = f"{key}:{seq}"
             tic = time.monotonic()
             try:
                 if write:
-                    self.client.set(key, seq)
+                    self.client.set(key, f"{seq:0{width}d}")
                 else:
                     self.client.get(key)
                 error = ""
             except redis.exceptions.RedisError as exc:
                 error = type(exc).__name__
+            toc = time.monotonic()
+            if error:
                 time.sleep(0.005)       # an application backs off a little after an error
-            self._log.append((tic - self._t0, "SET" if write else "GET", key, seq,
-                              not error, error))
+            self._log.append((tic - self._t0, toc - self._t0, "SET" if write else "GET", key,
+                              seq, not error, error))
 
     def stop(self) -> pd.DataFrame:
         """Stop the load and return its log."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)
-        return pd.DataFrame(self._log, columns=["t", "op", "key", "value", "ok", "error"])
+        return pd.DataFrame(self._log, columns=["t", "t_done", "op", "key", "value", "ok",
+                                                "error"])
 
 
 def lost_writes(client, log: pd.DataFrame) -> int:
@@ -477,7 +542,7 @@ def load_per_master(cluster: PrivateCluster, key_names, batch: int = 500) -> pd.
 
 
 def reshard_under_load(cluster: PrivateCluster, slots, target: int, *, per_slot: int = 20,
-                       warmup: float = 0.2, seed=None) -> dict:
+                       settle: float = 0.2, seed=None) -> dict:
     """Fill ``per_slot`` keys into each slot in ``slots``, start a load on exactly those keys,
     move the slots to master ``target`` under it, and report what the application saw."""
     from ..sharding import keys_in_slots
@@ -488,11 +553,11 @@ def reshard_under_load(cluster: PrivateCluster, slots, target: int, *, per_slot:
     for i in range(0, len(names), 500):
         rc.mset_nonatomic({n: 0 for n in names[i:i + 500]})
     runner = LoadRunner(cluster.client(), names, seed=seed).start()
-    time.sleep(warmup)
+    time.sleep(settle)
     tic = time.monotonic()
     moved = cluster.move_slots(slots, target)
     seconds = time.monotonic() - tic
-    time.sleep(warmup)
+    time.sleep(settle)
     log = runner.stop()
     return {"slots_moved": moved["slots"], "keys_moved": moved["keys"],
             "seconds": seconds, "requests": len(log),
@@ -501,11 +566,99 @@ def reshard_under_load(cluster: PrivateCluster, slots, target: int, *, per_slot:
             "acknowledged_writes_lost": lost_writes(rc, log)}
 
 
+# a master also sends its replicas a PING every repl-ping-replica-period seconds (10 s)
+PING_BYTES = len(b"*1\r\n$4\r\nPING\r\n")
+
+
+def resp_length(*args) -> int:
+    """Bytes of a command as a RESP array of bulk strings: what redis-py sends, and what a
+    master copies into its replication stream for a plain ``SET key value`` (str as UTF-8,
+    numbers as their text)."""
+    from ..sharding import _key_bytes
+
+    total = len(f"*{len(args)}\r\n")
+    for arg in args:
+        n = len(_key_bytes(arg, "arg"))
+        total += len(f"${n}\r\n") + n + 2
+    return total
+
+
+def writes_in_stream(lengths, stream_bytes: int, max_pings: int = 1) -> tuple[int, int]:
+    """``(n, pings)``: how many of a master's writes, in the order it ran them and of
+    ``lengths`` bytes each, make up exactly ``stream_bytes`` of its replication stream, with
+    ``pings`` PINGs (14 bytes each, at most ``max_pings``) among them. A replica's processed
+    offset always falls between two commands, so one ``n`` fits exactly.
+
+    Raises
+    ------
+    ValueError
+        If no number of writes and PINGs fits exactly: the stream held something else.
+    """
+    stream_bytes = v.nonnegative_int("stream_bytes", stream_bytes)
+    cumulative = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))])
+    for pings in range(v.nonnegative_int("max_pings", max_pings) + 1):
+        target = stream_bytes - pings * PING_BYTES
+        n = int(np.searchsorted(cumulative, target))
+        if target >= 0 and n < len(cumulative) and cumulative[n] == target:
+            return n, pings
+    raise ValueError(f"stream_bytes must be the bytes of a prefix of the writes plus up to "
+                     f"{max_pings} PINGs, got {stream_bytes} (writes total "
+                     f"{int(cumulative[-1])} bytes)")
+
+
+def _in_sync(master, replica, timeout: float = 10.0) -> int:
+    """Wait until ``replica`` has processed all of ``master``'s replication stream; return
+    that offset."""
+    deadline = time.monotonic() + timeout
+    while True:
+        offset = master.info("replication")["master_repl_offset"]
+        if replica.info("replication")["slave_repl_offset"] == offset:
+            return offset
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the replica did not catch up within {timeout} s")
+        time.sleep(0.01)
+
+
 def failover_under_load(cluster: PrivateCluster, master: int, *, n_keys: int = 2000,
-                        warmup: float = 0.3, seed=None) -> tuple[dict, pd.DataFrame]:
-    """Run a load on keys served by ``master``, ``kill -9`` it, wait for its replica to take
-    over, and report: seconds until promotion, requests, errors the application saw and over
-    how many seconds, acknowledged writes lost. Also returns the load's log."""
+                        settle: float = 0.3, stall: float = 0.0, value_size: int | None = None,
+                        seed=None) -> tuple[dict, pd.DataFrame]:
+    """Run a write load on keys served by ``master``, ``kill -9`` it, wait for its replica to
+    take over, and account for every acknowledged write with the replication offsets.
+
+    Each write goes to a key of its own (``LoadRunner(fresh_keys=True)``), so each can be
+    checked alone. Before the load, the replica is in sync at offset ``B``. After the
+    promotion, the new master's ``second_repl_offset - 1`` is exactly the offset ``R`` it had
+    processed from the dead master. The master ran the writes one at a time in the load's
+    order, each a ``SET`` of known RESP length, so the ``R - B`` bytes are the first ``n``
+    writes (plus any 14-byte PING the master sent its replica meanwhile): the writes after the
+    first ``n`` that the old master acknowledged are the ones replication should have lost.
+    They are compared with the acknowledged writes actually missing afterwards.
+
+    Parameters
+    ----------
+    stall : float
+        Seconds the replica is stopped just before the kill (see
+        :meth:`PrivateCluster.kill_master`): it falls behind, as across a congested link.
+    value_size : int, optional
+        Bytes per value (the sequence number zero-padded); larger values fill the socket
+        buffers sooner, so a stalled replica misses more.
+
+    Returns
+    -------
+    (dict, DataFrame)
+        The report: ``seconds_to_promotion``, ``errors_seen_by_app``, ``seconds_with_errors``,
+        the offsets read just before the kill (``master_offset_before_kill``,
+        ``replica_offset_before_kill``, ``replica_acked_offset_before_kill``), ``base_offset``
+        (B), ``replica_offset_at_kill`` (R), ``acknowledged_writes``,
+        ``writes_replicated`` (n), ``acknowledged_writes_not_replicated`` (what the offsets
+        predict is lost) and their ``bytes_not_replicated``, ``acknowledged_writes_lost``
+        (missing afterwards) and ``lost_writes_match_offsets`` (the two sets of writes are the
+        same). Also the quick estimate: ``writes_lost_by_offsets``, the bytes between the
+        master's offset read just before the kill and ``R``, over ``bytes_per_write`` (the mean
+        RESP length of a write); it misses the ``writes_after_master_offset_read``, which
+        the master ran between that reading and the kill. The log gains
+        ``acked_by_old_master``, ``replicated`` and ``survived``.
+    """
     from ..sharding import keys_in_slots
     from .client import namespace
 
@@ -513,15 +666,74 @@ def failover_under_load(cluster: PrivateCluster, master: int, *, n_keys: int = 2
     mine = [s for s in range(N_SLOTS) if owners_by_node[s] == master]
     names = keys_in_slots(mine[::max(1, len(mine) // 100)][:100], max(1, n_keys // 100),
                           prefix=namespace() + "failover")
-    runner = LoadRunner(cluster.client(socket_timeout=0.5, socket_connect_timeout=0.2), names,
-                        write_share=1.0, seed=seed).start()
-    time.sleep(warmup)
-    killed = cluster.kill_master(master)
+    replicas = list(cluster.nodes().query(f"master == {int(master)}").index)
+    if not replicas:
+        raise ValueError(f"master must have a replica to fail over to, got {master}")
+    rc = cluster.client()
+    rc.set(names[0] + ":before", 0)       # the stream has selected db 0: from here, only SETs
+    base = _in_sync(cluster._admin[master], cluster._admin[replicas[0]])
+    period = int(cluster._admin[master].config_get("repl-ping-replica-period")
+                 ["repl-ping-replica-period"])
+    t_base = time.monotonic()
+    # no retries: each write is sent once, to the node the client's slot map names, so a write
+    # sent before the kill and acknowledged was acknowledged by the old master (a retry could
+    # be acknowledged by the new one); after an error the client still reloads its slot map
+    load_client = cluster.client(socket_timeout=0.5, socket_connect_timeout=0.2,
+                                 retry=Retry(NoBackoff(), 0))
+    runner = LoadRunner(load_client, names, write_share=1.0, fresh_keys=True,
+                        value_size=value_size, seed=seed).start()
+    time.sleep(settle)
+    killed = cluster.kill_master(master, stall=stall)
+    dead = runner.since_start(killed["at"])
     promoted = cluster.wait_for_failover(master)
     promotion = time.monotonic() - killed["at"]
-    time.sleep(warmup)
+    info = cluster._admin[promoted].info("replication")
+    if info["master_replid2"] != killed["replid"]:
+        raise RuntimeError("the promoted replica does not continue the dead master's stream")
+    at_kill = int(info["second_repl_offset"]) - 1
+    time.sleep(settle)
     log = runner.stop()
+
+    writes = log[log["op"] == "SET"]
+    acked = writes[writes["ok"] & (writes["t"] < dead)]
+    # the write that failed at the kill may have run on the master all the same
+    pending = writes[(writes["t"] < dead) & ~writes["ok"]].head(1)
+    ran = pd.concat([acked, pending]).sort_values("value")
+    width = value_size or 0
+    lengths = pd.Series([resp_length("SET", k, f"{x:0{width}d}")
+                         for k, x in zip(ran["key"], ran["value"])], index=ran.index)
+    pings = int((killed["at"] - t_base) // period) + 1
+    n, _ = writes_in_stream(lengths, at_kill - base, max_pings=pings)
+    # how many the master had run when its offset was read, a moment before the kill
+    ran_at_info, _ = writes_in_stream(lengths, killed["offsets"][master] - base,
+                                      max_pings=pings)
+    replicated = ran.index[:n]
+    stored, rc = [], cluster.client()     # a client that learns the new slot map
+    keys = list(acked["key"])
+    for i in range(0, len(keys), 1000):
+        stored.extend(rc.mget_nonatomic(keys[i:i + 1000]))
+    survived = pd.Series([s == f"{x:0{width}d}" for s, x in zip(stored, acked["value"])],
+                         index=acked.index, dtype=bool)
+    log["acked_by_old_master"] = log.index.isin(acked.index)
+    log["replicated"] = log.index.isin(replicated)
+    log["survived"] = log.index.map(survived).astype(object)
+    predicted = set(acked.index) - set(replicated)
+    lost = set(survived.index[~survived])
+    offsets, seen = killed["offsets"], killed["acked"]
+    per_write = float(lengths[acked.index].mean()) if len(acked) else float("nan")
+    behind = int(offsets[master]) - at_kill
     return ({"killed": master, "promoted": promoted, "seconds_to_promotion": promotion,
              "requests": len(log), "errors_seen_by_app": int((~log["ok"]).sum()),
-             "seconds_with_errors": error_window(log),
-             "acknowledged_writes_lost": lost_writes(cluster.client(), log)}, log)
+             "seconds_with_errors": error_window(log), "replica_stall_s": stall,
+             "master_offset_before_kill": int(offsets[master]),
+             "replica_offset_before_kill": int(offsets[replicas[0]]),
+             "replica_acked_offset_before_kill": seen[replicas[0]],
+             "base_offset": int(base), "replica_offset_at_kill": at_kill,
+             "acknowledged_writes": len(acked), "writes_replicated": n,
+             "acknowledged_writes_not_replicated": len(predicted),
+             "bytes_not_replicated": int(lengths[sorted(predicted)].sum()),
+             "bytes_per_write": per_write,
+             "writes_lost_by_offsets": max(0, round(behind / per_write)) if len(acked) else 0,
+             "writes_after_master_offset_read": len(ran) - ran_at_info,
+             "acknowledged_writes_lost": len(lost),
+             "lost_writes_match_offsets": predicted == lost}, log)

@@ -198,15 +198,15 @@ def crash_table(policies=POLICIES, *, seed: int = 0, **kwargs) -> pd.DataFrame:
 
 
 def rdb_crashes(n: int = 10, *, write_rate: float = 1000.0, save_seconds: int = 1,
-                warmup: float | None = None, seed: int = 0) -> pd.DataFrame:
+                first_crash: float | None = None, seed: int = 0) -> pd.DataFrame:
     """``n`` RDB crashes at phases spread evenly over the snapshot cycle (after at least
-    ``warmup`` seconds of writing), so their mean is the cycle's average loss; one row each."""
+    ``first_crash`` seconds of writing), so their mean is the cycle's average loss; one row each."""
     v.positive_int("n", n)
     period = model.snapshot_period(save_seconds)
-    warmup = period if warmup is None else warmup
+    first_crash = period if first_crash is None else first_crash
     # snapshots start at a cron tick (0-0.1 s) after the whole second: centre the grid on it
     offset = model.CRON_TICK / 2 / period + 0.5 / n
-    rows = [process_crash("rdb", write_rate=write_rate, crash_at=warmup,
+    rows = [process_crash("rdb", write_rate=write_rate, crash_at=first_crash,
                           crash_phase=(offset + i / n) % 1.0, save_seconds=save_seconds,
                           seed=seed) for i in range(n)]
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ import secrets
 import numpy as np
 import redis
 
+from .. import _validate as v
 from .client import key as course_key
 
 USED = "used"   # what a code's key holds once the code has been used (not 4 digits)
@@ -31,10 +32,8 @@ class OTP:
     """
 
     def __init__(self, r, *, ttl: float = 300, max_attempts: int = 3, seed: int | None = None):
-        if not (isinstance(ttl, (int, float)) and ttl > 0):
-            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        if not (isinstance(max_attempts, int) and max_attempts > 0):
-            raise ValueError(f"max_attempts must be a positive integer, got {max_attempts!r}")
+        ttl = v.seconds("ttl", ttl)
+        max_attempts = v.positive_int("max_attempts", max_attempts)
         self.r, self.ttl, self.max_attempts = r, ttl, max_attempts
         self._rng = None if seed is None else np.random.default_rng(seed)
 
@@ -89,8 +88,7 @@ class Sessions:
     """Sessions with sliding expiry: each access pushes the deadline ``ttl`` seconds away."""
 
     def __init__(self, r, *, ttl: float = 1800):
-        if not (isinstance(ttl, (int, float)) and ttl > 0):
-            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        ttl = v.seconds("ttl", ttl)
         self.r, self.ttl = r, ttl
 
     def create(self, user: str, **data) -> str:
@@ -111,11 +109,6 @@ class Sessions:
         pipe.pexpire(name, int(self.ttl * 1000))
         data, _ = pipe.execute()
         return data or None
-
-    def ttl_left(self, token: str) -> float:
-        """Seconds until the session expires (-2: gone)."""
-        ms = self.r.pttl(course_key("session", token))
-        return ms / 1000 if ms >= 0 else float(ms)
 
 
 class Flash:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _validate as v
 from .urls import redact, scrub
 
 N_USERS = 100_000
@@ -86,8 +87,7 @@ def default_sqlite_path() -> Path:
 
 def make_users(n: int = N_USERS, seed: int = SEED):
     """The course's users as rows (tuples), the same for the same ``n`` and ``seed``."""
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = v.positive_int("n", n)
     rng = np.random.default_rng(seed)
     first = rng.integers(len(_FIRST), size=n)
     last = rng.integers(len(_LAST), size=n)

@@ -16,7 +16,8 @@ What the server adds to fakeredis: ``CONFIG GET/SET`` of ``maxmemory``, ``maxmem
 does, it stores them); ``CONFIG RESETSTAT``; ``INFO`` (``server``, ``memory``, ``stats``,
 ``keyspace``); ``OBJECT FREQ`` / ``IDLETIME`` / ``ENCODING`` / ``REFCOUNT``; ``MEMORY USAGE``;
 ``TOUCH``; a ``DBSIZE`` that, like Redis's, counts expired keys not yet removed; and active
-expiry.
+expiry. Each key a command looks up is one access of the model, as in Redis (``MGET k k k``
+touches ``k`` three times, so its LFU counter gets three chances to grow).
 
 Memory. ``INFO memory`` reports ``used_memory`` = :data:`EMPTY_USED_MEMORY` (an empty
 redis-server 7.0.15 with one client, measured here) + the model's bytes for the data set, and
@@ -27,8 +28,11 @@ fragmentation, which the model does not. Strings are charged as the model charge
 bytes of their members plus a few per member).
 
 Time. ``clock=wall`` (default) runs on the wall clock; ``clock=virtual`` on a clock that moves
-only when the experiment calls ``client.clock.advance(s)`` (or ``sleep``). Expiry is lazy (a
-command that touches a key past its deadline removes it) plus Redis 7's slow active cycle:
+only when the experiment calls ``client.clock.advance(s)`` (or ``sleep``), starting at
+``start`` (seconds since the epoch; default now: the LRU clock's seconds and the LFU minutes
+tick at whole seconds and minutes, so a run that must repeat exactly gives a start). Expiry
+is lazy (a command that touches a key past its deadline removes it) plus Redis 7's slow
+active cycle:
 ``hz`` 10 cron ticks, each walking the TTL keys with a cursor, 20 keys per loop, again while
 more than 10% of them had expired, within 25 ms of modelled CPU (the per-key costs of
 :mod:`simlab.expiry`). The ticks that fell due since the last command run when the next
@@ -46,7 +50,6 @@ fakeredis the project pins.
 from __future__ import annotations
 
 import fnmatch
-import heapq
 import json
 import math
 import re
@@ -62,6 +65,7 @@ from fakeredis._helpers import OK, SimpleError
 from fakeredis._socket import FakeSocket
 from fakeredis._socket._base import BaseFakeSocket
 
+from .. import _validate as _v
 from .. import redis_memory as mem
 from ..clock import RealClock
 from ..expiry import ACCEPTABLE_STALE, EXPIRE_COST, KEY_COST, KEYS_PER_LOOP, SLOW_TIME_PERC
@@ -119,14 +123,22 @@ def _int_in(text, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
+def _real_in(text, low: float, high: float) -> float | None:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return None
+    return value if low <= value <= high else None   # NaN fails both comparisons
+
+
 # name -> (rule for messages, parser returning None when invalid)
 _RULES = {
     "maxmemory": ("must be a memory value (bytes, or with a unit: 100kb, 2mb, 1gb; 0: no limit)",
                   memory_value),
     "maxmemory-policy": ("must be one of " + ", ".join(REDIS_POLICIES),
                          lambda t: str(t).lower() if str(t).lower() in REDIS_POLICIES else None),
-    "maxmemory-samples": ("must be an integer from 1 to 64 (the model's sampling limit)",
-                          lambda t: _int_in(t, 1, 64)),
+    "maxmemory-samples": (f"must be an integer from {_v.MIN_SAMPLES} to {_v.MAX_SAMPLES}",
+                          lambda t: _int_in(t, _v.MIN_SAMPLES, _v.MAX_SAMPLES)),
     "lfu-log-factor": ("must be an integer from 0 to 2147483647",
                        lambda t: _int_in(t, 0, 2 ** 31 - 1)),
     "lfu-decay-time": ("must be an integer (minutes) from 0 to 2147483647",
@@ -136,9 +148,12 @@ _URL_ONLY = {
     "clock": ("must be 'wall' or 'virtual'",
               lambda t: str(t).lower() if str(t).lower() in ("wall", "virtual") else None),
     "seed": ("must be a non-negative integer", lambda t: _int_in(t, 0, 2 ** 63 - 1)),
+    "start": ("must be a time in seconds since the epoch, from 0 to 4102444800 (year 2100)",
+              lambda t: _real_in(t, 0.0, 4_102_444_800.0)),
 }
 DEFAULTS = {"maxmemory": 0, "maxmemory-policy": "noeviction", "maxmemory-samples": 5,
-            "lfu-log-factor": 10, "lfu-decay-time": 1, "clock": "wall", "seed": None}
+            "lfu-log-factor": 10, "lfu-decay-time": 1, "clock": "wall", "seed": None,
+            "start": None}
 
 
 def parse_model_url(url: str) -> dict:
@@ -167,6 +182,9 @@ def parse_model_url(url: str) -> dict:
         if value is None:
             raise ValueError(f"model:// option {name} {rule}, got {raw!r}")
         options[name] = value
+    if options["start"] is not None and options["clock"] != "virtual":
+        raise ValueError("model:// option start sets where a virtual clock starts: it needs "
+                         f"clock=virtual, got clock={options['clock']}")
     return options
 
 
@@ -263,15 +281,6 @@ class _ModelDatabase(Database):
         super().schedule_expiry(key, expireat)
         self._model_server._on_write(self, key)
 
-    def _remove_expired(self):
-        heap, now = self._expiry_heap, self.time
-        while heap and heap[0][0] < now:
-            _, key = heapq.heappop(heap)
-            item = self._dict.get(key)
-            if item is not None and self.expired(item):
-                del self._dict[key]
-                self._model_server._on_expired(self, key)
-
     def clear(self):
         keys = list(self._dict)
         for key in keys:
@@ -348,7 +357,9 @@ class ModelServer(fakeredis.FakeServer):
         o = parse_model_url(url)
         return cls(maxmemory=o["maxmemory"], policy=o["maxmemory-policy"],
                    samples=o["maxmemory-samples"], lfu_log_factor=o["lfu-log-factor"],
-                   lfu_decay_time=o["lfu-decay-time"], clock=o["clock"], seed=o["seed"])
+                   lfu_decay_time=o["lfu-decay-time"],
+                   clock=ModelClock(o["start"]) if o["clock"] == "virtual" else o["clock"],
+                   seed=o["seed"])
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -393,7 +404,8 @@ class ModelServer(fakeredis.FakeServer):
 
     def _on_read(self, db, key):
         if not self._notouch:
-            self._reads[db.model_key(key)] = (db, key)
+            mk = db.model_key(key)       # each lookup touches (MGET k k k: three LFU draws)
+            self._reads[mk] = (db, key, self._reads.get(mk, (db, key, 0))[2] + 1)
 
     def _on_write(self, db, key):
         self._writes[db.model_key(key)] = (db, key)
@@ -599,7 +611,11 @@ class ModelServer(fakeredis.FakeServer):
 
     def count_lookup(self, db, key) -> bool:
         """Look ``key`` up as Redis's ``lookupKeyRead`` does (expiring it if due); count it."""
-        found = key in db
+        outer, self._notouch = self._notouch, True     # the command's own lookup touches
+        try:
+            found = key in db
+        finally:
+            self._notouch = outer
         self.stats["keyspace_hits" if found else "keyspace_misses"] += 1
         return found
 
@@ -613,11 +629,12 @@ class ModelServer(fakeredis.FakeServer):
             if key not in db._dict and self._where.pop(mk, None) is not None:
                 self._forget(mk)
                 model.delete(mk, now)
-        for mk, (db, key) in reads.items():
+        for mk, (db, key, lookups) in reads.items():
             if mk in writes or key not in db._dict:
                 continue
             if mk in model:
-                model.get(mk, now)
+                for _ in range(lookups):
+                    model.get(mk, now)
                 self._access[mk] = now
             else:
                 writes[mk] = (db, key)        # not mirrored yet (a refused write): add it

@@ -103,10 +103,6 @@ def _weighted(rng, weights, n):
     return out
 
 
-def _text_times(times) -> np.ndarray:
-    return np.datetime_as_string(times, unit="s").astype(object)
-
-
 def dashboard_since(months: int = 12) -> str:
     """The first instant (ISO text) of the dashboard's window of ``months`` months."""
     months = v.positive_int("months", months)
