@@ -45,7 +45,9 @@ data/capstone_day.npz: | $(VENV)/.course
 	$(PY) data/make_capstone_day.py
 
 # Compile the kernels once (cached on disk; a few seconds when they already are), so that no
-# lesson waits for the compiler and the notebooks' measured times are their own.
+# lesson waits for the compiler and the notebooks' measured times are their own; and, where a
+# C compiler exists, the simulate command's kernels ahead of time (simlab/_aot.py: the command
+# then runs without importing Numba).
 warmup: $(VENV)/.course
 	$(PY) -m simlab.warmup
 
@@ -58,12 +60,12 @@ lab: $(VENV)/.course $(DATA) warmup
 
 test: $(VENV)/.dev test-unit test-notebooks
 
-# The notebook-level tests (run times, the browser, notebook 10 without a redis-server binary)
-# run in test-notebooks.
+# The notebook-level tests (run times, the browser, notebooks 10 and 11 without a redis-server
+# binary) run in test-notebooks.
 NOTEBOOK_TESTS := tests/test_notebook_times.py tests/test_browser.py \
                   tests/test_no_binary_notebooks.py
 
-test-unit: $(VENV)/.dev
+test-unit: $(VENV)/.dev warmup
 	$(PY) -m pytest -p no:cacheprovider -q tests $(NOTEBOOK_TESTS:%=--ignore=%)
 
 # Every notebook, learner and solution versions, against fakeredis and against a private real
@@ -82,10 +84,11 @@ test-notebooks: $(VENV)/.dev $(DATA) warmup
 	  echo "Skipping the notebooks against a real server: no redis-server binary on the PATH (apt install redis-server)."; \
 	fi
 
-bench: $(VENV)/.bench
+bench: $(VENV)/.bench warmup
 	$(PY) benchmarks/run.py
 
-# The Redis model beside a private redis-server on real-like traces (about 15 minutes).
+# The Redis model beside a private redis-server on CloudPhysics (when ../shared/traces is
+# there) and real-like traces (up to an hour); exits 1 if a run is outside a tolerance.
 fidelity: $(VENV)/.dev
 	$(PY) benchmarks/fidelity.py
 

@@ -32,17 +32,10 @@ from numba import njit
 # option of Numba's: a Numba without it refuses it at the first call (KeyError), loudly.
 hot = njit(cache=True, _nrt=False)
 
-LRU, LFU, FIFO, RANDOM, PERFECT_LFU = 0, 1, 2, 3, 4
-POLICY_CODES = {"lru": LRU, "lfu": LFU, "fifo": FIFO, "random": RANDOM,
-                "perfect-lfu": PERFECT_LFU}
-HIT, MISS, WRITE = 0, 1, 2
-FLAG_INFLIGHT, FLAG_EXPIRED = 1, 2
-EV_FILL, EV_INVALIDATE = 0, 1
-ABSENT = -np.inf
-
-# header of ``st``
-COUNT, MIN_FREQ, RAND_USED, EVICTIONS, EXPIRED, POLICY, N_KEYS, N_LINKS, CAPACITY = range(9)
-HEADER = 9
+from ._codes import (ABSENT, CAPACITY, COUNT, EV_FILL, EV_INVALIDATE, EVICTIONS, EXPIRED,  # noqa: F401
+                     FIFO, FLAG_EXPIRED, FLAG_INFLIGHT, HEADER, HIT, LFU, LRU, MIN_FREQ, MISS,
+                     N_KEYS, N_LINKS, PERFECT_LFU, POLICY, POLICY_CODES, RAND_USED, RANDOM,
+                     WRITE)
 
 
 @njit(cache=True)
@@ -374,3 +367,91 @@ def count_hits(keys, policy, capacity, n_keys, rand, warmup=0):
         else:
             cache_put(st, expire, rand, k, 0.0, np.nan)
     return hits
+
+
+@njit(cache=True)
+def int_line_keys(data):
+    """The key ids of a text (``data``: its bytes) whose every line is an integer written
+    plainly: an optional minus sign, then digits, no leading zero, no ``-0``, no blank line,
+    within int64; a last newline is optional.
+
+    Returns ``(codes, labels, True)``: one dense id per line, in order of first appearance
+    (as ``pandas.factorize(..., sort=False)`` numbers them), and the integer of each id; or
+    ``(empty, empty, False)`` at the first line that is not plain (the caller then reads the
+    text as text). One pass, no sort: the ids come from an open-addressing hash table
+    (Fibonacci hashing, linear probing) kept at most half full and doubled as new labels
+    come, so its memory follows the number of distinct labels, not of lines.
+    """
+    n = data.shape[0]
+    count = 0
+    for i in range(n):
+        if data[i] == 10:
+            count += 1
+    if n > 0 and data[n - 1] != 10:
+        count += 1
+    codes = np.empty(count, dtype=np.int64)
+    labels = np.empty(count, dtype=np.int64)
+    none = np.empty(0, dtype=np.int64)
+    if n == 0:
+        return none, none, False
+    bits = 10
+    table = np.full(1 << bits, -1, dtype=np.int64)
+    m = 0
+    i = 0
+    j = 0
+    while i < n:
+        negative = data[i] == 45             # '-'
+        if negative:
+            i += 1
+        start = i
+        value = 0                             # kept negative: int64's minimum fits
+        while i < n and data[i] != 10:
+            d = np.int64(data[i]) - 48
+            if d < 0 or d > 9:
+                return none, none, False
+            if value < -922337203685477580 or (value == -922337203685477580 and d > 8):
+                return none, none, False      # beyond int64
+            value = value * 10 - d
+            i += 1
+        digits = i - start
+        if digits == 0 or (digits > 1 and data[start] == 48):
+            return none, none, False          # a blank line, a lone '-', a leading zero
+        if negative:
+            if value == 0:
+                return none, none, False      # '-0'
+        elif value == INT64_MIN:
+            return none, none, False          # 9223372036854775808
+        else:
+            value = -value
+        i += 1                                # the newline
+        if 2 * (m + 1) > table.shape[0]:      # keep the table at most half full
+            bits += 1
+            table = np.full(1 << bits, -1, dtype=np.int64)
+            for c in range(m):
+                slot = _fibonacci(labels[c], bits)
+                while table[slot] >= 0:
+                    slot = (slot + 1) & ((1 << bits) - 1)
+                table[slot] = c
+        slot = _fibonacci(value, bits)
+        while True:
+            c = table[slot]
+            if c < 0:
+                table[slot] = m
+                labels[m] = value
+                codes[j] = m
+                m += 1
+                break
+            if labels[c] == value:
+                codes[j] = c
+                break
+            slot = (slot + 1) & ((1 << bits) - 1)
+        j += 1
+    return codes, labels[:m].copy(), True
+
+
+@njit(cache=True)
+def _fibonacci(x, bits):
+    return np.int64((np.uint64(x) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+
+
+INT64_MIN = -9223372036854775808

@@ -426,7 +426,9 @@ def run_live(design, r, shop, requests: dict) -> dict:
     that delete what they change, orders pushed on a Redis list for the workers.
 
     Returns the same measures as :func:`simulate_day` for the slice (``peak_db_qps`` over
-    the slice's own seconds, as recorded), plus ``queue_length``.
+    the slice's own seconds, as recorded; ``wrongly_refused`` as there), plus
+    ``refused_orders`` and ``queue_length`` (the orders handed to the workers), so
+    :func:`score` reads it too.
     """
     from .live.client import key as course_key
     from .live.ratelimit import limiter as make_limiter
@@ -442,11 +444,13 @@ def run_live(design, r, shop, requests: dict) -> dict:
     page_keys = set()
     latencies, db_at, stale, n_reads, hits, refused = [], [], 0, 0, 0, 0
     changed_at, filled_at = {}, {}
-    for t, kind, product, user in zip(requests["t"], requests["kind"], requests["product"],
-                                      requests["user"]):
+    refused_at = np.zeros(len(requests["t"]), dtype=bool)
+    for i, (t, kind, product, user) in enumerate(zip(requests["t"], requests["kind"],
+                                                     requests["product"], requests["user"])):
         clock.t = float(t)
         if not limiter.allow(int(user)):
             refused += 1
+            refused_at[i] = True
             continue
         name = (course_key("capstone", "dashboard", int(user)) if kind == DASHBOARD
                 else course_key("capstone", "product", int(product)))
@@ -481,6 +485,9 @@ def run_live(design, r, shop, requests: dict) -> dict:
               "peak_db_qps": int(per_second.max()) if per_second.size else 0,
               "stale_share": stale / max(1, n_reads), "hit_ratio": hits / max(1, n_reads),
               "memory_mb": memory / 1e6, "refused": refused, "requests": len(requests["t"]),
+              "wrongly_refused": int((refused_at & (window_counts(
+                  requests["t"], requests["user"], AGREED["window"]) <= AGREED["limit"])).sum()),
+              "refused_orders": int((refused_at & (requests["kind"] == ORDER)).sum()),
               "queue_length": int(r.llen(queue))}
     r.delete(queue, *page_keys)
     return result

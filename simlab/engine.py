@@ -21,25 +21,27 @@ import time
 
 import numpy as np
 
-from . import _kernels as K
+from . import _codes as C
 from . import _validate as v
+from ._aot import kernels
 from ._random import resolve_seed, stream
 from .caches import POLICIES, make_cache
 from .latency import Constant, Distribution, Preset, preset
-from .results import Flag, Outcome, build_table, is_synthetic, key_name, warmup_cut
+from .results import Flag, Outcome, Run, build_table, is_synthetic, key_name, warmup_cut
 from .workloads import GET, Workload, check_keys
 
 
 class _Inputs:
-    """Everything drawn at random for one run, drawn once so both engines see the same."""
+    """Everything drawn at random for one run, drawn once so both engines see the same; the
+    uniforms of random eviction only for a policy that evicts at random (``uniforms``)."""
 
-    def __init__(self, workload, whiteboard, filing_room, seed):
+    def __init__(self, workload, whiteboard, filing_room, seed, uniforms=False):
         n = len(workload)
         wb_rng = stream(seed, "whiteboard")
         self.wb_get = whiteboard.sample(n, wb_rng)
         self.wb_set = whiteboard.sample(n, wb_rng)
         self.db = filing_room.sample(n, stream(seed, "filing_room"))
-        self.rand = stream(seed, "policy").random(n)
+        self.rand = stream(seed, "policy").random(n) if uniforms else np.empty(0)
 
 
 def _latency_model(name, value):
@@ -140,7 +142,7 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int | None 
              lfu_log_factor: float | None = None, lfu_decay_time: float | None = None,
              whiteboard="redis-loopback", filing_room="postgres-indexed",
              ttl_mode: str = "fixed", atomic: bool | None = None, key_names=None,
-             seed: int | None = None, engine: str = "fast"):
+             seed: int | None = None, engine: str = "fast", table: bool = True):
     """Simulate cache-aside over ``workload`` in virtual time.
 
     Parameters
@@ -186,6 +188,10 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int | None 
     engine : {"fast", "reference"}
         ``fast``: compiled; ``reference``: the same model in plain Python, step by step (slow;
         the oracle of the tests). Both give the same table request by request.
+    table : bool
+        False: return the run as arrays (a :class:`simlab.results.Run`, which
+        :func:`simlab.summarize` reads too) instead of the table, without building it or
+        importing pandas (what the ``simlab simulate`` command does).
 
     Returns
     -------
@@ -195,6 +201,19 @@ def simulate(workload: Workload, *, policy: str = "lru", cache_size: int | None 
         parameters, seed and counters in ``df.attrs`` (every key of
         :data:`simlab.results.ATTRS`). See :func:`simlab.summarize`.
     """
+    if not isinstance(table, bool):
+        raise TypeError(f"table must be True (the per-request table) or False (the run as "
+                        f"arrays), got {table!r}")
+    run = _run(workload, policy=policy, cache_size=cache_size, maxmemory=maxmemory,
+               samples=samples, lfu_log_factor=lfu_log_factor, lfu_decay_time=lfu_decay_time,
+               whiteboard=whiteboard, filing_room=filing_room, ttl_mode=ttl_mode,
+               atomic=atomic, key_names=key_names, seed=seed, engine=engine)
+    return build_table(workload, *run) if table else run
+
+
+def _run(workload, *, policy, cache_size, maxmemory, samples, lfu_log_factor, lfu_decay_time,
+         whiteboard, filing_room, ttl_mode, atomic, key_names, seed, engine) -> Run:
+    """:func:`simulate`'s run, as arrays."""
     _check_workload(workload)
     model = model_of(policy)
     v.choice("engine", engine, ENGINES)
@@ -234,7 +253,7 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
     seed = resolve_seed(seed)
-    inputs = _Inputs(workload, whiteboard, filing_room, seed)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed, uniforms=policy == "random")
     atomic = _atomic(atomic, filing_room)
     n = len(workload)
     sliding = ttl_mode == "sliding"
@@ -246,10 +265,10 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
         ttls = workload.ttls
         if np.all(np.isnan(ttls)):
             ttls = np.full(1, np.nan)
-        counters = K.cache_aside(workload.keys, workload.ops, arrivals, sequential, ttls,
-                                 inputs.wb_get, inputs.wb_set, inputs.db, inputs.rand,
-                                 K.POLICY_CODES[policy], cache_size, workload.n_keys, n + 1,
-                                 sliding, atomic, start, outcome, wb, db, total, flags)
+        counters = kernels().cache_aside(
+            workload.keys, workload.ops, arrivals, sequential, ttls, inputs.wb_get,
+            inputs.wb_set, inputs.db, inputs.rand, C.POLICY_CODES[policy], cache_size,
+            workload.n_keys, n + 1, sliding, atomic, start, outcome, wb, db, total, flags)
         columns = (*columns, counters)
     else:
         uniforms = iter(inputs.rand.tolist())
@@ -264,7 +283,7 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
     params = _params(workload, model="textbook", engine=engine, policy=policy,
                      whiteboard=whiteboard, filing_room=filing_room, seed=seed, atomic=atomic,
                      ttl_mode=ttl_mode, cache_size=cache_size, oom_errors=0)
-    return build_table(workload, *columns, params, engine_s)
+    return Run(*columns, params, engine_s)
 
 
 def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, atomic=False,
@@ -286,7 +305,7 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
     def apply(event):
         nonlocal fills
         when, _, kind, key, ttl, size = event
-        if kind == K.EV_FILL:
+        if kind == C.EV_FILL:
             pending[key] -= 1
             cache.put(name_of(key), when, None if math.isnan(ttl) else ttl, size)
             fills += 1
@@ -318,7 +337,7 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
                               int(workload.sizes[i]), **(fill_kwargs or {}))
                     fills += 1
                 else:
-                    heapq.heappush(events, (t + w + d, seq, K.EV_FILL, key, ttl,
+                    heapq.heappush(events, (t + w + d, seq, C.EV_FILL, key, ttl,
                                             int(workload.sizes[i])))
                     seq += 1
                     pending[key] = pending.get(key, 0) + 1
@@ -326,7 +345,7 @@ def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, at
                 total[i] = w + d + inputs.wb_set[i]
         else:
             d = inputs.db[i]
-            heapq.heappush(events, (t + d, seq, K.EV_INVALIDATE, key, math.nan, 0))
+            heapq.heappush(events, (t + d, seq, C.EV_INVALIDATE, key, math.nan, 0))
             seq += 1
             outcome[i], wb[i], db[i] = Outcome.WRITE, inputs.wb_set[i], d
             total[i] = d + inputs.wb_set[i]
@@ -398,7 +417,7 @@ def _simulate_redis(workload, policy, maxmemory, *, samples, lfu_log_factor, lfu
                      maxmemory=maxmemory, samples=samples, lfu_log_factor=lfu_log_factor,
                      lfu_decay_time=lfu_decay_time, oom_errors=oom_errors,
                      bytes_at_end=bytes_at_end)
-    return build_table(workload, *columns, params, engine_s)
+    return Run(*columns, params, engine_s)
 
 
 def _redis_fast(workload, cache, inputs, names, atomic):
@@ -460,7 +479,9 @@ def hit_counts(workload: Workload, sizes, *, policy: str = "lru", warmup: int = 
     skip = int(np.count_nonzero(reads[:warmup]))     # the reads among the first requests
     seed = resolve_seed(seed)
     rand = stream(seed, "policy").random(len(keys))
-    return np.array([K.count_hits(keys, K.POLICY_CODES[policy], s, workload.n_keys, rand,
+    from . import _kernels as K
+
+    return np.array([K.count_hits(keys, C.POLICY_CODES[policy], s, workload.n_keys, rand,
                                   skip) for s in sizes], dtype=np.int64)
 
 

@@ -569,17 +569,55 @@ def _warm_connection(r, batch, size):
     r.flushall()
 
 
+def lru_tick_phase(r, clock, *, limit: float = 1.5) -> float:
+    """Where in each second a real server's LRU clock ticks: seconds after the whole second,
+    in [-0.5, 0.5).
+
+    A server stamps keys with a cached clock that ``serverCron`` refreshes ``hz`` times a
+    second (10): the whole second turns over on the first cron after it, 0-100 ms late, at a
+    phase set when the server started. A run of a third of a second falls on one side of a
+    turn or across one depending on that phase, and an LRU server's hit ratio with it (by 1.5
+    points and more on the CloudPhysics trace). Found by polling ``INFO server``'s
+    ``lru_clock`` until it changes (within ``limit`` seconds; about 0.2 ms precise), so the
+    model's clock can turn where the server's does."""
+    limit = v.positive_real("limit", limit)
+
+    def lru():
+        info = r.info("server")
+        if "lru_clock" not in info:
+            raise ValueError("lru_tick_phase needs a real redis-server (its INFO server has "
+                             "lru_clock); this server's INFO server has none (model:// or "
+                             "fakeredis: their LRU clock turns at whole seconds, phase 0)")
+        return int(info["lru_clock"])
+
+    now = clock.now()
+    clock.sleep(max(0.0, math.floor(now) + 1 - 0.003 - now))   # just before the turn
+    last, sent = lru(), clock.now()
+    deadline = sent + limit
+    while sent < deadline:
+        before, sent = sent, clock.now()
+        if lru() != last:
+            phase = ((before + sent) / 2) % 1.0
+            return phase - 1.0 if phase >= 0.5 else phase
+    raise RuntimeError(f"the server's LRU clock did not turn in {limit} s (INFO server "
+                       f"lru_clock stayed {last}): is its hz setting 0 or the server stopped?")
+
+
 def _replay(r, clock, *, workload, policy, maxmemory, mode, batch, rate, names, schedule=None,
             previous=None):
     """Send the requests in pipelined batches, commands packed by hand (so the client keeps
     up with a real server)."""
+    # on a real server, first the phase of its LRU clock (polled before the empty usage is
+    # measured: the polling's buffers are then part of it)
+    controllable = getattr(clock, "controllable", False)
+    phase = 0.0 if controllable else lru_tick_phase(r, clock)
     _warm_connection(r, batch, int(np.max(workload.sizes)))
     base = used_memory(r)
     evicted_before = int(r.info("stats")["evicted_keys"])
     r.config_set("maxmemory", base + maxmemory)
     keys, sizes, ttls_ms = workload.keys, workload.sizes, _ttls_ms(workload)
     if schedule is None:
-        schedule = _schedule(workload, rate, getattr(clock, "controllable", False), previous)
+        schedule = _schedule(workload, rate, controllable, previous)
     n = len(keys)
     sent = np.empty(n)
     hits = np.zeros(n, dtype=bool)
@@ -591,11 +629,12 @@ def _replay(r, clock, *, workload, policy, maxmemory, mode, batch, rate, names, 
         conn = r.connection_pool.get_connection()
     except TypeError:                  # redis-py before 5.3 wants a command name
         conn = r.connection_pool.get_connection("EVALSHA")
-    if getattr(clock, "controllable", False) and previous is not None \
-            and "start" in previous.attrs:
-        # the same phase in the minute as the run before: the LRU clock ticks at whole
-        # seconds, LFU decay at whole minutes
-        clock.advance((previous.attrs["start"] - clock.now()) % 60.0)
+    if controllable and previous is not None and "start" in previous.attrs:
+        # the same phase in the minute as the run before, less the real server's LRU tick
+        # phase: the model's LRU clock turns at its whole seconds (its cron at tenths), the
+        # server's 0-100 ms after; LFU decay turns at whole minutes
+        clock.advance((previous.attrs["start"] - previous.attrs.get("lru_phase", 0.0)
+                       - clock.now()) % 60.0)
     t0 = clock.now()
     try:
         for lo, hi in _paced_batches(n, batch, schedule, clock, sent):
@@ -622,6 +661,7 @@ def _replay(r, clock, *, workload, policy, maxmemory, mode, batch, rate, names, 
     out = pd.DataFrame({"time": sent, "key": keys, "hit": hits})
     out.attrs.update({"hit_ratio": float(hits.mean()), "oom_errors": int(oom),
                       "duration_s": float(sent[-1] - sent[0]), "start": float(t0),
+                      "lru_phase": phase,
                       **_finish(r, policy, base, evicted_before)})
     return out
 
@@ -639,7 +679,9 @@ def replay(workload, policy: str, maxmemory: int, *, samples: int = 5, mode: str
     start of each request) if given, else paced as in :func:`cache_aside`. Keys are stored as
     ``item:<label>`` with the request's value size and TTL. ``maxmemory`` is the bytes for
     the data set: the server's limit is its empty usage (measured after one warm-up batch)
-    plus this.
+    plus this. On a real server the phase of its LRU clock is measured first
+    (:func:`lru_tick_phase`); the model, when it follows a real run, starts that much earlier
+    in the second, so both clocks turn between the same requests.
 
     Returns
     -------
@@ -647,7 +689,8 @@ def replay(workload, policy: str, maxmemory: int, *, samples: int = 5, mode: str
         One row per source and request: ``source``, ``time`` (s since the start), ``key``,
         ``hit``; ``attrs[source]``: ``hit_ratio``, ``keys``, ``evictions``, ``oom_errors``,
         ``bytes`` (used memory above the empty server at the end), ``other_bytes`` (that less
-        the model's bytes for the keys held: buffers) and ``duration_s``.
+        the model's bytes for the keys held: buffers), ``duration_s``, ``start`` and
+        ``lru_phase`` (0 on the model).
     """
     samples = _check_experiment(policy, samples)
     maxmemory = v.positive_int("maxmemory", maxmemory)
@@ -691,20 +734,47 @@ def replay_model(workload, policy: str, maxmemory: int, sent, **kwargs) -> dict:
 
 def compare_replay(workload, policy: str, maxmemory: int, *, samples: int = 5,
                    mode: str = "script", batch: int = 100, rate: float | None = None,
-                   seed: int = 0, **kwargs) -> dict:
+                   seed: int = 0, buffers: bool = False, **kwargs) -> dict:
     """:func:`replay` on both sources, summed up in one row: server beside model
     (``real_*`` and ``model_*``), plus the agreement of the two request by request
-    (``same_outcome``)."""
+    (``same_outcome``).
+
+    ``buffers=True``: the model runs once more with the server's client buffers charged
+    (``charged_*``): its budget less ``real_other_bytes``, what the server held beyond the
+    model's bytes for the keys it kept. A server's reply buffer grows and shrinks with its
+    cron's timing (Redis 7), so at 400 KB the keys a server keeps move by up to 7% between a
+    quiet and a busy machine; the model does not model client buffers, and charged with them
+    shows whether the rest (what is refused, what hits) follows the server."""
+    if not isinstance(buffers, bool):
+        raise TypeError(f"buffers must be True (also run the model charged with the server's "
+                        f"client buffers) or False, got {buffers!r}")
     table = replay(workload, policy, maxmemory, samples=samples, mode=mode, batch=batch,
                    rate=rate, source="both", seed=seed, **kwargs)
     real, model = table.attrs["real"], table.attrs["model"]
+    charged = None
+    if buffers:
+        previous = table[table["source"] == "real"].drop(columns="source")
+        previous.attrs = dict(real)
+        budget = maxmemory - max(0, int(real["other_bytes"]))
+        if budget <= 0:
+            raise ValueError(f"maxmemory must leave room beyond the server's client buffers "
+                             f"({real['other_bytes']} bytes) to charge them; got {maxmemory}")
+        config = _start_config(policy, samples, kwargs.get("lfu_log_factor", 10),
+                               kwargs.get("lfu_decay_time", 1))
+        with open_server("model", config, seed=seed) as (r, clock):
+            charged = _replay(r, clock, workload=workload, policy=policy, maxmemory=budget,
+                              mode=mode, batch=batch, rate=rate, previous=previous,
+                              names=item_names(workload, kwargs.get("key_prefix", "item:")))
+            charged = charged.attrs
     row = {"policy": policy, "samples": samples, "maxmemory": maxmemory, "mode": mode,
            "rate": rate, "requests": len(workload)}
     for name in ("hit_ratio", "keys", "evictions", "oom_errors"):
         row[f"real_{name}"] = real[name]
         row[f"model_{name}"] = model[name]
+        if charged is not None:
+            row[f"charged_{name}"] = charged[name]
     hits = {s: run["hit"].to_numpy() for s, run in table.groupby("source")}
     row.update({"same_outcome": float(np.mean(hits["real"] == hits["model"])),
                 "real_other_bytes": real["other_bytes"], "model_bytes": model["bytes"],
-                "duration_s": real["duration_s"]})
+                "duration_s": real["duration_s"], "lru_phase": real["lru_phase"]})
     return row

@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import enum
 import numbers
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from .workloads import OP_NAMES, Workload
+
+if TYPE_CHECKING:     # imported where a table is built: a summary of a Run needs no pandas
+    import pandas as pd
 
 
 class Outcome(enum.IntEnum):
@@ -131,18 +134,58 @@ def is_synthetic(workload: Workload) -> bool:
 
 def key_column(workload: Workload, keys=None) -> pd.Categorical:
     """The ``key`` column: each request's label, one category per key id."""
+    import pandas as pd
+
     return pd.Categorical.from_codes(workload.keys if keys is None else keys,
                                      categories=workload.key_names, validate=False)
 
 
-def build_table(workload: Workload, start, outcome, wb, db, total, flags, counters, params,
-                engine_s) -> pd.DataFrame:
-    """The per-request table of a run over ``workload`` (simulated or live).
+class Run(NamedTuple):
+    """A run as arrays, before its table (``simulate(..., table=False)``): what
+    :func:`build_table` turns into the per-request table, and what :func:`summarize` reads as
+    it reads a table, without pandas (the ``simlab simulate`` command's path).
 
     ``outcome`` holds :class:`Outcome` codes and ``flags`` :class:`Flag` bits (int8 arrays);
     ``counters`` is (evictions, expired_removed, inflight_misses, fills, keys_at_end);
     ``params`` gives every other key of :data:`ATTRS` (missing ones are None).
     """
+
+    start: np.ndarray
+    outcome: np.ndarray
+    whiteboard: np.ndarray
+    filing_room: np.ndarray
+    latency: np.ndarray
+    flags: np.ndarray
+    counters: tuple
+    params: dict
+    elapsed_s: float
+
+    @property
+    def attrs(self) -> dict:
+        """The table's ``attrs``: every key of :data:`ATTRS`."""
+        return run_attrs(self.counters, self.params, self.elapsed_s)
+
+
+def run_attrs(counters, params, engine_s) -> dict:
+    """Every key of :data:`ATTRS`, from a run's counters, params and engine time."""
+    counters = [None if c is None else int(c) for c in counters]
+    attrs = dict.fromkeys(ATTRS)
+    attrs.update(params)
+    attrs.update({"evictions": counters[0], "expired_removed": counters[1],
+                  "inflight_misses": counters[2], "fills": counters[3],
+                  "keys_at_end": counters[4], "elapsed_s": float(engine_s)})
+    unknown = set(attrs) - set(ATTRS)
+    if unknown:       # a new attr must be documented in ATTRS, for every table at once
+        raise KeyError(f"attrs not in results.ATTRS: {sorted(unknown)}")
+    return attrs
+
+
+def build_table(workload: Workload, start, outcome, wb, db, total, flags, counters, params,
+                engine_s) -> pd.DataFrame:
+    """The per-request table of a run over ``workload`` (simulated or live), from the fields
+    of a :class:`Run`."""
+    import pandas as pd
+
     df = pd.DataFrame({
         "time": start,
         "key": key_column(workload),
@@ -154,16 +197,7 @@ def build_table(workload: Workload, start, outcome, wb, db, total, flags, counte
         "inflight": (flags & Flag.INFLIGHT).astype(bool),
         "expired": (flags & Flag.EXPIRED).astype(bool),
     }, copy=False)
-    counters = [None if c is None else int(c) for c in counters]
-    attrs = dict.fromkeys(ATTRS)
-    attrs.update(params)
-    attrs.update({"evictions": counters[0], "expired_removed": counters[1],
-                  "inflight_misses": counters[2], "fills": counters[3],
-                  "keys_at_end": counters[4], "elapsed_s": float(engine_s)})
-    unknown = set(attrs) - set(ATTRS)
-    if unknown:       # a new attr must be documented in ATTRS, for every table at once
-        raise KeyError(f"attrs not in results.ATTRS: {sorted(unknown)}")
-    df.attrs.update(attrs)
+    df.attrs.update(run_attrs(counters, params, engine_s))
     return df
 
 
@@ -202,8 +236,9 @@ def summarize(df: pd.DataFrame, *, warmup: int | None = None,
 
     Parameters
     ----------
-    df : DataFrame
-        A table from :func:`simlab.simulate` or a live run.
+    df : DataFrame or Run
+        A table from :func:`simlab.simulate` or a live run, or a :class:`Run` (the same run
+        as arrays).
     warmup : int, optional
         Number of first requests counted as the cold start: ``hit_ratio_after_warmup``
         leaves them out.
@@ -218,20 +253,29 @@ def summarize(df: pd.DataFrame, *, warmup: int | None = None,
         ``db_qps_with_cache`` and ``db_qps_without_cache`` (filing-room queries per second),
         ``duration_s``, ``inflight_misses``, ``seed``.
     """
-    n = len(df)
+    if isinstance(df, Run):
+        outcome, latency, t = df.outcome, df.latency, df.start
+        inflight = int(np.count_nonzero(df.flags & Flag.INFLIGHT))
+        seed = df.params.get("seed")
+    else:
+        import pandas as pd
+
+        outcome = df["outcome"].cat.codes.to_numpy() if hasattr(df["outcome"], "cat") else \
+            pd.Categorical(df["outcome"], categories=OUTCOMES).codes
+        latency, t = df["latency"].to_numpy(), df["time"].to_numpy()
+        inflight = int(df["inflight"].sum()) if "inflight" in df else 0
+        seed = df.attrs.get("seed")
+    n = len(outcome)
     cut = warmup_cut(n, warmup, warmup_share, default_share=0.1)
-    outcome = df["outcome"].cat.codes.to_numpy() if hasattr(df["outcome"], "cat") else \
-        pd.Categorical(df["outcome"], categories=OUTCOMES).codes
     reads = outcome != Outcome.WRITE
     hits = outcome == Outcome.HIT
     n_reads = int(reads.sum())
     n_hits = int(hits.sum())
     after_reads = int(reads[cut:].sum())
-    latency = df["latency"].to_numpy()[reads]
-    p50, p95, p99 = (np.quantile(latency, [0.5, 0.95, 0.99]) * 1e3 if n_reads
+    read_latency = latency if n_reads == n else latency[reads]
+    p50, p95, p99 = (np.quantile(read_latency, [0.5, 0.95, 0.99]) * 1e3 if n_reads
                      else (np.nan,) * 3)
-    t = df["time"].to_numpy()
-    duration = float((t + df["latency"].to_numpy()).max() - t.min()) if n else 0.0
+    duration = float((t + latency).max() - t.min()) if n else 0.0
     db_queries = int(n - n_hits)
     per_s = (lambda count: count / duration if duration > 0 else float("nan"))
     return {
@@ -248,8 +292,8 @@ def summarize(df: pd.DataFrame, *, warmup: int | None = None,
         "db_qps_with_cache": per_s(db_queries),
         "db_qps_without_cache": per_s(n),
         "duration_s": duration,
-        "inflight_misses": int(df["inflight"].sum()) if "inflight" in df else 0,
-        "seed": df.attrs.get("seed"),
+        "inflight_misses": inflight,
+        "seed": seed,
     }
 
 
@@ -271,6 +315,8 @@ def in_ms(df: pd.DataFrame) -> pd.DataFrame:
 
 def hit_ratio_over_time(df: pd.DataFrame, *, window: int = 1000) -> pd.DataFrame:
     """Hit ratio of the reads in consecutive windows of ``window`` reads (the warm-up curve)."""
+    import pandas as pd
+
     if not isinstance(window, (int, np.integer)) or window <= 0:
         raise ValueError(f"window must be a positive integer, got {window!r}")
     reads = df[df["outcome"] != Outcome.WRITE.label]
@@ -287,6 +333,8 @@ def hit_ratio_over_time(df: pd.DataFrame, *, window: int = 1000) -> pd.DataFrame
 def db_load_over_time(df: pd.DataFrame, *, bin_s: float = 1.0) -> pd.DataFrame:
     """Filing-room queries per second in bins of ``bin_s`` seconds: with the whiteboard (the
     run's misses and writes) and without it (every request)."""
+    import pandas as pd
+
     if not bin_s > 0:
         raise ValueError(f"bin_s must be a positive number of seconds, got {bin_s!r}")
     t = df["time"].to_numpy()

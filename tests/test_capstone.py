@@ -89,7 +89,11 @@ def test_live_slice_on_the_real_filing_room(redis_client, small_day):
     finally:
         shop.close()
     assert live["requests"] == 300 and live["hit_ratio"] > 0.5
-    assert live["memory_mb"] > 0 and live["queue_length"] >= 0
+    assert live["memory_mb"] > 0
+    # every order the limiter let through was handed to the workers, and scored like the day
+    orders = np.flatnonzero(sale["kind"] == c.ORDER)
+    assert orders.size and live["queue_length"] == orders.size - live["refused_orders"]
+    assert set(c.score(live).index) == set(c.TARGETS)
     model = c.simulate_day(GOOD, sale)
     assert abs(live["hit_ratio"] - model["hit_ratio"]) < 0.05
     assert not list(redis_client.scan_iter(simlab.key("capstone", "*")))  # cleaned up

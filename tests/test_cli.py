@@ -205,12 +205,19 @@ def test_integer_trace_reads_as_the_same_text_keys(tmp_path):
     assert fast.keys.tolist() == text.keys.tolist()
     assert list(fast.key_names) == list(text.key_names)
     assert all(type(name) is str for name in fast.key_names)
-    for body, names in [("7\n007\n7\n", ["7", "007"]), ("1\n-0\n0\n", ["1", "-0", "0"]),
-                        ("1e2\n100\n", ["1e2", "100"]), ("5\n\n6", ["5", "6"]),
-                        ("5\r\n6\r\n", ["5", "6"]), ("12\n-3\n12", ["12", "-3"])]:
+    cases = [("7\n007\n7\n", ["7", "007"]), ("1\n-0\n0\n", ["1", "-0", "0"]),
+             ("1e2\n100\n", ["1e2", "100"]), ("5\n\n6", ["5", "6"]),
+             ("5\r\n6\r\n", ["5", "6"]), ("1\n9223372036854775808\n", ["1", "9223372036854775808"]),
+             ("1\n-9223372036854775809\n", ["1", "-9223372036854775809"]),
+             ("1\n-\n", ["1", "-"]), ("1\n--5\n", ["1", "--5"]), ("5-3\n", ["5-3"])]
+    plain = [("12\n-3\n12", ["12", "-3"]), ("0\n", ["0"]), ("-1", ["-1"]),
+             ("9223372036854775807\n-9223372036854775808\n",
+              ["9223372036854775807", "-9223372036854775808"])]
+    for body, names in cases + plain:
         path = tmp_path / "t.txt"
         path.write_text(body, newline="")
         assert list(simlab.read_trace(path).key_names) == names, body
+        assert (_integer_lines(path) is not None) == ((body, names) in plain), body
 
 
 # --- the lazy package ------------------------------------------------------------------

@@ -87,3 +87,15 @@ def test_hub_snippets_give_valid_names(user, id_):
         exec(compile(snippet, "guide", "exec"), {"c": Config})
         name = environment["WHITEBOARD_USER"](Spawner)
         assert _NAME_RULE.fullmatch(name), name
+
+
+def test_the_hub_recipe_builds_what_postbuild_builds():
+    """A hub's learners cannot write into the course's folder: every build step of Binder's
+    postBuild (the data, the compiled kernels) must be in the Littlest JupyterHub recipe."""
+    steps = [line.split("#")[0].split()[1:] for line in (ROOT / "postBuild").read_text()
+             .splitlines() if line.startswith("python ") and "pip install" not in line]
+    assert steps, "postBuild has no build step"
+    recipe = next(block for block in code_blocks("bash") if "/opt/tljh/user" in block)
+    for step in steps:
+        target = step[-1]                          # data/make_*.py, or simlab.warmup
+        assert target in recipe, f"the hub recipe does not run {' '.join(step)}"

@@ -1,10 +1,13 @@
-"""Notebook 10 (durability) where there is no redis-server binary: both versions under nbval.
+"""Notebooks 10 (durability) and 11 (scaling out) where there is no redis-server binary: both
+versions under nbval.
 
-Notebook 10 crashes private redis-servers when a binary is there (the Makefile's nbval passes
-run it so). Here the binary is hidden from the PATH (``no_redis_server`` in conftest.py), as on
-a learner's laptop without Redis: the learner version, and the solution version with strict
-checks, must run under nbval, say in one sentence that there is no redis-server, and show the
-model beside the reference run's figures (data/durability_reference.json) instead.
+Notebook 10 crashes private redis-servers and 11 starts a local cluster of them when a binary
+is there (the Makefile's nbval passes run them so). Here the binary is hidden from the PATH
+(``no_redis_server`` in conftest.py), as on a learner's laptop without Redis: the learner
+version, and the solution version with strict checks, must run under nbval, say in one
+sentence that there is no redis-server, and show what stands in for the servers: 10 the model
+beside the reference run's figures (data/durability_reference.json), 11 the simulation (keys
+and load per shard up to 1,000 shards, the two-tier model).
 
 nbval does not keep the outputs it sees, so a small pytest plugin, given to the nbval run,
 writes each cell's outputs (text, and which kinds of rich output) to a JSON-lines file.
@@ -20,8 +23,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("10_*.ipynb"))
-SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("10_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("1[01]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("1[01]_*.ipynb"))
 
 RECORDER = '''
 import json, os
@@ -40,16 +43,26 @@ def pytest_runtest_teardown(item):
         f.write(json.dumps({"cell": item.name, "outputs": cell}) + "\\n")
 '''
 
-NO_BINARY = "private redis-server: not found: this notebook shows the model"
+# per notebook: the one sentence, what must not be said, what must be shown, figures at least
+EXPECTED = {
+    "10": ("private redis-server: not found: this notebook shows the model",
+           "available: the crashes below are real",
+           ("model_lost", "reference run"), 3),
+    "11": ("private redis-server: not found: this notebook shows the simulation only",
+           "available, the lesson starts a real local cluster",
+           ("load_max_over_mean", "near_hit_ratio"), 2),
+}
 
 
-def test_notebook_10_exists_in_both_versions():
-    assert len(NOTEBOOKS) == 1 and len(SOLUTIONS) == 1, (NOTEBOOKS, SOLUTIONS)
+def test_notebooks_10_and_11_exist_in_both_versions():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["10", "11"], NOTEBOOKS
+    assert [p.name[:2] for p in SOLUTIONS] == ["10", "11"], SOLUTIONS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS,
                          ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_notebook_10_runs_without_a_redis_server_binary(path, tmp_path, no_redis_server):
+def test_runs_without_a_redis_server_binary(path, tmp_path, no_redis_server):
+    sentence, absent, shown, min_figures = EXPECTED[path.name[:2]]
     (tmp_path / "nbval_outputs_recorder.py").write_text(RECORDER)
     outputs = tmp_path / "outputs.jsonl"
     env = {k: v for k, v in os.environ.items()
@@ -68,12 +81,10 @@ def test_notebook_10_runs_without_a_redis_server_binary(path, tmp_path, no_redis
     assert cells, "the recorder saw no cells"
     printed = [o["text"] for c in cells for o in c["outputs"]]
     # one sentence says there is no binary, and the notebook says it once
-    assert sum(NO_BINARY in text for text in printed) == 1, printed[:3]
-    assert not any("available: the crashes below are real" in text for text in printed)
-    # the model, beside the reference run's figures: its predictions in the crash table, and
-    # the figures drawn
-    assert any("model_lost" in text for text in printed), "the crash table with the model"
-    assert any("reference run" in text for text in printed)
+    assert sum(sentence in text for text in printed) == 1, printed[:3]
+    assert not any(absent in text for text in printed)
+    for what in shown:               # what stands in for the servers is shown
+        assert any(what in text for text in printed), what
     figures = sum("image/png" in o["mimes"] for c in cells for o in c["outputs"])
-    assert figures >= 3, f"{figures} figures"
+    assert figures >= min_figures, f"{figures} figures"
     assert not [o for c in cells for o in c["outputs"] if o["type"] == "error"]

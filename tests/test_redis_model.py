@@ -318,3 +318,24 @@ def test_cli_atomic_and_latency_fields(tmp_path):
     slow = run("--db-latency", "0.01", "--whiteboard-latency", "0")
     assert slow["hits"] == 0 and slow["atomic"] is False and slow["whiteboard_latency"] == 0
     assert run("--db-latency", "0.01", "--atomic")["hits"] == 2
+
+
+def test_a_full_table_does_not_double_past_maxmemory():
+    """``dictExpandAllowed``: near maxmemory a full dict keeps its buckets until it holds more
+    than 1.618 keys a bucket; with room, or past that load, it doubles as usual."""
+    from simlab import redis_memory as mem
+    from simlab.redis_cache import HashTable
+
+    def filled(n, headroom):
+        table = HashTable()
+        for k in range(n):
+            table.add(f"key:{k}", k * 2654435761 % 2 ** 64,
+                      None if k < 8192 else headroom)
+        return table
+
+    assert filled(8193, None).size == 16384                 # no limit: doubles when full
+    assert filled(8193, 10 ** 9).size == 16384              # room for the new table
+    tight = mem.BUCKET * 16384 - 1                          # the new table would not fit
+    assert filled(8193, tight).size == 8192
+    assert filled(int(8192 * mem.MAX_LOAD_FACTOR), tight).size == 8192
+    assert filled(int(8192 * mem.MAX_LOAD_FACTOR) + 2, tight).size == 16384

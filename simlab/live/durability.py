@@ -10,7 +10,9 @@ Times in seconds, sizes in bytes; tables have one row per run.
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -342,20 +344,30 @@ def _resp_bytes(*parts: bytes) -> int:
 
 
 def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: bool = False,
-             wait_timeout_ms: int = 1000, value_size: int = 100) -> dict:
+             wait_timeout_ms: int = 1000, value_size: int = 100, lag: float = 0.0) -> dict:
     """A primary and a replica (both private, no persistence): writes to the primary, then
     ``kill -9`` the primary, promote the replica, count acknowledged writes it lacks.
 
     With ``wait=True`` every write is followed by ``WAIT 1 wait_timeout_ms``: acknowledged
     means "the replica has it too" (when WAIT answers 1).
 
+    With ``lag`` > 0 the replica is stopped (``SIGSTOP``) for the last ``lag`` seconds of the
+    writes and resumed after the kill, as a replica behind a congested link or in a long pause
+    would be: the primary keeps acknowledging writes the replica does not read. Without it, on
+    loopback, the replica keeps up within microseconds and nothing is lost. The kernel still
+    buffers a few megabytes of the stream for a stopped replica (delivered after the kill), so
+    the loss shows when the writes outgrow that: large values (``value_size`` 64 KB: tens of
+    megabytes in 0.3 s).
+
     Returns ``acknowledged``, ``lost``, ``unreplicated_bytes`` (the primary's offset at the
     crash less the replica's final offset), ``bound_writes`` (those bytes in whole writes:
-    the most that can be lost), ``p50_ms``, ``p99_ms`` and ``writes_per_s``.
+    the most that can be lost), ``p50_ms``, ``p99_ms`` and ``writes_per_s``, with ``wait``,
+    ``lag_s`` and ``value_size``.
     """
-    import redis
-
     v.positive_real("seconds", seconds)
+    lag = v.nonnegative_real("lag", lag)
+    if lag >= seconds:
+        raise ValueError(f"lag must be shorter than seconds ({seconds!r}), got {lag!r}")
     _need_server()
     # no 5-second wait for more replicas before the first full sync
     with PrivateRedis({**persistence_config("none"), "repl-diskless-sync-delay": 0}) as primary, \
@@ -364,36 +376,34 @@ def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: boo
         rr.execute_command("REPLICAOF", "127.0.0.1", primary.port)
         deadline = time.monotonic() + 10
         r = _client(primary)
-        # online on the primary's side, not only "link up" on the replica's: after a diskless
-        # sync the primary holds back the stream until the replica's first ACK (up to 1 s)
+        # The stream flowing, not only "link up" on the replica's side or "online" on the
+        # primary's: after a diskless sync the primary holds the stream back until the
+        # replica's first ACK (up to 1 s), so a write is confirmed by WAIT before the run.
         while not (rr.info("replication").get("master_link_status") == "up"
-                   and r.info("replication").get("slave0", {}).get("state") == "online"):
+                   and r.info("replication").get("slave0", {}).get("state") == "online"
+                   and r.set(f"{KEY}ready", 1) and r.execute_command("WAIT", 1, 100) == 1):
             if time.monotonic() > deadline:
                 raise RuntimeError("the replica did not connect to the primary in 10 s")
             time.sleep(0.01)
         value = b"x" * value_size
         ids, latency, t0, n = [], [], time.perf_counter(), 0
-        while time.perf_counter() - t0 < seconds:
-            if write_rate:
-                due = t0 + n / write_rate
-                if due > time.perf_counter():
-                    time.sleep(due - time.perf_counter())
-            before = time.perf_counter()
-            try:
-                r.execute_command("SET", f"{KEY}{n}", value)
-                if wait and r.execute_command("WAIT", 1, wait_timeout_ms) < 1:
-                    n += 1
-                    continue       # not confirmed by the replica: not counted as acknowledged
-            except redis.exceptions.ConnectionError:
-                break
-            latency.append(time.perf_counter() - before)
-            ids.append(n)
-            n += 1
-        elapsed = time.perf_counter() - t0
-        offset = int(r.info("replication")["master_repl_offset"])
-        r.close()
-        primary.crash()
-        final = int(rr.info("replication").get("slave_repl_offset", 0))
+        stopped = False
+        try:
+            while time.perf_counter() - t0 < seconds:
+                if lag and not stopped and time.perf_counter() - t0 >= seconds - lag:
+                    os.kill(replica.pid, signal.SIGSTOP)
+                    stopped = True
+                n = _one_write(r, n, ids, latency, value, wait, wait_timeout_ms, write_rate, t0)
+                if n is None:
+                    break
+            elapsed = time.perf_counter() - t0
+            offset = int(r.info("replication")["master_repl_offset"])
+            r.close()
+            primary.crash()
+        finally:
+            if stopped:
+                os.kill(replica.pid, signal.SIGCONT)
+        final = _drained_offset(rr)
         rr.execute_command("REPLICAOF", "NO", "ONE")
         ids = np.asarray(ids, dtype=np.int64)
         present = _present(rr, ids)
@@ -405,10 +415,61 @@ def failover(*, write_rate: float | None = None, seconds: float = 1.0, wait: boo
     bound = int(np.searchsorted(np.cumsum(sizes), unreplicated, side="left") + 1
                 if unreplicated else 0)
     latency = np.asarray(latency)
-    return {"wait": wait, "acknowledged": len(ids), "lost": int((~present).sum()),
-            "unreplicated_bytes": unreplicated, "bound_writes": min(bound, len(ids)),
-            "writes_per_s": len(ids) / elapsed, "p50_ms": _p(latency, 0.5),
-            "p99_ms": _p(latency, 0.99)}
+    return {"wait": wait, "lag_s": lag, "value_size": value_size, "acknowledged": len(ids),
+            "lost": int((~present).sum()), "unreplicated_bytes": unreplicated,
+            "bound_writes": min(bound, len(ids)), "writes_per_s": len(ids) / elapsed,
+            "p50_ms": _p(latency, 0.5), "p99_ms": _p(latency, 0.99)}
+
+
+FAILOVERS = (
+    {"seconds": 0.3},
+    {"seconds": 0.6, "lag": 0.3, "value_size": 65_536},
+    {"seconds": 0.6, "lag": 0.3, "value_size": 65_536, "wait": True, "wait_timeout_ms": 100},
+)
+"""Notebook 10's failovers: a replica that keeps up; one stopped for the last 0.3 s of 64 KB
+writes (a congested link), the primary killed; the same with ``WAIT 1 100`` after each write."""
+
+
+def failovers() -> pd.DataFrame:
+    """:func:`failover` for each of :data:`FAILOVERS`, one row each."""
+    return pd.DataFrame([failover(**options) for options in FAILOVERS])
+
+
+def _one_write(r, n, ids, latency, value, wait, wait_timeout_ms, write_rate, t0):
+    """Write number ``n`` (paced at ``write_rate``); log it if acknowledged; the next number,
+    or None once the primary is gone."""
+    import redis
+
+    if write_rate:
+        due = t0 + n / write_rate
+        if due > time.perf_counter():
+            time.sleep(due - time.perf_counter())
+    before = time.perf_counter()
+    try:
+        r.execute_command("SET", f"{KEY}{n}", value)
+        if wait and r.execute_command("WAIT", 1, wait_timeout_ms) < 1:
+            return n + 1       # not confirmed by the replica: not counted as acknowledged
+    except redis.exceptions.ConnectionError:
+        return None
+    latency.append(time.perf_counter() - before)
+    ids.append(n)
+    return n + 1
+
+
+def _drained_offset(rr, settle: float = 0.05, timeout: float = 10.0) -> int:
+    """The replica's offset once it has applied what reached it before the primary died (the
+    stream the kernel still held for it): unchanged for ``settle`` seconds with the link
+    down."""
+    last, since, deadline = None, time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = rr.info("replication")
+        offset = int(info.get("slave_repl_offset", 0))
+        if offset != last:
+            last, since = offset, time.monotonic()
+        elif info.get("master_link_status") == "down" and time.monotonic() - since >= settle:
+            break
+        time.sleep(0.01)
+    return last
 
 
 def cold_start(policy: str, workload, room, *, window: int = 200) -> pd.DataFrame:
@@ -475,7 +536,7 @@ def reference_run(*, load_keys=LOAD_KEYS, rdb_crash_count: int = 20) -> dict:
         "price": price.reset_index().to_dict("records"),
         "load_time": loads,
         "aof_rewrite": aof_rewrite(keys=10_000, updates=20),
-        "failover": [failover(seconds=2.0), failover(seconds=2.0, wait=True)],
+        "failover": failovers().to_dict("records"),
         "elapsed_s": time.perf_counter() - start,
     }
 
