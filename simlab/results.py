@@ -230,6 +230,40 @@ def warmup_cut(n: int, warmup, warmup_share, *, default_share: float) -> int:
     return int(n * share)
 
 
+def quantiles(values, qs) -> np.ndarray:
+    """``numpy.quantile(values, qs)`` (its default, linear interpolation) of a 1-D float
+    array without NaN, in a fraction of the time for a million values.
+
+    NumPy partitions around several ranks at once with a scalar selection; around one rank
+    it uses a vectorised one (x86-simd-sort), about 10x faster here. So each order statistic
+    is found with one-rank partitions, the largest first, each on the part below the last:
+    ``x[k]`` by the partition, ``x[k+1]`` as the minimum above it. The interpolation is
+    NumPy's own formula (``a + (b-a)*t``, or ``b - (b-a)*(1-t)`` from ``t = 0.5``)."""
+    x = np.array(values, dtype=np.float64)          # a copy: partitioned in place
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array, got shape {x.shape}")
+    qs = np.asarray(qs, dtype=np.float64)
+    if qs.ndim != 1 or np.any((qs < 0) | (qs > 1)) or np.any(np.isnan(qs)):
+        raise ValueError(f"qs must be quantiles between 0 and 1, got {qs.tolist()!r}")
+    n = x.size
+    h = (n - 1) * qs
+    below = np.floor(h).astype(np.int64)
+    ranks = np.unique(below)[::-1]                # distinct ranks, the largest first
+    lo, hi = np.empty(len(ranks)), np.empty(len(ranks))
+    end = n                                       # x[:end] holds the ranks still to find
+    for j, k in enumerate(ranks.tolist()):
+        part = x[:end]
+        part.partition(k)
+        lo[j] = part[k]
+        hi[j] = part[k + 1:].min() if k + 1 < end else part[k]   # k = n - 1: t is 0
+        end = k + 1
+    at = len(ranks) - 1 - np.searchsorted(ranks[::-1], below)
+    lo, hi = lo[at], hi[at]
+    t = h - below
+    diff = hi - lo
+    return np.where(t >= 0.5, hi - diff * (1 - t), lo + diff * t)
+
+
 def summarize(df: pd.DataFrame, *, warmup: int | None = None,
               warmup_share: float | None = None) -> dict:
     """Headline numbers of a run (simulated or live).
@@ -273,7 +307,7 @@ def summarize(df: pd.DataFrame, *, warmup: int | None = None,
     n_hits = int(hits.sum())
     after_reads = int(reads[cut:].sum())
     read_latency = latency if n_reads == n else latency[reads]
-    p50, p95, p99 = (np.quantile(read_latency, [0.5, 0.95, 0.99]) * 1e3 if n_reads
+    p50, p95, p99 = (quantiles(read_latency, (0.5, 0.95, 0.99)) * 1e3 if n_reads
                      else (np.nan,) * 3)
     duration = float((t + latency).max() - t.min()) if n else 0.0
     db_queries = int(n - n_hits)

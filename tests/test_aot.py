@@ -157,3 +157,22 @@ def test_a_run_as_arrays_summarizes_as_its_table():
         assert np.array_equal(run.outcome, table["outcome"].cat.codes.to_numpy())
     with pytest.raises(TypeError, match="table must be True .* got 'no'"):
         simlab.simulate(w, cache_size=40, table="no")
+
+
+def test_warmup_writes_simlabs_bytecode_even_where_python_would_not(tmp_path):
+    """``PYTHONDONTWRITEBYTECODE`` (set on some shared machines) leaves an editable install
+    compiling its sources in every process; warmup's ``byte_compile`` writes them anyway."""
+    import importlib.util
+    from pathlib import Path
+
+    env = {**__import__("os").environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, "-c", "from simlab.warmup import byte_compile; "
+                          "print(byte_compile())"], capture_output=True, text=True,
+                         check=True, timeout=120, env=env)
+    assert out.stdout.startswith("simlab: bytecode written")
+    package = Path(simlab.__file__).parent
+    sources = sorted(package.rglob("*.py"))
+    assert len(sources) > 20
+    missing = [str(p.relative_to(package)) for p in sources
+               if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+    assert missing == []

@@ -102,7 +102,7 @@ def test_every_package_of_environment_yml_has_a_pip_equivalent():
     requirements = pip_requirements(env)
     assert set(PIP_EQUIVALENT) == names, ("PIP_EQUIVALENT maps packages environment.yml does "
                                           f"not have: {sorted(set(PIP_EQUIVALENT) - names)}")
-    assert "redis>=5.0" in requirements and "fakeredis>=2.40,<2.41" in requirements
+    assert "redis>=5.0,<8.2" in requirements and "fakeredis>=2.40,<2.41" in requirements
     assert "psycopg[binary]>=3.1" in requirements
     # the mapping's own rules: an unknown name fails, conda's `=` pin becomes a prefix match
     with pytest.raises(AssertionError, match="no pip equivalent.*'not-a-package'"):

@@ -206,3 +206,29 @@ def test_atomic_must_be_a_bool():
     w = simlab.zipf(10, 1.0, 10, seed=1)
     with pytest.raises(TypeError, match="atomic must be True, False or None, got 'yes'"):
         simlab.simulate(w, cache_size=2, atomic="yes")
+
+
+def test_latency_draws_in_two_threads_are_the_same_numbers(monkeypatch):
+    """From PARALLEL_DRAWS requests on, the filing room's draws run in a second thread: the
+    same numbers as drawn one after another, and a failing model's error still surfaces."""
+    from simlab import engine
+    from simlab.latency import Distribution
+
+    w = simlab.zipf(1_000, 1.0, engine.PARALLEL_DRAWS, seed=4)
+    wb, db = simlab.preset("redis-loopback"), simlab.preset("postgres-indexed")
+    threaded = engine._Inputs(w, wb, db, 7)
+    monkeypatch.setattr(engine, "PARALLEL_DRAWS", 10 ** 12)
+    serial = engine._Inputs(w, wb, db, 7)
+    for name in ("wb_get", "wb_set", "db"):
+        assert np.array_equal(getattr(threaded, name), getattr(serial, name)), name
+    monkeypatch.undo()
+
+    class Broken(Distribution):
+        def sample(self, n, rng=None):
+            raise ValueError("this model cannot draw")
+
+    with pytest.raises(ValueError, match="this model cannot draw"):
+        engine._Inputs(w, wb, Broken(), 7)
+    with pytest.raises(ValueError, match="this model cannot draw"):
+        engine._Inputs(w, Broken(), db, 7)
+    assert not [t for t in __import__("threading").enumerate() if t.name == "simlab-draws"]

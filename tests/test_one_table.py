@@ -300,3 +300,35 @@ def test_bad_warmups(kwargs, exc, message):
     df = simlab.simulate(_mixed_workload(), cache_size=10, seed=1)
     with pytest.raises(exc, match=message):
         summarize(df, **kwargs)
+
+
+# --- the summary's percentiles --------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from simlab.results import quantiles  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, st.integers(1, 400),
+              elements=st.one_of(st.floats(0, 1e3), st.sampled_from([0.0, 1.0, 2.5]))),
+       st.lists(st.floats(0, 1), min_size=1, max_size=6))
+def test_quantiles_are_numpys_to_the_bit(values, qs):
+    """summarize's percentiles (one-rank partitions, NumPy's interpolation) equal
+    numpy.quantile exactly: ties, repeated and extreme quantiles, one value."""
+    assert np.array_equal(quantiles(values, qs), np.quantile(values, qs))
+
+
+def test_quantiles_of_a_million_latencies_and_bad_input():
+    x = np.random.default_rng(3).lognormal(np.log(5e-4), 0.7, 1_000_000)
+    q = (0.5, 0.95, 0.99)
+    assert np.array_equal(quantiles(x, q), np.quantile(x, q))
+    before = x.copy()
+    quantiles(x, q)
+    assert np.array_equal(x, before)                 # the caller's array is untouched
+    with pytest.raises(ValueError, match="values must be a non-empty 1-D array"):
+        quantiles(np.array([]), q)
+    with pytest.raises(ValueError, match=r"qs must be quantiles between 0 and 1, got \[1.5\]"):
+        quantiles(x, [1.5])
