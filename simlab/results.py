@@ -232,7 +232,8 @@ def warmup_cut(n: int, warmup, warmup_share, *, default_share: float) -> int:
 
 def quantiles(values, qs) -> np.ndarray:
     """``numpy.quantile(values, qs)`` (its default, linear interpolation) of a 1-D float
-    array without NaN, in a fraction of the time for a million values.
+    array, in a fraction of the time for a million values (NaN among the values: NaN, as
+    NumPy says).
 
     NumPy partitions around several ranks at once with a scalar selection; around one rank
     it uses a vectorised one (x86-simd-sort), about 10x faster here. So each order statistic
@@ -245,6 +246,8 @@ def quantiles(values, qs) -> np.ndarray:
     qs = np.asarray(qs, dtype=np.float64)
     if qs.ndim != 1 or np.any((qs < 0) | (qs > 1)) or np.any(np.isnan(qs)):
         raise ValueError(f"qs must be quantiles between 0 and 1, got {qs.tolist()!r}")
+    if np.isnan(x).any():                         # NumPy's answer: nan, every quantile
+        return np.full(qs.shape, np.nan)
     n = x.size
     h = (n - 1) * qs
     below = np.floor(h).astype(np.int64)

@@ -313,12 +313,16 @@ from simlab.results import quantiles  # noqa: E402
 
 @settings(max_examples=300, deadline=None)
 @given(arrays(np.float64, st.integers(1, 400),
-              elements=st.one_of(st.floats(0, 1e3), st.sampled_from([0.0, 1.0, 2.5]))),
+              elements=st.one_of(st.floats(0, 1e3), st.sampled_from([0.0, 1.0, 2.5]),
+                                 st.floats(allow_nan=True, allow_infinity=True))),
        st.lists(st.floats(0, 1), min_size=1, max_size=6))
 def test_quantiles_are_numpys_to_the_bit(values, qs):
     """summarize's percentiles (one-rank partitions, NumPy's interpolation) equal
-    numpy.quantile exactly: ties, repeated and extreme quantiles, one value."""
-    assert np.array_equal(quantiles(values, qs), np.quantile(values, qs))
+    numpy.quantile exactly: ties, repeated and extreme quantiles, one value, NaN and
+    infinities among the values."""
+    with np.errstate(invalid="ignore"):
+        expected = np.quantile(values, qs)
+        assert np.array_equal(quantiles(values, qs), expected, equal_nan=True)
 
 
 def test_quantiles_of_a_million_latencies_and_bad_input():
