@@ -184,67 +184,76 @@ def cache_delete(st, expire, k):
 
 
 # --- the event heap of pending fills and invalidations ----------------------------------
-# hf[2i] = time, hf[2i+1] = ttl; hi[3i] = seq (breaks ties: first scheduled, first applied),
-# hi[3i+1] = key, hi[3i+2] = kind.
+# Two arrays: ht[j] the time an event is due, hx[j] the request that scheduled it (its key,
+# its kind and its TTL are that request's: a read's miss schedules a fill, a write an
+# invalidation). One event per request at most, pushed in request order, so the request's
+# index also breaks ties: at equal times, first scheduled, first applied. Sifting moves a
+# hole, not pairs of entries (a third fewer stores and branches than swapping).
 
 @hot
-def _before(hf, hi, a, b):
-    return hf[2 * a] < hf[2 * b] or (hf[2 * a] == hf[2 * b] and hi[3 * a] < hi[3 * b])
-
-
-@hot
-def _swap(hf, hi, a, b):
-    for j in range(2):
-        hf[2 * a + j], hf[2 * b + j] = hf[2 * b + j], hf[2 * a + j]
-    for j in range(3):
-        hi[3 * a + j], hi[3 * b + j] = hi[3 * b + j], hi[3 * a + j]
-
-
-@hot
-def _heap_push(hf, hi, size, t, seq, k, kind, ttl):
+def _heap_push(ht, hx, size, t, x):
+    """Add the event (``t``, request ``x``) to the heap of ``size`` events; return the new
+    size."""
     i = size
-    hf[2 * i] = t
-    hf[2 * i + 1] = ttl
-    hi[3 * i] = seq
-    hi[3 * i + 1] = k
-    hi[3 * i + 2] = kind
     while i > 0:
         parent = (i - 1) >> 1
-        if not _before(hf, hi, i, parent):
+        pt = ht[parent]
+        if pt < t or (pt == t and hx[parent] < x):
             break
-        _swap(hf, hi, i, parent)
+        ht[i] = pt
+        hx[i] = hx[parent]
         i = parent
+    ht[i] = t
+    hx[i] = x
     return size + 1
 
 
 @hot
-def _heap_pop(hf, hi, size):
-    """Move the earliest event to index ``size-1``, restore the heap on the rest."""
+def _heap_pop(ht, hx, size):
+    """Move the earliest event to index ``size-1``, restore the heap on the rest; return
+    ``size-1``."""
     last = size - 1
-    _swap(hf, hi, 0, last)
+    first_t = ht[0]
+    first_x = hx[0]
+    t = ht[last]
+    x = hx[last]
     i = 0
     while True:
         child = 2 * i + 1
         if child >= last:
             break
-        if child + 1 < last and _before(hf, hi, child + 1, child):
-            child += 1
-        if not _before(hf, hi, child, i):
+        ct = ht[child]
+        cx = hx[child]
+        if child + 1 < last:
+            dt = ht[child + 1]
+            dx = hx[child + 1]
+            if dt < ct or (dt == ct and dx < cx):
+                child += 1
+                ct = dt
+                cx = dx
+        if t < ct or (t == ct and x < cx):
             break
-        _swap(hf, hi, i, child)
+        ht[i] = ct
+        hx[i] = cx
         i = child
+    ht[i] = t
+    hx[i] = x
+    ht[last] = first_t
+    hx[last] = first_x
     return last
 
 
 @hot
-def _apply_due(st, expire, rand, hf, hi, hsize, pending, until, fills):
+def _apply_due(st, expire, rand, ht, hx, hsize, keys, ops, ttls, pending, until, fills):
     """Apply pending fills/invalidations due at or before ``until``; return (hsize, fills)."""
-    while hsize > 0 and hf[0] <= until:
-        hsize = _heap_pop(hf, hi, hsize)
-        k = hi[3 * hsize + 1]
-        if hi[3 * hsize + 2] == EV_FILL:
+    one_ttl = ttls.shape[0] == 1
+    while hsize > 0 and ht[0] <= until:
+        hsize = _heap_pop(ht, hx, hsize)
+        j = hx[hsize]
+        k = keys[j]
+        if ops[j] == 0:
             pending[k] -= 1
-            cache_put(st, expire, rand, k, hf[2 * hsize], hf[2 * hsize + 1])
+            cache_put(st, expire, rand, k, ht[hsize], ttls[0] if one_ttl else ttls[j])
             fills += 1
         else:
             cache_delete(st, expire, k)
@@ -265,36 +274,40 @@ def cache_aside(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand,
     hit restarts the key's TTL (EXPIRE on every access); otherwise the TTL runs from the fill.
     With ``atomic``, a miss fills the key at its own start (GET and SET on a miss in one step,
     as a Lua script does): no later request finds it in flight.
+    
+    The output columns may be the draws themselves (``out_wb`` over ``wb_get``, ``out_db``
+    over ``db``, ``out_total`` over ``wb_set``): request ``i``'s draws are read before its
+    outputs are written, and never again (see :meth:`simlab.engine._Inputs.columns`).
     """
     n = keys.shape[0]
     st, expire = new_state(policy, capacity, n_keys, max_freq)
     pending = np.zeros(n_keys, dtype=np.int32)
-    hf = np.empty(2 * n, dtype=np.float64)
-    hi = np.empty(3 * n, dtype=np.int64)
+    ht = np.empty(n, dtype=np.float64)
+    hx = np.empty(n, dtype=np.int64)
     counters = np.empty(5, dtype=np.int64)
     _cache_aside_loop(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand, sliding,
                       atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, st,
-                      expire, pending, hf, hi, counters)
+                      expire, pending, ht, hx, counters)
     return counters
 
 
 @hot
 def _cache_aside_loop(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db, rand, sliding,
                       atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, st,
-                      expire, pending, hf, hi, counters):
+                      expire, pending, ht, hx, counters):
     """:func:`cache_aside`'s loop over the requests, on state allocated by its caller;
     fills ``counters``."""
     n = keys.shape[0]
     hsize = 0
-    seq = 0
     clock = 0.0
     inflight = 0
     fills = 0
     one_ttl = ttls.shape[0] == 1
     for i in range(n):
         t = clock if sequential else arrivals[i]
-        if hsize > 0 and hf[0] <= t:
-            hsize, fills = _apply_due(st, expire, rand, hf, hi, hsize, pending, t, fills)
+        if hsize > 0 and ht[0] <= t:
+            hsize, fills = _apply_due(st, expire, rand, ht, hx, hsize, keys, ops, ttls, pending,
+                                      t, fills)
         k = keys[i]
         flags = 0
         if ops[i] == 0:
@@ -316,10 +329,7 @@ def _cache_aside_loop(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db,
                     flags |= FLAG_INFLIGHT
                     inflight += 1
                 d = db[i]
-                ttl = ttls[0] if one_ttl else ttls[i]
-                hsize = _heap_push(hf, hi, hsize, t if atomic else t + w + d, seq, k,
-                                   EV_FILL, ttl)
-                seq += 1
+                hsize = _heap_push(ht, hx, hsize, t if atomic else t + w + d, i)
                 pending[k] += 1
                 out_outcome[i] = MISS
                 out_wb[i] = w + wb_set[i]
@@ -327,8 +337,7 @@ def _cache_aside_loop(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db,
                 total = w + d + wb_set[i]
         else:
             d = db[i]
-            hsize = _heap_push(hf, hi, hsize, t + d, seq, k, EV_INVALIDATE, np.nan)
-            seq += 1
+            hsize = _heap_push(ht, hx, hsize, t + d, i)
             out_outcome[i] = WRITE
             out_wb[i] = wb_set[i]
             out_db[i] = d
@@ -339,7 +348,8 @@ def _cache_aside_loop(keys, ops, arrivals, sequential, ttls, wb_get, wb_set, db,
         if sequential:
             clock = t + total
     # Apply what is still in flight so the final state is complete.
-    hsize, fills = _apply_due(st, expire, rand, hf, hi, hsize, pending, np.inf, fills)
+    hsize, fills = _apply_due(st, expire, rand, ht, hx, hsize, keys, ops, ttls, pending, np.inf,
+                              fills)
     counters[0] = st[EVICTIONS]
     counters[1] = st[EXPIRED]   # expired keys found (and removed) by reads
     counters[2] = inflight      # misses whose key was already being filled

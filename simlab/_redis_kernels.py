@@ -543,16 +543,18 @@ def new_state(policy, maxmemory, samples, lfu_log_factor, lfu_decay_time, n_keys
 
 
 @njit(cache=True, _nrt=False)
-def _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, until, fills):
-    """Apply pending fills (plain SETs) and invalidations (DELs) due at or before ``until``."""
-    while hsize > 0 and hf[0] <= until:
-        hsize = K._heap_pop(hf, hi, hsize)
-        i = hi[3 * hsize + 1]
-        when = hf[2 * hsize]
+def _apply_due(st, fa, ht, hx, hsize, keys, ops, ttls, vbytes, pending, until, fills):
+    """Apply pending fills (plain SETs) and invalidations (DELs) due at or before ``until``
+    (the heap of :mod:`simlab._kernels`: each event is the request that scheduled it)."""
+    one_ttl = ttls.shape[0] == 1
+    while hsize > 0 and ht[0] <= until:
+        hsize = K._heap_pop(ht, hx, hsize)
+        i = hx[hsize]
+        when = ht[hsize]
         x = keys[i]
-        if hi[3 * hsize + 2] == K.EV_FILL:
+        if ops[i] == 0:
             pending[x] -= 1
-            redis_put(st, fa, x, when, hf[2 * hsize + 1], vbytes[i], False)
+            redis_put(st, fa, x, when, ttls[0] if one_ttl else ttls[i], vbytes[i], False)
             fills += 1
         else:
             redis_delete(st, fa, x, when)
@@ -567,35 +569,36 @@ def redis_cache_aside(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_
     :func:`simlab.engine._event_loop` (fills land when the filing room answered, or at once
     as a script's SET with ``atomic``); ``vbytes[i]`` is what request ``i``'s key and value
     cost. Returns evictions, expired, in-flight misses, fills, keys at end, OOM refusals and
-    bytes at end."""
+    bytes at end. The output columns may be the draws themselves, as in
+    :func:`simlab._kernels.cache_aside`."""
     n = keys.shape[0]
     pending = np.zeros(st[N_KEYS], dtype=np.int32)
-    hf = np.empty(2 * n, dtype=np.float64)
-    hi = np.empty(3 * n, dtype=np.int64)
+    ht = np.empty(n, dtype=np.float64)
+    hx = np.empty(n, dtype=np.int64)
     counters = np.empty(7, dtype=np.int64)
     _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, db, st, fa,
                 atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, pending,
-                hf, hi, counters)
+                ht, hx, counters)
     return counters
 
 
 @njit(cache=True, _nrt=False)
 def _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, db, st, fa,
                 atomic, out_start, out_outcome, out_wb, out_db, out_total, out_flags, pending,
-                hf, hi, counters):
+                ht, hx, counters):
     """:func:`redis_cache_aside`'s loop, on the arrays its caller allocated; fills
     ``counters``."""
     n = keys.shape[0]
     hsize = 0
-    seq = 0
     clock = 0.0
     inflight = 0
     fills = 0
     one_ttl = ttls.shape[0] == 1
     for i in range(n):
         t = clock if sequential else arrivals[i]
-        if hsize > 0 and hf[0] <= t:
-            hsize, fills = _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, t, fills)
+        if hsize > 0 and ht[0] <= t:
+            hsize, fills = _apply_due(st, fa, ht, hx, hsize, keys, ops, ttls, vbytes, pending,
+                                      t, fills)
         x = keys[i]
         flags = 0
         if ops[i] == 0:
@@ -618,8 +621,7 @@ def _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, d
                     redis_put(st, fa, x, t, ttl, vbytes[i], True)
                     fills += 1
                 else:
-                    hsize = K._heap_push(hf, hi, hsize, t + w + d, seq, i, K.EV_FILL, ttl)
-                    seq += 1
+                    hsize = K._heap_push(ht, hx, hsize, t + w + d, i)
                     pending[x] += 1
                 out_outcome[i] = K.MISS
                 out_wb[i] = w + wb_set[i]
@@ -627,8 +629,7 @@ def _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, d
                 total = w + d + wb_set[i]
         else:
             d = db[i]
-            hsize = K._heap_push(hf, hi, hsize, t + d, seq, i, K.EV_INVALIDATE, np.nan)
-            seq += 1
+            hsize = K._heap_push(ht, hx, hsize, t + d, i)
             out_outcome[i] = K.WRITE
             out_wb[i] = wb_set[i]
             out_db[i] = d
@@ -638,7 +639,8 @@ def _redis_loop(keys, ops, arrivals, sequential, ttls, vbytes, wb_get, wb_set, d
         out_flags[i] = flags
         if sequential:
             clock = t + total
-    hsize, fills = _apply_due(st, fa, hf, hi, hsize, keys, vbytes, pending, np.inf, fills)
+    hsize, fills = _apply_due(st, fa, ht, hx, hsize, keys, ops, ttls, vbytes, pending, np.inf,
+                              fills)
     counters[0] = st[EVICTIONS]
     counters[1] = st[EXPIRED]
     counters[2] = inflight

@@ -232,3 +232,90 @@ def test_latency_draws_in_two_threads_are_the_same_numbers(monkeypatch):
     with pytest.raises(ValueError, match="this model cannot draw"):
         engine._Inputs(w, Broken(), db, 7)
     assert not [t for t in __import__("threading").enumerate() if t.name == "simlab-draws"]
+
+
+def _tied_events():
+    """Requests in bursts at the same instant, a third of them writes, with constant
+    latencies: many fills and invalidations fall due at exactly the same time, so the order
+    in which the event heap applies ties (first scheduled, first applied) decides the
+    outcome."""
+    rng = np.random.default_rng(12)
+    n = 3000
+    keys = rng.integers(0, 40, n)
+    ops = np.where(rng.random(n) < 0.3, simlab.workloads.SET, simlab.workloads.GET)
+    times = np.repeat(np.arange(n // 10) * 0.001, 10)
+    return simlab.Workload(keys=keys, ops=ops.astype(np.int8), times=times,
+                           sizes=np.full(n, 100), ttls=np.full(n, np.nan),
+                           key_names=np.array([f"k{i}" for i in range(40)], dtype=object))
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+@pytest.mark.parametrize("policy", simlab.POLICIES)
+def test_tied_events_fast_engine_equals_reference(policy, atomic):
+    w = _tied_events()
+    kw = dict(policy=policy, cache_size=12, whiteboard=0.0, filing_room=0.002, atomic=atomic,
+              seed=3)
+    fast, ref = simlab.simulate(w, **kw), simlab.engine.simulate_reference(w, **kw)
+    for col in CLOUDPHYSICS_LIKE_COLUMNS:
+        assert fast[col].equals(ref[col]), col
+    for name in ("evictions", "inflight_misses", "fills", "keys_at_end"):
+        assert fast.attrs[name] == ref.attrs[name], name
+    assert ref.attrs["inflight_misses"] > 0 or atomic
+
+
+class _Remembering(simlab.latency.Distribution):
+    """A learner's own latency model that keeps what it returned (a cache of draws)."""
+
+    def __init__(self):
+        self.returned = []
+
+    def sample(self, n, rng=None):
+        out = np.random.default_rng(rng).uniform(0.001, 0.002, n)
+        self.returned.append((out, out.copy()))
+        return out
+
+    @property
+    def mean(self):
+        return 0.0015
+
+
+@pytest.mark.parametrize("policy, size", [("lru", {"cache_size": 20}),
+                                          ("allkeys-lru", {"maxmemory": 3_000})])
+def test_the_engine_never_writes_over_draws_it_does_not_own(policy, size):
+    """The compiled engines write their latency columns over the run's own draws (no fresh
+    pages); a model of the learner's that kept its arrays must find them unchanged, and
+    the result must be the same either way."""
+    w = simlab.zipf(100, 1.0, 2000, rate=500.0, read_fraction=0.9, seed=5)
+    mine_wb, mine_db = _Remembering(), _Remembering()
+    df = simlab.simulate(w, policy=policy, whiteboard=mine_wb, filing_room=mine_db, seed=3,
+                         **size)
+    for model in (mine_wb, mine_db):
+        assert model.returned
+        for out, copy in model.returned:
+            assert np.array_equal(out, copy)
+            assert not any(np.shares_memory(out, df[c].to_numpy()) for c in
+                           ("whiteboard_latency", "filing_room_latency", "latency"))
+    ref = simlab.simulate(w, policy=policy, whiteboard=mine_wb, filing_room=mine_db, seed=3,
+                          engine="reference", **size)
+    for col in CLOUDPHYSICS_LIKE_COLUMNS:
+        assert df[col].equals(ref[col]), col
+
+
+def test_own_draws_become_the_columns_and_equal_fresh_ones():
+    """With simlab's own models the columns are the draws' memory, and the numbers are those
+    of fresh columns (the reference engine's)."""
+    w = simlab.zipf(500, 1.0, 20_000, rate=5000.0, read_fraction=0.9, seed=6)
+    inputs = simlab.engine._Inputs(w, simlab.preset("redis-loopback"),
+                                   simlab.preset("postgres-indexed"), 4)
+    cols = inputs.columns(len(w))
+    assert cols[2] is inputs.wb_get and cols[3] is inputs.db and cols[4] is inputs.wb_set
+    again = simlab.engine._Inputs(w, simlab.preset("redis-loopback"),
+                                  simlab.preset("postgres-indexed"), 4)
+    held = again.db                             # someone else holds these draws: not reused
+    cols = again.columns(len(w))
+    assert cols[3] is not held and not np.shares_memory(cols[3], held)
+    assert cols[2] is again.wb_get and cols[4] is again.wb_set
+    fast = simlab.simulate(w, cache_size=50, seed=4)
+    ref = simlab.simulate(w, cache_size=50, seed=4, engine="reference")
+    for col in CLOUDPHYSICS_LIKE_COLUMNS:
+        assert fast[col].equals(ref[col]), col

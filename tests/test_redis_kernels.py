@@ -61,6 +61,24 @@ def test_equal_with_mixed_ttls_sizes_and_names(policy):
                     simlab.simulate(w, engine="reference", **kw))
 
 
+@pytest.mark.parametrize("policy", REDIS_POLICIES)
+def test_equal_when_events_tie(policy):
+    """Bursts of requests at the same instant, a third of them writes, constant latencies:
+    fills and invalidations fall due at exactly the same time, and the order in which the
+    event heap applies ties (first scheduled, first applied) decides what is cached."""
+    rng = np.random.default_rng(12)
+    n = 3000
+    w = simlab.workloads.from_keys([f"k{int(x)}" for x in rng.integers(0, 40, n)],
+                                   times=np.repeat(np.arange(n // 10) * 0.001, 10))
+    w = dataclasses.replace(w, ops=np.where(rng.random(n) < 0.3, 1, 0).astype(np.int8),
+                            ttls=np.where(rng.random(n) < 0.5, 0.004, np.nan))
+    kw = dict(policy=policy, maxmemory=1_000, samples=3, whiteboard=0.0, filing_room=0.002,
+              atomic=False, seed=7)
+    fast, ref = simlab.simulate(w, **kw), simlab.simulate(w, engine="reference", **kw)
+    assert_same(fast, ref)
+    assert ref.attrs["inflight_misses"] > 0 and ref.attrs["evictions"] + ref.attrs["oom_errors"] > 0
+
+
 def test_a_million_requests_equal_on_counters():
     """The benchmark's shape, shrunk: many keys, heavy eviction, every policy."""
     w = simlab.zipf(20_000, 1.0, 60_000, seed=1)
