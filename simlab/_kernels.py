@@ -19,8 +19,73 @@ Flag bits: 1 the miss found the key's fill still in flight, 2 the miss found the
 """
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+
+# --- Numba's disk cache, kept honest ----------------------------------------------------
+# Numba checks a cached function against its own source file only. The Redis model's loop
+# (``_redis_kernels.py``) compiles in this module's helpers (the heap, the linked lists) and
+# both compile in ``_codes.py``'s constants, so after an update that changed this file and
+# not that one (a ``git pull`` of the course, an edit), Numba would load machine code built
+# from the old helpers, silently. So the caches of both modules carry a fingerprint of the
+# three files, and a mismatch removes them before anything loads: they compile again, once.
+CACHED_MODULES = ("_kernels", "_redis_kernels")
+_SOURCES = ("_codes.py", "_kernels.py", "_redis_kernels.py")
+STAMP = "simlab-kernels.fingerprint"
+
+
+def cache_fingerprint(folder=None) -> str:
+    """A digest of the sources the cached kernels are compiled from."""
+    folder = Path(__file__).resolve().parent if folder is None else Path(folder)
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+def clear_stale_cache(cache_dir, fingerprint) -> int:
+    """Remove the cached kernels of :data:`CACHED_MODULES` in ``cache_dir`` unless its stamp
+    holds ``fingerprint``, then write the stamp; return how many files went. Nothing else
+    in the folder is touched; a folder that cannot be read or written is left alone (Numba
+    then compiles without a cache, as it does there anyway)."""
+    cache_dir = Path(cache_dir)
+    stamp = cache_dir / STAMP
+    try:
+        if stamp.read_text() == fingerprint:
+            return 0
+    except OSError:
+        pass
+    removed = 0
+    try:
+        for path in cache_dir.iterdir():
+            module, _, rest = path.name.partition(".")
+            if module in CACHED_MODULES and rest and path.suffix in (".nbi", ".nbc"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f"{STAMP}.{os.getpid()}"
+        tmp.write_text(fingerprint)
+        os.replace(tmp, stamp)
+    except OSError:
+        pass
+    return removed
+
+
+def _numba_cache_dir(py_func):
+    """Where Numba caches ``py_func`` (its own choice: ``__pycache__`` beside the source,
+    ``NUMBA_CACHE_DIR``, or a user folder when the package's is read-only); None if this
+    Numba does not say."""
+    try:
+        from numba.core.caching import FunctionCache
+
+        return FunctionCache(py_func)._cache_path
+    except Exception:                    # a Numba without this (private) layout: no check
+        return None
+
 
 # The helpers and the cache-aside loop are compiled without Numba's reference counting
 # (``_nrt=False``, Numba's switch for code that allocates no array): with it, each call
@@ -465,3 +530,8 @@ def _fibonacci(x, bits):
 
 
 INT64_MIN = -9223372036854775808
+
+
+_cache_dir = _numba_cache_dir(cache_get.py_func)
+if _cache_dir is not None:
+    clear_stale_cache(_cache_dir, cache_fingerprint())
