@@ -315,6 +315,11 @@ def test_own_draws_become_the_columns_and_equal_fresh_ones():
     cols = again.columns(len(w))
     assert cols[3] is not held and not np.shares_memory(cols[3], held)
     assert cols[2] is again.wb_get and cols[4] is again.wb_set
+    big = simlab.zipf(500, 1.0, simlab.engine.PARALLEL_DRAWS, rate=5000.0, seed=6)
+    threaded = simlab.engine._Inputs(big, simlab.preset("redis-loopback"),
+                                     simlab.preset("postgres-indexed"), 4)
+    cols = threaded.columns(len(big))           # drawn in two threads: still ours alone
+    assert cols[2] is threaded.wb_get and cols[3] is threaded.db and cols[4] is threaded.wb_set
     fast = simlab.simulate(w, cache_size=50, seed=4)
     ref = simlab.simulate(w, cache_size=50, seed=4, engine="reference")
     for col in CLOUDPHYSICS_LIKE_COLUMNS:
