@@ -94,8 +94,8 @@ class _Inputs:
         room and total columns written over this run's draws where it can: ``wb_get``,
         ``db`` and ``wb_set`` (request ``i``'s entry is written after its draws are read).
 
-        Fresh memory costs a page fault per 4 KB on first write, about 15 ms of a
-        million-request run here (a third of the kernel's time); the draws' pages are
+        Fresh memory costs a page fault per 4 KB on first write: 12-15 ms of a
+        million-request run's kernel here (a quarter of its time); the draws' pages are
         already there. Only arrays this run made and nobody else holds are written over:
         draws of simlab's own latency models (a model of the learner's own might keep what
         it returned), distinct, float64, contiguous and writeable; anything else gets a
@@ -104,7 +104,7 @@ class _Inputs:
         "Nobody else holds" is checked, not assumed: the array owns its memory (no ``base``)
         and its only reference is this object's attribute (``sys.getrefcount``: the
         attribute and the call's own argument), as NumPy proves a temporary its own."""
-        start, outcome, wb, db, total, flags = _columns_without_latencies(n)
+        start, outcome, wb, db, total, flags = _columns(n, latencies=False)
         seen = set()
 
         def reuse(arr, ours):
@@ -150,17 +150,13 @@ def _check_workload(workload):
     check_keys(workload)     # the compiled loops index by key id without bounds checks
 
 
-def _columns(n):
+def _columns(n, latencies=True):
     """The engine's output columns, preallocated: start, outcome, whiteboard, filing room,
-    total latency, flags."""
-    return (np.empty(n), np.empty(n, dtype=np.int8), np.empty(n), np.empty(n), np.empty(n),
-            np.zeros(n, dtype=np.int8))
-
-
-def _columns_without_latencies(n):
-    """:func:`_columns` with None for the three latency columns (see
+    total latency, flags (the three latency columns None without ``latencies``: see
     :meth:`_Inputs.columns`)."""
-    return np.empty(n), np.empty(n, dtype=np.int8), None, None, None, np.zeros(n, dtype=np.int8)
+    latency = (lambda: np.empty(n)) if latencies else (lambda: None)
+    return (np.empty(n), np.empty(n, dtype=np.int8), latency(), latency(), latency(),
+            np.zeros(n, dtype=np.int8))
 
 
 def _latency_repr(model):
