@@ -133,6 +133,18 @@ def test_memory_units_follow_redis():
         parse_model_url("model://host:6379/0")
 
 
+@pytest.mark.parametrize("url", ["model://:hunter22@?maxmemory=1mb",
+                                 "model://alice:hunter22@localhost/0",
+                                 "model://hunter22@host"])
+def test_a_password_in_a_model_url_is_never_shown(url):
+    """A model:// URL takes no user-info; a careless learner who pastes one with a password
+    gets the rule, with the password hidden (through connect too)."""
+    for call in (parse_model_url, simlab.connect):
+        with pytest.raises(ValueError, match="options only") as caught:
+            call(url)
+        assert "hunter22" not in str(caught.value) and "***" in str(caught.value)
+
+
 def test_config_set_checks_like_redis(both):
     r, _ = both
     with pytest.raises(redis.ResponseError, match="maxmemory-policy"):

@@ -70,6 +70,7 @@ from .. import redis_memory as mem
 from ..clock import RealClock
 from ..expiry import ACCEPTABLE_STALE, EXPIRE_COST, KEY_COST, KEYS_PER_LOOP, SLOW_TIME_PERC
 from ..redis_cache import LRU_CLOCK_MAX, OOM_ERROR, REDIS_POLICIES, RedisCache
+from .urls import redact
 
 __all__ = ["ModelServer", "ModelClock", "model_client", "parse_model_url", "server_of",
            "EMPTY_USED_MEMORY"]
@@ -166,10 +167,10 @@ def parse_model_url(url: str) -> dict:
     """
     parts = urlsplit(url)
     if parts.scheme.lower() != "model":
-        raise ValueError(f"url must start with model://, got {url!r}")
+        raise ValueError(f"url must start with model://, got {redact(url)!r}")
     if parts.netloc or parts.path not in ("", "/"):
         raise ValueError("a model:// URL takes options only, after '?' (model://?maxmemory=2mb"
-                         f"&maxmemory-policy=allkeys-lru), got {url!r}")
+                         f"&maxmemory-policy=allkeys-lru), got {redact(url)!r}")
     options = dict(DEFAULTS)
     rules = {**_RULES, **_URL_ONLY}
     for name, raw in parse_qsl(parts.query, keep_blank_values=True):

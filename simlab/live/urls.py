@@ -23,6 +23,13 @@ def _userinfo(text: str):
     return head + sep, userinfo, rest
 
 
+def _names_a_user(start: str) -> bool:
+    """Whether a lone user-info (``scheme://word@host``, no colon) is a user name: for
+    PostgreSQL it is; redis-py takes it as the password, and any other scheme (``model://``
+    takes none at all) is hidden too, since showing a secret costs more than hiding a name."""
+    return start.lower().startswith(("postgresql:", "postgres:"))
+
+
 _QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
 _LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
@@ -36,6 +43,8 @@ def redact(url: str | None) -> str | None:
     'postgresql://alice:***@db:5432/shop?sslmode=require'
     >>> redact("redis://:pa/ss#x?y@127.0.0.1:7/0")
     'redis://:***@127.0.0.1:7/0'
+    >>> redact("model://s3cret@host")
+    'model://***@host'
     >>> redact("redis://localhost:6379/0")
     'redis://localhost:6379/0'
     >>> redact("host=db user=alice password='s3 cret' dbname=shop")
@@ -55,7 +64,7 @@ def redact(url: str | None) -> str | None:
     user, colon, _password = userinfo.partition(":")
     if colon and not any(c in user for c in "/?#"):
         shown = f"{user}:{HIDDEN}"
-    elif colon or (userinfo and start.lower().startswith("redis")):
+    elif colon or (userinfo and not _names_a_user(start)):
         # redis://SECRET@host: redis-py takes a lone user-info as the password
         shown = HIDDEN
     else:
@@ -88,7 +97,7 @@ def secrets_of(url: str | None) -> list:
         if userinfo:
             user, colon, password = userinfo.partition(":")
             found.append(password if colon else
-                         userinfo if start.lower().startswith("redis") else "")
+                         "" if _names_a_user(start) else userinfo)
         found += [m.group(2) for m in _QUERY_PASSWORD.finditer(rest)]
     else:
         found += [m.group(2).strip("'") for m in _LIBPQ_PASSWORD.finditer(text)]
