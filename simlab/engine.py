@@ -526,8 +526,11 @@ def _redis_fast(workload, cache, inputs, names, atomic):
     if sizes.shape[0] > 1 and np.all(sizes == sizes[0]):
         sizes = sizes[:1]
     state = cache._rng.state
+    # A limit past 2**63 - 1 bytes (Redis takes up to 2**64 - 1) is never reached: the
+    # compiled model's int64 holds it as its largest value, with the same evictions (none).
     st, fa = RK.new_state(REDIS_POLICIES.index(cache.policy),
-                          RK.NO_LIMIT if cache.maxmemory is None else cache.maxmemory,
+                          RK.NO_LIMIT if cache.maxmemory is None else
+                          min(cache.maxmemory, np.iinfo(np.int64).max),
                           cache.samples, float(cache.lfu_log_factor),
                           float(cache.lfu_decay_time), workload.n_keys,
                           state - (1 << 64) if state >= 1 << 63 else state)

@@ -145,6 +145,29 @@ def test_a_password_in_a_model_url_is_never_shown(url):
         assert "hunter22" not in str(caught.value) and "***" in str(caught.value)
 
 
+def test_memory_values_past_64_bits_as_redis_reads_them(both):
+    """memtoull's arithmetic: the number saturates at 2**64 - 1, the unit's product wraps
+    around (redis-server 7.0.15 measured so); the model's parser, then CONFIG SET, agree."""
+    r, _ = both
+    expected = {"18446744073709551616": 2 ** 64 - 1, "17179869184gb": 0,
+                "17179869185gb": 2 ** 30, "99999999999999999999gb": 2 ** 64 - 2 ** 30}
+    for text, value in expected.items():
+        r.config_set("maxmemory", text)
+        assert r.config_get("maxmemory") == {"maxmemory": str(value)}, text
+    r.config_set("maxmemory", 0)
+    assert parse_model_url("model://?maxmemory=99999999999999999999gb")["maxmemory"] == \
+        2 ** 64 - 2 ** 30
+
+
+def test_a_limit_past_int64_simulates_as_no_limit():
+    w = simlab.zipf(500, 1.0, 5_000, seed=1, value_size=100)
+    free = simlab.simulate(w, policy="allkeys-lru", maxmemory=0, seed=1)
+    for limit in (2 ** 63, 2 ** 64 - 1):
+        huge = simlab.simulate(w, policy="allkeys-lru", maxmemory=limit, seed=1)
+        assert huge["outcome"].equals(free["outcome"])
+        assert huge.attrs["maxmemory"] == limit
+
+
 def test_config_set_checks_like_redis(both):
     r, _ = both
     with pytest.raises(redis.ResponseError, match="maxmemory-policy"):

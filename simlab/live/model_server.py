@@ -108,12 +108,20 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
           "g": 1000 ** 3, "gb": 1024 ** 3}
 
 
+ULLONG_MAX = 2 ** 64 - 1
+
+
 def memory_value(text) -> int | None:
-    """Redis's ``memtoull``: ``2mb`` is 2 * 1024**2 bytes, ``2m`` 2,000,000; None if invalid."""
+    """Redis's ``memtoull``: ``2mb`` is 2 * 1024**2 bytes, ``2m`` 2,000,000; None if invalid.
+
+    Its arithmetic too, as redis-server 7.0.15 does it (measured): the number saturates at
+    2**64 - 1 (``strtoull``), and the product with the unit wraps around modulo 2**64, so
+    ``17179869184gb`` is 0 and ``99999999999999999999gb`` 2**64 - 2**30."""
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(text))
     if not match or match.group(2).lower() not in _UNITS:
         return None
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    number = min(int(match.group(1)), ULLONG_MAX)
+    return number * _UNITS[match.group(2).lower()] & ULLONG_MAX
 
 
 def _int_in(text, low: int, high: int) -> int | None:
