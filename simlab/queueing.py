@@ -47,6 +47,30 @@ def erlang_c_wait(arrival_rate: float, service_mean: float, workers: int) -> flo
     return erlang_c(c, lam * mean) / (c * mu - lam)
 
 
+def erlang_c_wait_quantile(arrival_rate: float, service_mean: float, workers: int,
+                           q: float = 0.95) -> float:
+    """The wait (s) that a share ``q`` of jobs stays under in the long run, in an M/M/c queue:
+    ``P(wait > t) = C(c, a) exp(-(c mu - lambda) t)``, so ``t = ln(C / (1 - q)) / (c mu -
+    lambda)``, or 0 when fewer than ``1 - q`` of jobs wait at all; ``inf`` when arrivals
+    outrun the workers.
+
+    >>> round(erlang_c_wait_quantile(5, 2.0, 14), 3)
+    0.624
+    """
+    lam = v.positive_real("arrival_rate", arrival_rate)
+    mean = v.positive_real("service_mean", service_mean)
+    c = v.positive_int("workers", workers)
+    q = v.fraction("q", q)
+    if not 0 < q < 1:
+        raise ValueError(f"q must be a share strictly between 0 and 1, got {q!r}")
+    if lam * mean >= c:
+        return math.inf
+    waiting = erlang_c(c, lam * mean)
+    if waiting <= 1 - q:
+        return 0.0
+    return math.log(waiting / (1 - q)) / (c / mean - lam)
+
+
 def simulate_queue(*, arrival_rate: float, service=None, service_mean: float | None = None,
                    workers: int, jobs: int, crash_rate: float = 0.0, reliable: bool = False,
                    recovery_s: float = 1.0, restart_s: float = 1.0,

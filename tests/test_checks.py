@@ -307,6 +307,11 @@ def test_fixed_ttl_hit_ratio(capsys, monkeypatch):
         fails(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio, wrong, rate=2.0, ttl=10.0,
               expected=want)
     passes(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio, 20 / 21, rate=2.0, ttl=10.0)
+    import math
+    assert "sliding TTL" in fails(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio,
+                                  1 - math.exp(-20), rate=2.0, ttl=10.0, expected=want)
+    assert "no read ever misses" in fails(capsys, monkeypatch, checks.check_fixed_ttl_hit_ratio,
+                                          1.0, rate=2.0, ttl=10.0, expected=want)
 
 
 def test_ttl_for_staleness(capsys, monkeypatch):
@@ -316,6 +321,13 @@ def test_ttl_for_staleness(capsys, monkeypatch):
     for wrong in (600, 60, 0.01 * 600, -5, float("inf")):  # one update per TTL; 1% of 600 s
         fails(capsys, monkeypatch, checks.check_ttl_for_staleness, wrong, rate, expected=want)
     passes(capsys, monkeypatch, checks.check_ttl_for_staleness, want, rate)
+    shown = passes(capsys, monkeypatch, checks.check_ttl_for_staleness, want, rate,
+                   modes=("lenient",))
+    printed = float(re.search(r"TTL of ([0-9.]+) s", shown).group(1))
+    passes(capsys, monkeypatch, checks.check_ttl_for_staleness, printed, rate)   # as printed
+    passes(capsys, monkeypatch, checks.check_ttl_for_staleness, round(want, 1), rate)
+    fails(capsys, monkeypatch, checks.check_ttl_for_staleness, want * 1.02, rate,
+          expected=want)
 
 
 # -- 06 --------------------------------------------------------------------------------------
@@ -404,6 +416,45 @@ def test_fixed_window_other_mistakes(capsys, monkeypatch):
     assert "TypeError" in fails(capsys, monkeypatch, checks.check_fixed_window, broken)
 
 
+def _limiter_with_ttl(ttl_ms):
+    def allow(r, user, limit, window, now):
+        name = _window(user, now, window)
+        pipe = r.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.pexpire(name, ttl_ms(window))
+        count, _ = pipe.execute()
+        return count <= limit
+    return allow
+
+
+@pytest.mark.parametrize("wrong, said", [
+    (_limiter_with_ttl(lambda window: int(window)), "before its window end"),    # ms for s
+    (_limiter_with_ttl(lambda window: 10), "before its window end"),
+    (_limiter_with_ttl(lambda window: 10 ** 11), "windows"),                     # ages
+])
+def test_fixed_window_fails_a_ttl_that_does_not_fit_the_window(capsys, monkeypatch, wrong,
+                                                               said):
+    for i in range(REPEAT):
+        assert said in fails(capsys, monkeypatch, checks.check_fixed_window, wrong,
+                             modes=_turn(i))
+
+
+def test_fixed_window_fails_a_limiter_that_ignores_the_window_length(capsys, monkeypatch):
+    def per_second(r, user, limit, window, now):        # int(now), and a fixed TTL
+        return _limiter_right(r, user, limit, 1.0, now)
+
+    def rounded(r, user, limit, window, now):
+        name = f"wb:rl:mine:{user}:{round(now / window)}"
+        pipe = r.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, 2)
+        count, _ = pipe.execute()
+        return count <= limit
+
+    for wrong in (per_second, rounded):
+        fails(capsys, monkeypatch, checks.check_fixed_window, wrong)
+
+
 def test_sliding_log_memory(capsys, monkeypatch):
     entry, counter = ratelimit.BYTES_PER_LOG_ENTRY, ratelimit.BYTES_PER_COUNTER
     want = 1_000_000 * (counter + 100 * entry)
@@ -412,16 +463,19 @@ def test_sliding_log_memory(capsys, monkeypatch):
                   1_000_000 * 100 * (counter + entry),
                   1_000_000 * counter):
         fails(capsys, monkeypatch, checks.check_sliding_log_memory, wrong, expected=want)
+    for unit, size in (("GB", 1e9), ("MB", 1e6)):
+        assert f"looks like {unit}" in fails(capsys, monkeypatch, checks.check_sliding_log_memory,
+                                             round(want / size, 2), expected=want)
     passes(capsys, monkeypatch, checks.check_sliding_log_memory, want)
 
 
 # -- 07 --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def smallest_pool():
-    """The smallest pool for 5 jobs/s of 2 s each with p95 wait under 1 s, as the solution
-    finds it."""
-    return next(c for c in range(11, 40) if queueing.queue_summary(queueing.simulate_queue(
-        arrival_rate=5, service_mean=2.0, workers=c, jobs=50_000, seed=7))["p95_wait_s"] < 1.0)
+    """The smallest pool for 5 jobs/s of 2 s each with p95 wait under 1 s in the long run,
+    as the solution finds it (Erlang C)."""
+    return next(c for c in range(11, 40)
+                if queueing.erlang_c_wait_quantile(5, 2.0, c, 0.95) < 1.0)
 
 
 def test_pool_size(capsys, monkeypatch, smallest_pool):
@@ -430,6 +484,33 @@ def test_pool_size(capsys, monkeypatch, smallest_pool):
         fails(capsys, monkeypatch, checks.check_pool_size, wrong, arrival_rate=5,
               service_mean=2.0, expected=want)
     passes(capsys, monkeypatch, checks.check_pool_size, want, arrival_rate=5, service_mean=2.0)
+
+
+def test_pool_size_is_judged_in_the_long_run_not_by_one_lucky_seed(capsys, monkeypatch,
+                                                                   smallest_pool):
+    """One simulated run of 50,000 jobs (seed 7) puts one worker fewer under the line; the
+    long run does not, and several seeds agree with the theory."""
+    lucky = smallest_pool - 1
+    one_run = queueing.queue_summary(queueing.simulate_queue(
+        arrival_rate=5, service_mean=2.0, workers=lucky, jobs=50_000, seed=7))["p95_wait_s"]
+    assert one_run < 1.0 <= queueing.erlang_c_wait_quantile(5, 2.0, lucky, 0.95)
+    runs = [queueing.queue_summary(queueing.simulate_queue(
+        arrival_rate=5, service_mean=2.0, workers=c, jobs=50_000, seed=s))["p95_wait_s"]
+        for c in (lucky, smallest_pool) for s in range(4)]
+    assert np.median(runs[:4]) > 1.0 > np.median(runs[4:])
+    message = fails(capsys, monkeypatch, checks.check_pool_size, lucky, arrival_rate=5,
+                    service_mean=2.0, expected=smallest_pool)
+    assert "in the long run" in message and "several seeds" in message
+
+
+def test_erlang_c_wait_quantile_against_simulation():
+    for c in (12, 14):
+        theory = queueing.erlang_c_wait_quantile(5, 2.0, c, 0.95)
+        df = queueing.simulate_queue(arrival_rate=5, service_mean=2.0, workers=c,
+                                     jobs=200_000, seed=11)
+        assert abs(np.quantile(df["wait"], 0.95) - theory) <= 0.10 * theory
+    assert queueing.erlang_c_wait_quantile(5, 2.0, 30, 0.95) == 0.0     # hardly anyone waits
+    assert queueing.erlang_c_wait_quantile(5, 2.0, 10, 0.95) == float("inf")
 
 
 def _take_rpop_then_lpush(r, queue, processing):
@@ -486,6 +567,22 @@ def test_crash_safe_take_other_mistakes(capsys, monkeypatch):
                               lambda r, q, p: r.blmove(q, p, 0, "RIGHT", "LEFT"))
     assert "ZeroDivisionError" in fails(capsys, monkeypatch, checks.check_crash_safe_take,
                                         lambda r, q, p: 1 / 0)
+    # a long wait is judged from the command sent, whatever the server does on an empty list
+    assert "up to 5 s" in fails(capsys, monkeypatch, checks.check_crash_safe_take,
+                                lambda r, q, p: r.blmove(q, p, 5, "RIGHT", "LEFT"))
+    passes(capsys, monkeypatch, checks.check_crash_safe_take,
+           lambda r, q, p: r.blmove(q, p, 1, "RIGHT", "LEFT"))
+
+    def no_return(r, q, p):
+        r.blmove(q, p, 0.1, "RIGHT", "LEFT")
+
+    def pair(r, q, p):
+        return q, r.blmove(q, p, 0.1, "RIGHT", "LEFT")
+
+    for wrong in (no_return, pair):
+        said = fails(capsys, monkeypatch, checks.check_crash_safe_take, wrong)
+        assert "moved job-1 into the processing list but returned" in said
+        assert "take from the right" not in said
 
 
 # -- 08 --------------------------------------------------------------------------------------
@@ -520,6 +617,9 @@ def test_scan_policy(capsys, monkeypatch, scan_results):
     fails(capsys, monkeypatch, checks.check_scan_policy, best, 100 * scan_results[best],
           scan_results, expected=scan_results[best])
     fails(capsys, monkeypatch, checks.check_scan_policy, ["allkeys-lfu"], 0.5, scan_results)
+    for results in (None, {}, 0.5):
+        assert "results is" in fails(capsys, monkeypatch, checks.check_scan_policy, best,
+                                     scan_results[best], results)
     passes(capsys, monkeypatch, checks.check_scan_policy, best, scan_results[best],
            scan_results)
 

@@ -59,6 +59,23 @@ def test_sliding_log_never_exceeds_the_limit_at_the_edge(fake):
     assert burst(lim, 12) == 10
 
 
+def test_a_sliding_log_decision_is_one_atomic_step(fake, monkeypatch):
+    """Each decision is one command (the script): nothing a crash could interrupt, and a
+    refused request leaves no entry behind."""
+    r, clock = fake
+    lim = limiter("sliding-log", r, limit=3, window=1.0, clock=clock)
+    sent = []
+    real = type(r).execute_command
+    monkeypatch.setattr(type(r), "execute_command",
+                        lambda self, *args, **kw: sent.append(args[0]) or real(self, *args, **kw))
+    decisions = [lim.allow("atomic") for _ in range(5)]
+    assert decisions == [True] * 3 + [False] * 2
+    # redis-py loads the script once (a first EVALSHA answered NOSCRIPT, SCRIPT LOAD, again)
+    assert set(sent) <= {"EVALSHA", "SCRIPT LOAD"} and sent.count("SCRIPT LOAD") <= 1
+    assert len(sent) == 5 + 2 * sent.count("SCRIPT LOAD")
+    assert r.zcard(simlab.key("rl", "sliding-log", "atomic")) == 3
+
+
 def test_sliding_counter_weights_the_previous_window(fake):
     r, clock = fake
     lim = limiter("sliding-counter", r, limit=10, window=1.0, clock=clock)

@@ -15,13 +15,19 @@ def _keys_without_expiry(admin, last) -> str | None:
     return None
 
 
+MINUTE = 60.0
+TTL_WINDOWS = 5     # a counter kept longer than this many windows: a needless TTL
+
+
 def check_fixed_window(allow) -> Verdict:
     """06: ``allow(r, user, limit, window, now) -> bool``, a fixed-window limiter on Redis.
 
     The check runs it on a private server: the limit inside a window, a fresh count in the
-    next, users kept apart, no key without an expiry between any two round trips (where a
-    crash would leave it), and the exact limit when eight clients call it at once, taking turns
-    command by command so that a read-then-write always lets extra requests through.
+    next, users kept apart, a second window length (a minute: the key must live for the rest
+    of its window, and not for many windows), no key without an expiry between any two round
+    trips (where a crash would leave it), and the exact limit when eight clients call it at
+    once, taking turns command by command so that a read-then-write always lets extra
+    requests through.
     """
     problem = _function(allow, "allow")
     if problem is not None:
@@ -32,17 +38,52 @@ def check_fixed_window(allow) -> Verdict:
         try:
             first = [lab.call(allow, "alice", 5, 1.0, start + 0.2) for _ in range(7)]
             if first != [True] * 5 + [False] * 2:
+                if _expired_early(lab, first, 5):
+                    return _ttl_in_milliseconds("7 requests in one window with a limit of 5",
+                                                first)
                 return _verdict(False, "", f"7 requests in one window with a limit of 5 gave "
                                 f"{first}; expected 5 allowed, then 2 refused.",
                                 "INCR the window's counter and compare the result with the "
                                 "limit.")
             edge = [lab.call(allow, "alice", 5, 1.0, start + 1.01) for _ in range(6)]
             if edge != [True] * 5 + [False]:
+                if _expired_early(lab, edge, 5):
+                    return _ttl_in_milliseconds("in the next window, 6 requests", edge)
                 return _verdict(False, "", f"in the next window the requests gave {edge}.",
                                 "put the window number, int(now // window), in the key.")
             if [lab.call(allow, "bob", 5, 1.0, start + 0.2) for _ in range(5)] != [True] * 5:
                 return _verdict(False, "", "bob was refused because of alice's requests.",
                                 "put the user in the key too.")
+            # A minute's window: the window argument used, the key kept for the rest of its
+            # window (not milliseconds: PEXPIRE for EXPIRE) and not for ages.
+            base = MINUTE * (int(start // MINUTE) + 1)          # a minute's window starts
+            minute = [lab.call(allow, "dave", 3, MINUTE, base + s) for s in (5, 15, 25, 35)]
+            if minute != [True] * 3 + [False]:
+                return _verdict(False, "", f"with a {MINUTE:g} s window and a limit of 3, four "
+                                f"requests 10 s apart inside one window gave {minute}; "
+                                "expected 3 allowed, then 1 refused.", "the window number is "
+                                "int(now // window): use the window argument, not a fixed "
+                                "length.")
+            dave = lab.keys("*dave*")
+            left = lab.admin.pttl(dave[0]) / 1000 if len(dave) == 1 else None
+            rest = MINUTE - 35                     # of the window, after the last request
+            if left is not None and not rest - 1 <= left <= TTL_WINDOWS * MINUTE:
+                said = (f"{left * 1000:.0f} ms" if left < 1 else f"{left:,.0f} s")
+                if left < rest - 1:
+                    return _verdict(False, "", f"with a {MINUTE:g} s window, the counter "
+                                    f"expires {said} after the window's fourth request, "
+                                    f"{rest:g} s before its window ends: the count would "
+                                    "start again inside the window.", "EXPIRE takes seconds "
+                                    "(PEXPIRE milliseconds); keep the key for the rest of "
+                                    "its window at least.")
+                return _verdict(False, "", f"with a {MINUTE:g} s window, the counter lives "
+                                f"another {said}, {left / MINUTE:,.0f} windows: a dead "
+                                "window's key stays in memory long after it counts for "
+                                "anything.", "a TTL of about one window is enough.")
+            if not lab.call(allow, "dave", 3, MINUTE, base + MINUTE + 5):
+                return _verdict(False, "", f"the next {MINUTE:g} s window refused dave's "
+                                "first request.", "put the window number, int(now // "
+                                "window), in the key.")
             lab.probe = None
             sequential = len(lab.trips)
             results = [ok for batch in lab.run(
@@ -72,6 +113,19 @@ def check_fixed_window(allow) -> Verdict:
                     "and never leaves a key without an expiry.")
 
 
+def _expired_early(lab, got: list, limit: int) -> bool:
+    """Whether more than ``limit`` got through because the counters expire within
+    milliseconds (PEXPIRE given seconds)."""
+    left = [lab.admin.pttl(k) for k in lab.keys("*")]
+    return sum(got) > limit and max(left, default=-2) < 100
+
+
+def _ttl_in_milliseconds(what: str, got: list) -> Verdict:
+    return _verdict(False, "", f"{what} gave {got}: the counter was gone before its window "
+                    "ended (its TTL is milliseconds at most).", "EXPIRE takes seconds "
+                    "(PEXPIRE milliseconds); keep the key for the rest of its window at least.")
+
+
 def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -> Verdict:
     """06: bytes for ``users`` users each holding ``limit`` entries in a sliding log."""
     from ..ratelimit import BYTES_PER_COUNTER, BYTES_PER_LOG_ENTRY
@@ -90,6 +144,9 @@ def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -
 
 def _memory_hint(value, want, users, limit, counter, entry) -> str:
     per_user = counter + limit * entry
+    for unit, size in (("GB", 10 ** 9), ("MB", 10 ** 6), ("GiB", 2 ** 30), ("MiB", 2 ** 20)):
+        if abs(value * size - want) <= 0.02 * want:
+            return f"that looks like {unit}: give the answer in bytes."
     if abs(value - users * limit * entry) <= 0.002 * want:
         return "did you count each user's key itself (BYTES_PER_COUNTER), beside its entries?"
     if abs(value - per_user) <= 0.002 * per_user or value < want / 1e3:

@@ -8,10 +8,12 @@ from ._race import RaceLab, describe_race, read_then_write
 
 
 def check_pool_size(workers, arrival_rate: float, service_mean: float,
-                    target_p95: float = 1.0, seed: int = 7) -> Verdict:
+                    target_p95: float = 1.0) -> Verdict:
     """07: the smallest number of workers whose 95th-percentile wait is under ``target_p95``
-    (checked by simulating 50,000 jobs with ``seed``)."""
-    from ..queueing import queue_summary, simulate_queue
+    in the long run (Erlang C: M/M/c, the queue the lesson simulates). Judged by the theory,
+    not by one simulated run: near the line, one run of 50,000 jobs can fall on either side
+    (for 13 workers of the lesson's numbers the long-run p95 is 1.16 s; runs give 0.97-1.44)."""
+    from ..queueing import erlang_c, erlang_c_wait_quantile
     missing = _missing(workers, "workers")
     if missing is not None:
         return missing
@@ -23,24 +25,31 @@ def check_pool_size(workers, arrival_rate: float, service_mean: float,
     workers = int(workers)
 
     def p95(c):
-        if arrival_rate * service_mean >= c:
-            return float("inf")
-        return queue_summary(simulate_queue(arrival_rate=arrival_rate, service_mean=service_mean,
-                                            workers=int(c), jobs=50_000, seed=seed))["p95_wait_s"]
+        return erlang_c_wait_quantile(arrival_rate, service_mean, c, 0.95)
 
     mine = p95(workers)
     if mine >= target_p95:
-        return _verdict(False, "", f"with {workers} workers the p95 wait is "
-                        f"{'unbounded' if mine == float('inf') else f'{mine:.2f} s'}.",
-                        "more workers: the load is arrival_rate * service_mean workers' worth.")
+        if mine == float("inf"):
+            return _verdict(False, "", f"with {workers} workers the queue grows without end: "
+                            "jobs arrive faster than they are done.", "more workers: the load "
+                            "is arrival_rate * service_mean workers' worth.")
+        load = arrival_rate * service_mean
+        late = erlang_c(workers, load) * np.exp(-(workers / service_mean - arrival_rate)
+                                                * target_p95)
+        return _verdict(False, "", f"with {workers} workers, {late:.1%} of jobs wait over "
+                        f"{target_p95:g} s in the long run (p95 wait {mine:.2f} s).",
+                        "more workers. A single simulated run can land under the line by luck "
+                        "when the answer is close: check with several seeds, or with Erlang "
+                        "C's tail, P(wait > t) = C(c, a) * exp(-(c/mean - rate) * t).")
     fewer = p95(workers - 1) if workers > 1 else float("inf")
     if fewer < target_p95:
         return _verdict(False, "", f"{workers} workers keep the p95 wait under "
                         f"{target_p95:g} s ({mine:.2f} s), but a smaller pool does too.",
                         "try fewer workers until the p95 wait crosses the target: the smallest "
                         "pool that stays under it is the answer.")
-    return _verdict(True, f"{workers} workers: p95 wait {mine:.2f} s; with {workers - 1} it "
-                    f"would be {'unbounded' if fewer == float('inf') else f'{fewer:.2f} s'}.")
+    return _verdict(True, f"{workers} workers: p95 wait {mine:.2f} s in the long run; with "
+                    f"{workers - 1} it would be "
+                    f"{'unbounded' if fewer == float('inf') else f'{fewer:.2f} s'}.")
 
 
 def _jobs_kept(jobs, lists):
@@ -69,6 +78,7 @@ def _seconds(text):
         return None
 
 _PATIENCE = 3.0
+MAX_WAIT = 1.0      # seconds a take may block on an empty queue (the exercise asks for 0.1)
 
 
 def _take_from_empty(lab, take):
@@ -138,19 +148,30 @@ def check_crash_safe_take(take) -> Verdict:
         return _verdict(False, "", findings[0] + ".", "use LMOVE/BLMOVE, which moves the job "
                         "from one list to the other in one atomic step.")
     if job != "job-1":
-        return _verdict(False, "", f"take returned {job!r}; the oldest job is 'job-1'.",
+        if "job-1" in held:          # moved the right job, returned something else
+            return _verdict(False, "", f"take moved job-1 into the processing list but "
+                            f"returned {_short(job)}.", "return the job itself: BLMOVE "
+                            "answers with it (or None when the queue stayed empty).")
+        return _verdict(False, "", f"take returned {_short(job)}; the oldest job is 'job-1'.",
                         "LPUSH adds on the left, so take from the right (RIGHT -> LEFT).")
     if "job-1" not in held:
         return _verdict(False, "", "the job is not in the processing list: if the worker "
                         "crashes now, it is lost.", "use LMOVE/BLMOVE, which moves it in one "
                         "atomic step.")
-    forever = next((t for t in lab.trips if t.names[0] in _BLOCKING
-                    and _seconds(t.commands[0][-1]) == 0), None)
+    waits = [(t, _seconds(t.commands[0][-1])) for t in lab.trips if t.names[0] in _BLOCKING]
+    forever = next((t for t, s in waits if s == 0), None)
     if empty_after is _STUCK or forever is not None:
         said = f"`{forever}` waits forever on an empty queue" if forever is not None else \
             f"on an empty queue take was still waiting after {_PATIENCE:g} s"
         return _verdict(False, "", said + "; take should give up after 0.1 s.",
                         "a timeout of 0 means wait forever: give BLMOVE a small timeout.")
+    # A long timeout: judged from the command sent (an in-process server may answer a
+    # blocking move on an empty list at once, so waiting for it proves nothing).
+    long_wait = next(((t, s) for t, s in waits if s is not None and s > MAX_WAIT), None)
+    if long_wait is not None:
+        return _verdict(False, "", f"`{long_wait[0]}` waits up to {long_wait[1]:g} s on an "
+                        "empty queue; take should give up after 0.1 s.", "BLMOVE's last "
+                        "argument is the timeout in seconds (a float is fine: 0.1).")
     if empty_after is not None:
         return _verdict(False, "", f"on an empty queue take returned {empty_after!r}, "
                         "not None.", "BLMOVE with a small timeout returns None when empty.")

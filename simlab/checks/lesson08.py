@@ -68,6 +68,10 @@ def check_scan_policy(choice, evidence, results) -> Verdict:
     missing = _missing(choice, "choice")
     if missing is not None:
         return missing
+    if not hasattr(results, "get") or not len(results):
+        return _verdict(False, "", f"results is {_short(results)}, not the table of hit "
+                        "ratios by policy.", "pass the `results` the cell above made, as the "
+                        "exercise's last line does.")
     if not isinstance(choice, str) or choice not in results:
         return _verdict(False, "", f"{_short(choice)} is not one of the policies simulated: "
                         f"{', '.join(results)}.", "set choice to one of those names, a string.")

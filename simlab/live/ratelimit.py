@@ -28,6 +28,16 @@ end
 return 0
 """
 
+_SLIDING_LOG = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], ARGV[5])
+    return 1
+end
+return 0
+"""
+
 _TOKEN_BUCKET = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -78,25 +88,22 @@ class FixedWindow(_Base):
 
 
 class SlidingLog(_Base):
-    """The time of every allowed request in a sorted set: drop the old, add this one, count,
-    in one transaction; over the limit, take this one back out."""
+    """The time of every allowed request in a sorted set: drop the old, count, and add this
+    one only if the count is under the limit, in one atomic step (Lua): a refused request
+    leaves no trace, and no crash can leave one counted."""
 
     name = "sliding-log"
 
+    def __init__(self, r, **kwargs):
+        super().__init__(r, **kwargs)
+        self._script = r.register_script(_SLIDING_LOG)
+
     def allow(self, user) -> bool:
         now = self.clock.now()
-        name = self._key(user)
         member = f"{now!r}:{uuid.uuid4().hex[:8]}"
-        pipe = self.r.pipeline(transaction=True)
-        pipe.zremrangebyscore(name, "-inf", now - self.window)
-        pipe.zadd(name, {member: now})
-        pipe.zcard(name)
-        pipe.pexpire(name, int(self.window * 1000) + 1000)
-        _, _, count, _ = pipe.execute()
-        if count > self.limit:
-            self.r.zrem(name, member)
-            return False
-        return True
+        return bool(self._script(keys=[self._key(user)],
+                                 args=[repr(now), repr(now - self.window), self.limit, member,
+                                       int(self.window * 1000) + 1000]))
 
 
 class SlidingCounter(_Base):
