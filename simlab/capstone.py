@@ -196,6 +196,13 @@ def check_design(design) -> dict:
         raise ValueError(f"design has fields the course does not know: {sorted(unknown)}; "
                          f"the fields are {list(EXAMPLE)}")
     out = {**EXAMPLE, **design}
+    if isinstance(out["cache"], str) or not isinstance(out["cache"], (list, tuple, set)):
+        raise TypeError(f"design['cache'] must be a list of what to cache (of {list(KINDS[:2])}"
+                        f"), got {out['cache']!r}")
+    for field, example in (("ttl", EXAMPLE["ttl"]), ("rate_limit", EXAMPLE["rate_limit"])):
+        if not isinstance(out[field], dict):
+            raise TypeError(f"design[{field!r}] must be a dict like {example!r}, got "
+                            f"{out[field]!r}")
     cache = list(out["cache"])
     for name in cache:
         v.choice("design['cache'] entry", name, KINDS[:2])

@@ -28,6 +28,13 @@ def test_stale_read_share(capsys):
     assert not checks.check_stale_read_share("a lot")
 
 
+def test_stale_read_share_names_the_approximation():
+    l, mu, t = 0.2, 1 / 60, 30.0
+    approx = l * t / (1 + l * t) * mu * t / 2
+    verdict = checks.check_stale_read_share(approx)
+    assert not verdict and "approximation" in verdict.message
+
+
 def test_stampede_size():
     assert checks.check_stampede_size(500)
     wrong = checks.check_stampede_size(8000)
@@ -83,6 +90,71 @@ def test_release_get_then_delete_fails_every_time():
     for _ in range(5):
         verdict = checks.check_release(get_then_delete)
         assert not verdict and "another client took it" in verdict.message
+
+
+def exists_then_get_then_delete(r, key, token):   # another command first: the swap must
+    if r.exists(key) and r.get(key) == token:       # still come between GET and DEL
+        return bool(r.delete(key))
+    return False
+
+
+def pttl_first(r, key, token):
+    r.pttl(key)
+    return get_then_delete(r, key, token)
+
+
+def watch_without_multi(r, key, token):
+    with r.pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) == token:
+            pipe.unwatch()
+            return bool(r.delete(key))
+        return False
+
+
+def delete_then_restore(r, key, token):            # GET and DEL at once, then put it back
+    pipe = r.pipeline(transaction=True)
+    pipe.get(key)
+    pipe.delete(key)
+    value, _ = pipe.execute()
+    if value != token and value is not None:
+        r.set(key, value)
+        return False
+    return value is not None
+
+
+def getdel_then_restore(r, key, token):
+    value = r.getdel(key)
+    if value is not None and value != token:
+        r.set(key, value, keepttl=False)
+        return False
+    return value is not None
+
+
+@pytest.mark.parametrize("fn, said", [
+    (exists_then_get_then_delete, "another client took it"),
+    (pttl_first, "another client took it"),
+    (watch_without_multi, "another client took it"),
+    (delete_then_restore, "lock was gone"),
+    (getdel_then_restore, "lock was gone"),
+])
+def test_release_races_fail_whatever_comes_first(fn, said):
+    for _ in range(3):
+        verdict = checks.check_release(fn)
+        assert not verdict and said in verdict.message, verdict.message
+
+
+def test_release_must_say_whether_it_did():
+    def returns_none(r, key, token):
+        r.eval(RELEASE, 1, key, token)
+
+    def always_true(r, key, token):
+        r.eval(RELEASE, 1, key, token)
+        return True
+
+    for fn in (returns_none, always_true):
+        verdict = checks.check_release(fn)
+        assert not verdict and "returned" in verdict.message
 
 
 def test_release_plain_delete_fails():

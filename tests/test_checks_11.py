@@ -31,6 +31,24 @@ def test_hot_shard_ratio(capsys):
     assert f"{want:.3g}" not in out and f"{want:.2f}" not in out
 
 
+def test_hot_shard_ratio_tells_a_percentage_from_the_ratio(capsys):
+    """At 64 shards (notebook 11's exercise) the hottest key's share in percent is not the
+    answer, and is named."""
+    top = simlab.workloads.zipf_probabilities(100_000, 1.0)[0]
+    assert checks.check_hot_shard_ratio(top * 64, 64, 100_000, 1.0)
+    capsys.readouterr()
+    assert not checks.check_hot_shard_ratio(top * 100, 64, 100_000, 1.0)
+    assert "percentage" in capsys.readouterr().out
+
+
+def test_same_slot_names_exactly_this_user(capsys):
+    for wrong in ("{user:420}", "{u4242}", "{user:1042}"):
+        assert not checks.check_same_slot(wrong + ":cart", wrong + ":profile")
+        assert "another number" in capsys.readouterr().out
+    assert checks.check_same_slot("{user:42:x}:cart", "{user:42:x}:profile")
+    assert checks.check_same_slot("{42}:cart", "{42}:profile")
+
+
 def test_near_cache_size(capsys):
     w = simlab.zipf(2_000, 1.0, 3_000, seed=6)
     curve = simlab.lru_curve(w, sizes=list(range(1, 2001)))
@@ -40,6 +58,9 @@ def test_near_cache_size(capsys):
     assert not checks.check_near_cache_size(want - 1, w)
     assert not checks.check_near_cache_size(want * 3, w)
     assert not checks.check_near_cache_size(0.5, w)
+    for absurd in (float("inf"), float("-inf"), -3):
+        assert not checks.check_near_cache_size(absurd, w)
+    assert "Traceback" not in capsys.readouterr().out
     assert str(want) not in capsys.readouterr().out
 
 

@@ -47,6 +47,25 @@ def test_none_and_nonsense(capsys):
     assert not simlab.checks.check_design([1, 2])
 
 
+@pytest.mark.parametrize("change, words", [
+    ({"policy": "LRU"}, "design['policy']"), ({"sizemb": 48}, "fields the course does not"),
+    ({"size_mb": "48"}, "design['size_mb']"), ({"cache": "product page"}, "a list of what"),
+    ({"stampede": "lease"}, "design['stampede']"), ({"rate_limit": None}, "rate_limit"),
+    ({"ttl": {"product page": 3600}}, "no TTL for 'dashboard'"),
+    ({"ttl": {"product page": 3600, "dashboard": 0}}, "dashboard"),
+    ({"rate_limit": {"algorithm": "fixed-window", "limit": 20.5, "window": 10}}, "limit"),
+    ({"size_mb": ...}, "size_mb"),
+])
+def test_a_mistyped_design_gets_a_sentence_as_the_notebook_calls_it(day, change, words,
+                                                                      capsys):
+    """As notebook 12's cell calls it (the check runs the day): one sentence naming the field,
+    never a traceback."""
+    assert not simlab.checks.check_design({**c.EXAMPLE, **change}, day=day)
+    out = capsys.readouterr().out
+    assert out.startswith(simlab.checks.NOT_YET) and "Traceback" not in out
+    assert words in out and "not usable yet" in out
+
+
 @pytest.mark.parametrize("answer, ok, words", [
     (0.576, True, "a month"), (48 * 12.0, False, "per gigabyte"),
     (48 / 1024 * 12, False, "1,000 MB"), (3.0, False, "too high"), (None, False, "still None"),

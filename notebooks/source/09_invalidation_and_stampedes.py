@@ -142,10 +142,13 @@ pd.DataFrame([inv.race_frequency(r, fix, readers=3, reads=60, writes=20, seed=3)
 runs = {s: st.simulate_stampede(rate=1000, recompute=0.1, ttl=2.0, duration=10.0,
                                 strategy=s, seed=1) for s in st.STRATEGIES}
 fig, ax = plt.subplots(figsize=(8, 4))
+# lock and swr each start one query at the expiry: drawn thick and thin so that both show
+styles = {"none": {}, "lock": {"lw": 5, "alpha": 0.5}, "xfetch": {}, "swr": {"ls": "--"}}
 for name, run in runs.items():
     load = run.load(bin_s=0.02)
     near = load[(load["time"] > 1.0) & (load["time"] < 2.6)]
-    ax.step(near["time"], near["queries_per_s"], where="post", label=name)
+    ax.step(near["time"], near["queries_per_s"], where="post", label=name,
+            **styles.get(name, {}))
 ax.set(title="Filing-room queries around the expiry (simulated, 1,000 req/s, 100 ms recompute)",
        xlabel="time (s)", ylabel="queries started per second")
 ax.legend();

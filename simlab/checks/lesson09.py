@@ -20,10 +20,13 @@ def check_stale_read_share(answer, read_rate: float = 0.2, update_rate: float = 
     if _near(value, want, rtol=0.01):
         return _verdict(True, f"About {want:.0%} of reads are stale: the hit ratio times the "
                         "share of hits that come after an update.")
-    if _near(value, model["stale_share_of_hits"], rtol=0.01):
+    approximations = (model["hit_ratio"] * update_rate * ttl / 2, update_rate * ttl / 2)
+    # the two mistakes lie within 1% of each other here: an exact formula's value first
+    if any(_near(value, a, rtol=1e-4) for a in approximations):
+        hint = "mu*T/2 is the small-mu*T approximation; use 1 - (1 - exp(-mu*T)) / (mu*T)."
+    elif _near(value, model["stale_share_of_hits"], rtol=0.01):
         hint = "that is the share of hits; misses read the filing room and are never stale."
-    elif _near(value, model["hit_ratio"] * update_rate * ttl / 2, rtol=0.01) or \
-            _near(value, update_rate * ttl / 2, rtol=0.01):
+    elif any(_near(value, a, rtol=0.01) for a in approximations):
         hint = "mu*T/2 is the small-mu*T approximation; use 1 - (1 - exp(-mu*T)) / (mu*T)."
     elif value > 1 or value < 0:
         hint = "a share is between 0 and 1."
@@ -32,59 +35,105 @@ def check_stale_read_share(answer, read_rate: float = 0.2, update_rate: float = 
     return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
 
 
-class _SwapBetweenTrips:
-    """A probe: after the learner's first round trip, if the lock still holds ``token``, it
-    expires and another client takes it (the lab writes ``other`` into it)."""
+LOCK_MS = 30_000        # the locks the check sets live this long: long enough to outlast it
 
-    def __init__(self, token, other):
-        self.token, self.other, self.swapped = token, other, False
+
+class _SwapAfterTrip:
+    """A probe: right after the learner's ``k``-th round trip, if the lock still holds
+    ``token``, it expires and another client takes it (the lab writes ``other``)."""
+
+    def __init__(self, token, other, k):
+        self.token, self.other, self.k = token, other, k
+        self.seen: list = []
+        self.swapped = self.after = None
 
     def __call__(self, admin, last):
-        if last is not None and admin.get("lock") == self.token:
-            admin.set("lock", self.other)
-            self.swapped = True
+        if last is not None and (not self.seen or self.seen[-1] is not last):
+            self.seen.append(last)
+            if len(self.seen) == self.k and admin.get("lock") == self.token:
+                admin.set("lock", self.other, px=LOCK_MS)
+                self.swapped, self.after = True, last
+        return None
+
+
+class _Untouched:
+    """A probe: another client's lock must hold its token between any two round trips (a
+    lock deleted and put back is free in between: a third client could take it)."""
+
+    def __init__(self, other):
+        self.other = other
+
+    def __call__(self, admin, last):
+        if last is not None and admin.get("lock") != self.other:
+            return (f"after `{last}` another client's lock was gone, so a third client could "
+                    "have taken it")
         return None
 
 
 def check_release(release) -> Verdict:
-    """09: ``release(r, lock_key, token) -> bool``: delete the lock only if it holds ``token``.
+    """09: ``release(r, lock_key, token) -> bool``: delete the lock only if it holds ``token``,
+    and return whether it did.
 
-    The check runs it on a private server: it must delete its own lock, leave another
-    client's lock alone, and stay right when the lock expires and is taken by another client
-    between two of its round trips (the lab makes that happen every time)."""
+    The check runs it on a private server: it must delete its own lock (True), leave another
+    client's lock alone between every two of its round trips and with its TTL (False), and
+    stay right when the lock expires and is taken by another client right after any one of
+    its round trips (each tried in turn: a compare in one trip and a delete in a later one
+    always meets the swap in between)."""
     problem = _function(release, "release")
     if problem is not None:
         return problem
     with RaceLab() as lab:
         try:
-            lab.admin.set("lock", "mine")
-            lab.call(release, "lock", "mine", client=1)
+            lab.admin.set("lock", "mine", px=LOCK_MS)
+            before = len(lab.trips)
+            said = lab.call(release, "lock", "mine", client=1)
+            trips = len(lab.trips) - before
             if lab.admin.exists("lock"):
                 return _verdict(False, "", "release of your own lock left it in place.",
                                 "delete the key when its value equals your token.")
-            lab.admin.set("lock", "theirs")
-            lab.call(release, "lock", "mine", client=2)
+            if not said:
+                return _verdict(False, "", f"release deleted its own lock but returned "
+                                f"{said!r}.", "return whether it deleted the lock: True here.")
+            lab.admin.set("lock", "theirs", px=LOCK_MS)
+            lab.probe = _Untouched("theirs")
+            said = lab.call(release, "lock", "mine", client=2)
+            lab.probe = None
+            findings = list(lab.probe_findings)
             if lab.admin.get("lock") != "theirs":
                 return _verdict(False, "", "release deleted a lock that held another "
                                 "client's token.", "compare the lock's value with your "
                                 "token before deleting.")
-            lab.admin.set("lock", "mine")
-            swap = lab.probe = _SwapBetweenTrips("mine", "theirs")
-            lab.call(release, "lock", "mine", client=3)
-            lab.probe = None
-            kept = lab.admin.get("lock")
-            # one round trip (a script) finishes before anyone can step in: then the lock is
-            # simply gone; with more trips, the swap happens and the other lock must stay
-            right = kept == "theirs" if swap.swapped else kept is None
+            if findings:
+                return _verdict(False, "", findings[0] + ".", "never take the lock away and "
+                                "put it back: compare, and delete only your own, in one step.")
+            if lab.admin.pttl("lock") < 0:
+                return _verdict(False, "", "another client's lock lost its expiry: release "
+                                "wrote it back without a TTL, and it would never expire.",
+                                "leave a lock that is not yours untouched.")
+            if said:
+                return _verdict(False, "", f"release left another client's lock alone (right) "
+                                f"but returned {said!r}.", "return whether it deleted the "
+                                "lock: False here.")
+            for k in range(1, trips + 1):
+                lab.admin.set("lock", "mine", px=LOCK_MS)
+                swap = lab.probe = _SwapAfterTrip("mine", "theirs", k)
+                said = lab.call(release, "lock", "mine", client=2 + k)
+                lab.probe = None
+                kept = lab.admin.get("lock")
+                if swap.swapped and kept != "theirs":
+                    return _verdict(False, "", f"your lock expired right after `{swap.after}`, "
+                                    "another client took it, and release then deleted the "
+                                    "other client's lock.", "compare and delete in one step: "
+                                    "a Lua script with GET and DEL (r.register_script), or "
+                                    "WATCH plus MULTI/EXEC.")
+                if bool(said) != (kept is None and not swap.swapped):
+                    return _verdict(False, "", f"release returned {said!r}, but it "
+                                    f"{'left the lock alone' if kept else 'deleted the lock'}.",
+                                    "return whether it deleted the lock.")
         except Exception as exc:
             return _raised("release", exc)
-    if not right:
-        return _verdict(False, "", "your lock expired between your GET and your DEL, another "
-                        "client took it, and release deleted the other client's lock.",
-                        "compare and delete in one step: a Lua script with GET and DEL "
-                        "(r.register_script), or WATCH plus MULTI/EXEC.")
     return _verdict(True, "Your release deletes only its own lock, even when the lock changes "
-                    "hands between two round trips.")
+                    "hands between two round trips, and says whether it did.")
 
 
 def check_stampede_size(answer, rate: float = 2000.0, recompute: float = 0.25) -> Verdict:

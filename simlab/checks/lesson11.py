@@ -1,6 +1,9 @@
 """Checks for lesson 11 (scaling out: hash slots, the hot shard, a near cache)."""
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
 from ._common import Verdict, _answer, _how_far, _missing, _near, _short, _verdict
@@ -30,7 +33,12 @@ def check_same_slot(cart_key, profile_key, user_id=42) -> Verdict:
                         "only the part between { and } is hashed when there is one: give both "
                         "keys the same hash tag (simlab.sharding.key_slot shows the slot).")
     tag = hash_tag(cart_key).decode("utf-8", "replace")
-    if str(user_id) not in tag:
+    numbers = re.findall(r"\d+", tag)
+    if numbers and str(user_id) not in numbers:
+        return _verdict(False, "", f"same slot, but the tag {{{tag}}} names another number, "
+                        f"not user {user_id}: it would be the slot of someone else's keys.",
+                        f"put user {user_id}'s own id in the tag, as a whole number.")
+    if str(user_id) not in numbers:
         return _verdict(False, "", f"same slot, but the tag {{{tag}}} does not name the user: "
                         "every user's cart and profile would share that one slot (and node).",
                         "put the user id in the tag, so each user gets a slot of their own.")
@@ -74,7 +82,7 @@ def check_near_cache_size(answer, workload, target: float = 0.5) -> Verdict:
     value, verdict = _answer(answer, "size")
     if verdict is not None:
         return verdict
-    if value != int(value) or value < 1:
+    if not math.isfinite(value) or value != int(value) or value < 1:
         return _verdict(False, "", f"size should be a whole number of keys, 1 or more; got "
                         f"{_short(answer)}.")
     size = int(value)

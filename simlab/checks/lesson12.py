@@ -22,11 +22,13 @@ WORDS = {"p99_ms": "p99 read latency", "peak_db_qps": "peak filing-room queries 
          "wrongly_refused": "requests wrongly refused by the rate limit"}
 
 
-def check_design(design, result=None) -> Verdict:
+def check_design(design, result=None, *, day=None) -> Verdict:
     """12: the design meets every target on the whole recorded day.
 
     ``result`` is :func:`simlab.capstone.simulate_day`'s dict for ``design``, if the notebook
-    already has it (the check runs the day itself otherwise)."""
+    already has it; otherwise the check runs ``design`` on ``day`` itself (the recorded day by
+    default), after checking the design, so that a mistyped design gets a sentence, not a
+    traceback."""
     from .. import capstone
 
     missing = _missing(design, "design")
@@ -38,7 +40,7 @@ def check_design(design, result=None) -> Verdict:
         return _verdict(False, "", f"the design is not usable yet: {exc}",
                         "start from simlab.capstone.EXAMPLE and change its values.")
     try:
-        result = result if result is not None else capstone.simulate_day(design)
+        result = result if result is not None else capstone.simulate_day(design, day)
         table = capstone.score(result)
     except Exception as exc:
         return _raised("running the design on the day", exc)

@@ -192,10 +192,26 @@ def _seconds_to_phase(r, at_least, phase, save_seconds) -> float:
     return float(last + (cycles + phase) * period - now)
 
 
-def crash_table(policies=POLICIES, *, seed: int = 0, **kwargs) -> pd.DataFrame:
-    """:func:`process_crash` for each policy (one seeded crash moment each), as a table."""
+def crash_table(policies=POLICIES, *, seed: int = 0, rdb_phase: float | None = None,
+                **kwargs) -> pd.DataFrame:
+    """:func:`process_crash` for each policy (one seeded crash moment each), as a table.
+
+    ``rdb_phase`` (in [0, 1)): RDB's crash comes after its first snapshot, at that point of
+    the snapshot cycle (a short ``duration`` would otherwise crash it before any snapshot,
+    and it would lose everything, like no persistence)."""
     rng = np.random.default_rng(seed)
-    rows = [process_crash(p, seed=int(rng.integers(2**31)), **kwargs) for p in policies]
+    if rdb_phase is not None:
+        rdb_phase = v.fraction("rdb_phase", rdb_phase)
+    rows = []
+    for p in policies:
+        moment = int(rng.integers(2**31))
+        if p == "rdb" and rdb_phase is not None:
+            period = model.snapshot_period(kwargs.get("save_seconds", 1))
+            rdb_kwargs = {k: val for k, val in kwargs.items() if k != "duration"}
+            rows.append(process_crash(p, seed=moment, crash_at=period, crash_phase=rdb_phase,
+                                      **rdb_kwargs))
+        else:
+            rows.append(process_crash(p, seed=moment, **kwargs))
     return pd.DataFrame(rows).set_index("policy")
 
 
