@@ -20,6 +20,15 @@ def _is_real(value) -> bool:
     return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool)
 
 
+def _finite(value) -> bool:
+    """``math.isfinite``, False for an integer too large for a float (10**400) instead of an
+    OverflowError."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def positive_int(name: str, value) -> int:
     if not _is_int(value):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
@@ -39,7 +48,7 @@ def nonnegative_int(name: str, value) -> int:
 def positive_real(name: str, value) -> float:
     if not _is_real(value):
         raise TypeError(f"{name} must be a positive number, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
+    if not (value > 0 and _finite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
@@ -47,7 +56,7 @@ def positive_real(name: str, value) -> float:
 def nonnegative_real(name: str, value) -> float:
     if not _is_real(value):
         raise TypeError(f"{name} must be a non-negative number, got {value!r}")
-    if not (value >= 0 and math.isfinite(value)):
+    if not (value >= 0 and _finite(value)):
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
 

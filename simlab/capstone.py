@@ -36,6 +36,7 @@ PARTNERS = (1, 2, 3)                 # user ids of the API partners
 SCRAPER = 99_999
 AGREED = {"limit": 20, "window": 10.0}   # the rate agreed with every user: 20 per 10 s
 VALUE_BYTES = 2_000                 # a rendered product page or dashboard
+DAY_S = 86_400
 PRICE_PER_GB_MONTH = 12.0           # US dollars, a managed cache's order of magnitude
 FILING_ROOM = {"median": 5e-3, "p99": 30e-3}   # a page's queries from the same zone, loaded
 
@@ -220,6 +221,14 @@ def check_design(design) -> dict:
              ("fixed-window", "sliding-log", "sliding-counter", "token-bucket"))
     rl["limit"] = v.positive_int("design['rate_limit']['limit']", rl.get("limit"))
     rl["window"] = v.positive_real("design['rate_limit']['window']", rl.get("window"))
+    if rl["window"] > DAY_S:
+        raise ValueError(f"design['rate_limit']['window'] must be at most a day ({DAY_S:,} s), "
+                         f"got {rl['window']!r}")
+    for field, known in (("ttl", KINDS[:2]), ("rate_limit", ("algorithm", "limit", "window"))):
+        extra = sorted(set(out[field]) - set(known), key=str)
+        if extra:
+            raise ValueError(f"design[{field!r}] has entries the course does not know: {extra}; "
+                             f"it takes {list(known)}")
     out.update(cache=cache, ttl=ttl, rate_limit=rl)
     return out
 

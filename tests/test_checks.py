@@ -29,7 +29,10 @@ def _forms(value) -> list:
     percentage."""
     if isinstance(value, str):
         return [value]
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:                # 10**400: printed as digits only
+        return [str(value)]
     if not np.isfinite(value):
         return [str(value)]
     forms = {f"{value:,.0f}", f"{value:.0f}", str(int(round(value)))} if abs(value) >= 10 \
@@ -455,6 +458,35 @@ def test_fixed_window_fails_a_limiter_that_ignores_the_window_length(capsys, mon
         fails(capsys, monkeypatch, checks.check_fixed_window, wrong)
 
 
+def test_fixed_window_judges_the_keys_on_the_server_not_their_names(capsys, monkeypatch):
+    import hashlib
+
+    def hashed_user(r, user, limit, window, now):
+        return _limiter_right(r, hashlib.sha1(user.encode()).hexdigest()[:8], limit, window,
+                              now)
+
+    def one_hash_per_window(r, user, limit, window, now):
+        name = f"wb:rl:mine:{int(now // window)}"
+        pipe = r.pipeline(transaction=True)
+        pipe.hincrby(name, user, 1)
+        pipe.expire(name, int(window) + 1)
+        count, _ = pipe.execute()
+        return count <= limit
+
+    def a_minute_for_every_window(r, user, limit, window, now):
+        name = _window(user, now, window)
+        pipe = r.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, 60)
+        count, _ = pipe.execute()
+        return count <= limit
+
+    for right in (hashed_user, one_hash_per_window):
+        passes(capsys, monkeypatch, checks.check_fixed_window, right)
+    assert "windows" in fails(capsys, monkeypatch, checks.check_fixed_window,
+                              a_minute_for_every_window)
+
+
 def test_sliding_log_memory(capsys, monkeypatch):
     entry, counter = ratelimit.BYTES_PER_LOG_ENTRY, ratelimit.BYTES_PER_COUNTER
     want = 1_000_000 * (counter + 100 * entry)
@@ -484,6 +516,15 @@ def test_pool_size(capsys, monkeypatch, smallest_pool):
         fails(capsys, monkeypatch, checks.check_pool_size, wrong, arrival_rate=5,
               service_mean=2.0, expected=want)
     passes(capsys, monkeypatch, checks.check_pool_size, want, arrival_rate=5, service_mean=2.0)
+
+
+def test_pool_size_refuses_an_absurd_pool_at_once(capsys, monkeypatch):
+    import time
+    tic = time.perf_counter()
+    for absurd in (10 ** 9, 10 ** 400):
+        assert "far more" in fails(capsys, monkeypatch, checks.check_pool_size, absurd,
+                                   arrival_rate=5, service_mean=2.0)
+    assert time.perf_counter() - tic < 5
 
 
 def test_pool_size_is_judged_in_the_long_run_not_by_one_lucky_seed(capsys, monkeypatch,

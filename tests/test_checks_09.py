@@ -144,6 +144,23 @@ def test_release_races_fail_whatever_comes_first(fn, said):
         assert not verdict and said in verdict.message, verdict.message
 
 
+def test_release_must_not_touch_anothers_ttl_or_guess_the_token():
+    def expire_first(r, key, token):
+        r.expire(key, 5)
+        return eval_release(r, key, token)
+
+    def hard_coded(r, key, token):
+        return bool(r.eval(RELEASE, 1, key, "mine"))
+
+    def substring(r, key, token):
+        return bool(r.eval("local v = redis.call('GET', KEYS[1]) "
+                           "if v and string.find(v, ARGV[1], 1, true) then "
+                           "return redis.call('DEL', KEYS[1]) end return 0", 1, key, token))
+
+    for fn in (expire_first, hard_coded, substring):
+        assert not checks.check_release(fn), fn.__name__
+
+
 def test_release_must_say_whether_it_did():
     def returns_none(r, key, token):
         r.eval(RELEASE, 1, key, token)

@@ -45,7 +45,17 @@ def test_same_slot_names_exactly_this_user(capsys):
     for wrong in ("{user:420}", "{u4242}", "{user:1042}"):
         assert not checks.check_same_slot(wrong + ":cart", wrong + ":profile")
         assert "another number" in capsys.readouterr().out
+    assert not checks.check_same_slot("{user:-42}:cart", "{user:-42}:profile")
     assert checks.check_same_slot("{user:42:x}:cart", "{user:42:x}:profile")
+    assert not checks.check_same_slot(b"{user:42}:cart", "{user:42}:cart")
+    assert "same key" in capsys.readouterr().out
+    # a brute-forced collision without a tag: same slot by luck
+    from simlab.sharding import key_slot
+    target = key_slot("user:42:cart")
+    lucky = next(f"user:42:profile{i}" for i in range(10 ** 6)
+                 if key_slot(f"user:42:profile{i}") == target)
+    assert not checks.check_same_slot("user:42:cart", lucky)
+    assert "without a hash tag" in capsys.readouterr().out
     assert checks.check_same_slot("{42}:cart", "{42}:profile")
 
 
@@ -58,7 +68,7 @@ def test_near_cache_size(capsys):
     assert not checks.check_near_cache_size(want - 1, w)
     assert not checks.check_near_cache_size(want * 3, w)
     assert not checks.check_near_cache_size(0.5, w)
-    for absurd in (float("inf"), float("-inf"), -3):
+    for absurd in (float("inf"), float("-inf"), -3, True):
         assert not checks.check_near_cache_size(absurd, w)
     assert "Traceback" not in capsys.readouterr().out
     assert str(want) not in capsys.readouterr().out

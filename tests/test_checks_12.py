@@ -55,6 +55,11 @@ def test_none_and_nonsense(capsys):
     ({"ttl": {"product page": 3600, "dashboard": 0}}, "dashboard"),
     ({"rate_limit": {"algorithm": "fixed-window", "limit": 20.5, "window": 10}}, "limit"),
     ({"size_mb": ...}, "size_mb"),
+    ({"size_mb": 10 ** 400}, "size_mb"),
+    ({"ttl": {"product page": 10 ** 400, "dashboard": 60}}, "product page"),
+    ({"rate_limit": {"algorithm": "fixed-window", "limit": 20, "window": 1e300}}, "a day"),
+    ({"rate_limit": {"algorithm": "fixed-window", "limit": 20, "window": 10, "burst": 5}},
+     "burst"),
 ])
 def test_a_mistyped_design_gets_a_sentence_as_the_notebook_calls_it(day, change, words,
                                                                       capsys):

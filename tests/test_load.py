@@ -83,7 +83,11 @@ def test_real_clients_queue_for_a_shared_server():
 
     lat = concurrent_latency(make_call, (1, 4), duration_s=0.15, think_s=0.0)
     assert set(lat) == {1, 4} and all(len(v) > 0 for v in lat.values())
-    assert np.median(lat[4]) > 1.5 * np.median(lat[1])      # four clients wait for each other
+    # Four clients wait for each other: the mean latency grows (Little's law: the lock serves
+    # one call each 2 ms, whoever gets it). Not the median: Python's lock is not fair, so one
+    # thread may take it again and again while the others starve, and the median call of
+    # the four can be an uncontended 2 ms (seen once on a loaded machine).
+    assert np.mean(lat[4]) > 1.5 * np.mean(lat[1])
 
 
 def test_real_clients_check_their_arguments():

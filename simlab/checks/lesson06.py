@@ -45,6 +45,9 @@ def check_fixed_window(allow) -> Verdict:
                                 f"{first}; expected 5 allowed, then 2 refused.",
                                 "INCR the window's counter and compare the result with the "
                                 "limit.")
+            longest = max(_ttls_s(lab).values(), default=0.0)
+            if longest > TTL_WINDOWS * 1.0:
+                return _too_long(1.0, longest)
             edge = [lab.call(allow, "alice", 5, 1.0, start + 1.01) for _ in range(6)]
             if edge != [True] * 5 + [False]:
                 if _expired_early(lab, edge, 5):
@@ -57,6 +60,7 @@ def check_fixed_window(allow) -> Verdict:
             # A minute's window: the window argument used, the key kept for the rest of its
             # window (not milliseconds: PEXPIRE for EXPIRE) and not for ages.
             base = MINUTE * (int(start // MINUTE) + 1)          # a minute's window starts
+            before = set(lab.keys())
             minute = [lab.call(allow, "dave", 3, MINUTE, base + s) for s in (5, 15, 25, 35)]
             if minute != [True] * 3 + [False]:
                 return _verdict(False, "", f"with a {MINUTE:g} s window and a limit of 3, four "
@@ -64,22 +68,19 @@ def check_fixed_window(allow) -> Verdict:
                                 "expected 3 allowed, then 1 refused.", "the window number is "
                                 "int(now // window): use the window argument, not a fixed "
                                 "length.")
-            dave = lab.keys("*dave*")
-            left = lab.admin.pttl(dave[0]) / 1000 if len(dave) == 1 else None
+            made = _ttls_s(lab, set(lab.keys()) - before)      # the minute's new keys
             rest = MINUTE - 35                     # of the window, after the last request
-            if left is not None and not rest - 1 <= left <= TTL_WINDOWS * MINUTE:
+            if made and min(made.values()) < rest - 1:
+                left = min(made.values())
                 said = (f"{left * 1000:.0f} ms" if left < 1 else f"{left:,.0f} s")
-                if left < rest - 1:
-                    return _verdict(False, "", f"with a {MINUTE:g} s window, the counter "
-                                    f"expires {said} after the window's fourth request, "
-                                    f"{rest:g} s before its window ends: the count would "
-                                    "start again inside the window.", "EXPIRE takes seconds "
-                                    "(PEXPIRE milliseconds); keep the key for the rest of "
-                                    "its window at least.")
-                return _verdict(False, "", f"with a {MINUTE:g} s window, the counter lives "
-                                f"another {said}, {left / MINUTE:,.0f} windows: a dead "
-                                "window's key stays in memory long after it counts for "
-                                "anything.", "a TTL of about one window is enough.")
+                return _verdict(False, "", f"with a {MINUTE:g} s window, the counter "
+                                f"expires {said} after the window's fourth request, "
+                                f"{rest:g} s before its window ends: the count would "
+                                "start again inside the window.", "EXPIRE takes seconds "
+                                "(PEXPIRE milliseconds); keep the key for the rest of "
+                                "its window at least.")
+            if made and max(made.values()) > TTL_WINDOWS * MINUTE:
+                return _too_long(MINUTE, max(made.values()))
             if not lab.call(allow, "dave", 3, MINUTE, base + MINUTE + 5):
                 return _verdict(False, "", f"the next {MINUTE:g} s window refused dave's "
                                 "first request.", "put the window number, int(now // "
@@ -92,8 +93,7 @@ def check_fixed_window(allow) -> Verdict:
             return _raised("allow", exc)
         findings = list(lab.probe_findings)
         race = read_then_write(lab.trips[sequential:])
-        carol = lab.keys("*carol*")
-        ttl = lab.admin.pttl(carol[0]) if carol else -2
+        forever = [k for k in lab.keys() if lab.admin.pttl(k) == -1]
     if not sequential:
         return _verdict(False, "", "allow sent no command to the r it was given.",
                         "use the r parameter of allow (the check passes its own client).")
@@ -106,11 +106,26 @@ def check_fixed_window(allow) -> Verdict:
     if findings:
         return _verdict(False, "", findings[0] + ".", "send INCR and EXPIRE together in one "
                         "transaction: r.pipeline(transaction=True), or a Lua script.")
-    if ttl < 0:
+    if forever:
         return _verdict(False, "", "the counter keys never expire, so they pile up forever.",
                         "give each window's key a TTL (EXPIRE) in the same transaction.")
     return _verdict(True, "Your fixed window passes the edge tests, holds under concurrency "
                     "and never leaves a key without an expiry.")
+
+
+def _ttls_s(lab, keys=None) -> dict:
+    """Seconds each key (all on the lab's server by default) has left; keys without a TTL
+    are left out (the probe and the final check catch those)."""
+    keys = lab.keys() if keys is None else keys
+    left = {k: lab.admin.pttl(k) for k in keys}
+    return {k: ms / 1000 for k, ms in left.items() if ms >= 0}
+
+
+def _too_long(window: float, left: float) -> Verdict:
+    return _verdict(False, "", f"with a {window:g} s window, a counter lives another "
+                    f"{left:,.0f} s, {left / window:,.0f} windows: a dead window's key stays in "
+                    "memory long after it counts for anything.", "a TTL of about one window "
+                    "is enough.")
 
 
 def _expired_early(lab, got: list, limit: int) -> bool:
@@ -122,8 +137,10 @@ def _expired_early(lab, got: list, limit: int) -> bool:
 
 def _ttl_in_milliseconds(what: str, got: list) -> Verdict:
     return _verdict(False, "", f"{what} gave {got}: the counter was gone before its window "
-                    "ended (its TTL is milliseconds at most).", "EXPIRE takes seconds "
-                    "(PEXPIRE milliseconds); keep the key for the rest of its window at least.")
+                    "ended (a TTL of milliseconds, or an EXPIREAT time already past: `now` "
+                    "here is a virtual clock).", "EXPIRE takes seconds (PEXPIRE "
+                    "milliseconds); keep the key for the rest of its window at least, "
+                    "counted from the server's own clock.")
 
 
 def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -> Verdict:

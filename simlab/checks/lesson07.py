@@ -23,6 +23,9 @@ def check_pool_size(workers, arrival_rate: float, service_mean: float,
         return _verdict(False, "", f"workers should be a positive whole number; got "
                         f"{_short(workers)}.")
     workers = int(workers)
+    if workers > MAX_WORKERS:
+        return _verdict(False, "", f"{workers:,} workers is far more than this load needs.",
+                        "the load is arrival_rate * service_mean workers' worth: start there.")
 
     def p95(c):
         return erlang_c_wait_quantile(arrival_rate, service_mean, c, 0.95)
@@ -78,6 +81,7 @@ def _seconds(text):
         return None
 
 _PATIENCE = 3.0
+MAX_WORKERS = 10_000   # a pool size past this is refused before any formula runs
 MAX_WAIT = 1.0      # seconds a take may block on an empty queue (the exercise asks for 0.1)
 
 

@@ -82,11 +82,14 @@ def check_release(release) -> Verdict:
     problem = _function(release, "release")
     if problem is not None:
         return problem
+    import secrets
+    mine = f"tok-{secrets.token_hex(4)}"
+    theirs = mine + "7"          # yours is a prefix of theirs: a substring match is caught
     with RaceLab() as lab:
         try:
-            lab.admin.set("lock", "mine", px=LOCK_MS)
+            lab.admin.set("lock", mine, px=LOCK_MS)
             before = len(lab.trips)
-            said = lab.call(release, "lock", "mine", client=1)
+            said = lab.call(release, "lock", mine, client=1)
             trips = len(lab.trips) - before
             if lab.admin.exists("lock"):
                 return _verdict(False, "", "release of your own lock left it in place.",
@@ -94,33 +97,38 @@ def check_release(release) -> Verdict:
             if not said:
                 return _verdict(False, "", f"release deleted its own lock but returned "
                                 f"{said!r}.", "return whether it deleted the lock: True here.")
-            lab.admin.set("lock", "theirs", px=LOCK_MS)
-            lab.probe = _Untouched("theirs")
-            said = lab.call(release, "lock", "mine", client=2)
+            lab.admin.set("lock", theirs, px=LOCK_MS)
+            lab.probe = _Untouched(theirs)
+            said = lab.call(release, "lock", mine, client=2)
             lab.probe = None
             findings = list(lab.probe_findings)
-            if lab.admin.get("lock") != "theirs":
+            if lab.admin.get("lock") != theirs:
                 return _verdict(False, "", "release deleted a lock that held another "
                                 "client's token.", "compare the lock's value with your "
                                 "token before deleting.")
             if findings:
                 return _verdict(False, "", findings[0] + ".", "never take the lock away and "
                                 "put it back: compare, and delete only your own, in one step.")
-            if lab.admin.pttl("lock") < 0:
+            left = lab.admin.pttl("lock")
+            if left < 0:
                 return _verdict(False, "", "another client's lock lost its expiry: release "
                                 "wrote it back without a TTL, and it would never expire.",
+                                "leave a lock that is not yours untouched.")
+            if not LOCK_MS - 5_000 <= left <= LOCK_MS:
+                return _verdict(False, "", "release changed the expiry of another client's "
+                                "lock: its holder counts on the TTL it set.",
                                 "leave a lock that is not yours untouched.")
             if said:
                 return _verdict(False, "", f"release left another client's lock alone (right) "
                                 f"but returned {said!r}.", "return whether it deleted the "
                                 "lock: False here.")
             for k in range(1, trips + 1):
-                lab.admin.set("lock", "mine", px=LOCK_MS)
-                swap = lab.probe = _SwapAfterTrip("mine", "theirs", k)
-                said = lab.call(release, "lock", "mine", client=2 + k)
+                lab.admin.set("lock", mine, px=LOCK_MS)
+                swap = lab.probe = _SwapAfterTrip(mine, theirs, k)
+                said = lab.call(release, "lock", mine, client=2 + k)
                 lab.probe = None
                 kept = lab.admin.get("lock")
-                if swap.swapped and kept != "theirs":
+                if swap.swapped and kept != theirs:
                     return _verdict(False, "", f"your lock expired right after `{swap.after}`, "
                                     "another client took it, and release then deleted the "
                                     "other client's lock.", "compare and delete in one step: "

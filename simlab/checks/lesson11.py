@@ -21,7 +21,8 @@ def check_same_slot(cart_key, profile_key, user_id=42) -> Verdict:
         if not isinstance(value, (str, bytes)):
             return _verdict(False, "", f"{what} should be a key name (a string); got "
                             f"{_short(value)}.")
-    if cart_key == profile_key:
+    as_bytes = [k.encode() if isinstance(k, str) else bytes(k) for k in (cart_key, profile_key)]
+    if as_bytes[0] == as_bytes[1]:
         return _verdict(False, "", "the two names are the same key.",
                         "the cart and the profile are two different keys.")
     if key_slot(cart_key) != key_slot(profile_key):
@@ -32,8 +33,12 @@ def check_same_slot(cart_key, profile_key, user_id=42) -> Verdict:
         return _verdict(False, "", "the keys land in different slots.",
                         "only the part between { and } is hashed when there is one: give both "
                         "keys the same hash tag (simlab.sharding.key_slot shows the slot).")
+    if hash_tag(cart_key) == as_bytes[0] or hash_tag(profile_key) == as_bytes[1]:
+        return _verdict(False, "", "the keys share a slot, but without a hash tag: by luck of "
+                        "the hash, not by design.", "put the part both keys share between "
+                        "{ and }: only that part is hashed.")
     tag = hash_tag(cart_key).decode("utf-8", "replace")
-    numbers = re.findall(r"\d+", tag)
+    numbers = re.findall(r"-?\d+", tag)
     if numbers and str(user_id) not in numbers:
         return _verdict(False, "", f"same slot, but the tag {{{tag}}} names another number, "
                         f"not user {user_id}: it would be the slot of someone else's keys.",
@@ -82,7 +87,7 @@ def check_near_cache_size(answer, workload, target: float = 0.5) -> Verdict:
     value, verdict = _answer(answer, "size")
     if verdict is not None:
         return verdict
-    if not math.isfinite(value) or value != int(value) or value < 1:
+    if isinstance(answer, bool) or not math.isfinite(value) or value != int(value) or value < 1:
         return _verdict(False, "", f"size should be a whole number of keys, 1 or more; got "
                         f"{_short(answer)}.")
     size = int(value)
