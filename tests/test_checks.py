@@ -419,9 +419,11 @@ def test_fixed_window_other_mistakes(capsys, monkeypatch):
     assert "TypeError" in fails(capsys, monkeypatch, checks.check_fixed_window, broken)
 
 
-def _limiter_with_ttl(ttl_ms):
+def _limiter_with_ttl(ttl_ms, name_of=_window):
+    """An atomic INCR + PEXPIRE limiter with the TTL ``ttl_ms(window)`` and the key
+    ``name_of(user, now, window)``: right or wrong by those two alone."""
     def allow(r, user, limit, window, now):
-        name = _window(user, now, window)
+        name = name_of(user, now, window)
         pipe = r.pipeline(transaction=True)
         pipe.incr(name)
         pipe.pexpire(name, ttl_ms(window))
@@ -446,14 +448,8 @@ def test_fixed_window_fails_a_limiter_that_ignores_the_window_length(capsys, mon
     def per_second(r, user, limit, window, now):        # int(now), and a fixed TTL
         return _limiter_right(r, user, limit, 1.0, now)
 
-    def rounded(r, user, limit, window, now):
-        name = f"wb:rl:mine:{user}:{round(now / window)}"
-        pipe = r.pipeline(transaction=True)
-        pipe.incr(name)
-        pipe.expire(name, 2)
-        count, _ = pipe.execute()
-        return count <= limit
-
+    rounded = _limiter_with_ttl(lambda window: 2000, lambda user, now, window:
+                                f"wb:rl:mine:{user}:{round(now / window)}")
     for wrong in (per_second, rounded):
         fails(capsys, monkeypatch, checks.check_fixed_window, wrong)
 
@@ -473,14 +469,7 @@ def test_fixed_window_judges_the_keys_on_the_server_not_their_names(capsys, monk
         count, _ = pipe.execute()
         return count <= limit
 
-    def a_minute_for_every_window(r, user, limit, window, now):
-        name = _window(user, now, window)
-        pipe = r.pipeline(transaction=True)
-        pipe.incr(name)
-        pipe.expire(name, 60)
-        count, _ = pipe.execute()
-        return count <= limit
-
+    a_minute_for_every_window = _limiter_with_ttl(lambda window: 60_000)
     for right in (hashed_user, one_hash_per_window):
         passes(capsys, monkeypatch, checks.check_fixed_window, right)
     assert "windows" in fails(capsys, monkeypatch, checks.check_fixed_window,
