@@ -51,6 +51,7 @@ plt.show()
 # | share of reads served an outdated page | 2% |
 # | whiteboard memory | 64 MB (priced at $12 per GB-month: exercise 2) |
 # | requests refused from a user who stays within the agreed 20 requests per 10 s | 0 |
+# | the scraper's requests let through, per second of its hour | 2.2 (the agreed 2, and a tenth for the windows' edges) |
 #
 # The filing room answers a page's queries in 5 ms at the median and 30 ms at p99 (a loaded
 # database in the same zone); the whiteboard is a Redis in the same zone (`redis-lan`).
@@ -67,7 +68,8 @@ capstone.TARGETS
 # - `size_mb`, `policy`: how big, and who leaves when it is full (04, 08);
 # - `invalidation`: `"delete"` the pages a write changes, or let the `"ttl"` do it (09);
 # - `stampede`: `"lock"` (one fill per key; the others wait) or `"none"` (09);
-# - `rate_limit`: lesson 06's algorithm, limit and window, applied to every user.
+# - `rate_limit`: lesson 06's algorithm, limit and window, applied to every user: it must
+#   let the partners' bursts through and hold the scraper to the agreed rate.
 
 # %%
 capstone.EXAMPLE
@@ -189,7 +191,8 @@ plt.show()
 # - Start from the targets, and measure each one; a single hit ratio hides most of them.
 # - Delete on write makes long TTLs safe; the stampede that follows a delete of a hot key
 #   needs a lock (or a lease).
-# - A rate limit must allow the agreed burst, not only the agreed average.
+# - A rate limit must allow the agreed burst and hold everyone to the agreed average: the
+#   partners' bursts must pass, the scraper must not.
 # - Memory is cheap next to the filing room it protects: size the whiteboard from the
 #   hit-ratio curve, not from the price.
 #

@@ -16,10 +16,14 @@ HINTS = {
     "wrongly_refused": "your limiter refuses users who stay within the agreed 20 requests per "
                        "10 s: the partners send bursts (lesson 06: which limits allow a burst "
                        "of the agreed size?).",
+    "scraper_per_s": "the scraper at 03:00 gets far more than the agreed 20 requests per 10 s: "
+                     "a limit must hold every user to the agreed rate on average, not only "
+                     "let the partners' bursts through (lesson 06).",
 }
 WORDS = {"p99_ms": "p99 read latency", "peak_db_qps": "peak filing-room queries per second",
          "stale_share": "share of stale reads", "memory_mb": "whiteboard memory",
-         "wrongly_refused": "requests wrongly refused by the rate limit"}
+         "wrongly_refused": "requests wrongly refused by the rate limit",
+         "scraper_per_s": "the scraper's requests let through per second"}
 
 
 def check_design(design, result=None, *, day=None) -> Verdict:
