@@ -375,10 +375,20 @@ def _limiter_right(r, user, limit, window, now):
     return count <= limit
 
 
+def _limiter_pipeline_without_transaction(r, user, limit, window, now):
+    name = _window(user, now, window)
+    pipe = r.pipeline(transaction=False)   # one round trip, but two separate commands
+    pipe.incr(name)
+    pipe.expire(name, int(window) + 1)
+    count, _ = pipe.execute()
+    return count <= limit
+
+
 @pytest.mark.parametrize("wrong, said", [
     (_limiter_get_then_set, "both read"),
     (_limiter_get_then_incr, "both read"),
     (_limiter_incr_then_expire, "no expiry after `INCRBY"),
+    (_limiter_pipeline_without_transaction, "not in one transaction"),
 ])
 def test_fixed_window_fails_non_atomic_limiters_every_time(capsys, monkeypatch, wrong, said):
     for i in range(REPEAT):
@@ -400,7 +410,15 @@ def test_fixed_window_passes_atomic_limiters_every_time(capsys, monkeypatch):
 
     for i in range(REPEAT):
         passes(capsys, monkeypatch, checks.check_fixed_window, _limiter_right, modes=_turn(i))
+    def set_expiry_first_in_a_plain_pipeline(r, user, limit, window, now):
+        name = _window(user, now, window)
+        pipe = r.pipeline(transaction=False)      # the key has its expiry before it counts
+        pipe.set(name, 0, ex=int(window) + 1, nx=True)
+        pipe.incr(name)
+        return pipe.execute()[1] <= limit
+
     passes(capsys, monkeypatch, checks.check_fixed_window, set_expiry_first)
+    passes(capsys, monkeypatch, checks.check_fixed_window, set_expiry_first_in_a_plain_pipeline)
     passes(capsys, monkeypatch, checks.check_fixed_window, script)
 
 

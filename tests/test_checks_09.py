@@ -144,6 +144,24 @@ def test_release_races_fail_whatever_comes_first(fn, said):
         assert not verdict and said in verdict.message, verdict.message
 
 
+def test_release_with_more_trips_on_later_calls_still_meets_the_swap():
+    """A release whose first calls are one trip (a script) and whose later calls take more
+    (checks first, then GET and DEL): the swap is tried after every trip of the calls that
+    make them, not only up to the first call's count."""
+    calls = []
+
+    def slower_later(r, key, token):
+        calls.append(1)
+        if len(calls) <= 2:
+            return eval_release(r, key, token)
+        r.ping()
+        r.exists(key)
+        return get_then_delete(r, key, token)
+
+    verdict = checks.check_release(slower_later)
+    assert not verdict and "another client took it" in verdict.message, verdict.message
+
+
 def test_release_must_not_touch_anothers_ttl_or_guess_the_token():
     def expire_first(r, key, token):
         r.expire(key, 5)

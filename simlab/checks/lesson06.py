@@ -92,6 +92,7 @@ def check_fixed_window(allow) -> Verdict:
         except Exception as exc:
             return _raised("allow", exc)
         findings = list(lab.probe_findings)
+        loose = _count_then_expire_outside_multi(lab.trips[:sequential])
         race = read_then_write(lab.trips[sequential:])
         forever = [k for k in lab.keys() if lab.admin.pttl(k) == -1]
     if not sequential:
@@ -106,11 +107,41 @@ def check_fixed_window(allow) -> Verdict:
     if findings:
         return _verdict(False, "", findings[0] + ".", "send INCR and EXPIRE together in one "
                         "transaction: r.pipeline(transaction=True), or a Lua script.")
+    if loose is not None:
+        return _verdict(False, "", f"`{loose}` went in one pipeline but not in one "
+                        "transaction (no MULTI/EXEC): the server runs them as separate "
+                        "commands, other clients' commands can come in between, and a server "
+                        "crash or failover in between keeps the count and loses its expiry.",
+                        "r.pipeline(transaction=True) (redis-py's default), or a Lua script.")
     if forever:
         return _verdict(False, "", "the counter keys never expire, so they pile up forever.",
                         "give each window's key a TTL (EXPIRE) in the same transaction.")
     return _verdict(True, "Your fixed window passes the edge tests, holds under concurrency "
                     "and never leaves a key without an expiry.")
+
+
+_COUNTS = frozenset({"INCR", "INCRBY", "INCRBYFLOAT", "DECR", "DECRBY"})
+_EXPIRES = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"})
+
+
+def _count_then_expire_outside_multi(trips) -> str | None:
+    """The first round trip that counted a key and then gave it an expiry, both outside
+    MULTI/EXEC (a pipeline with ``transaction=False``), as text; None if there is none."""
+    for trip in trips:
+        counted, in_multi = {}, False
+        for command in trip.commands:
+            name = command[0]
+            if name == "MULTI":
+                in_multi = True
+            elif name in ("EXEC", "DISCARD"):
+                in_multi = False
+            elif in_multi or len(command) < 2:
+                continue
+            elif name in _COUNTS:
+                counted[command[1]] = " ".join(command)
+            elif name in _EXPIRES and command[1] in counted:
+                return f"{counted[command[1]]} | {' '.join(command)}"
+    return None
 
 
 def _ttls_s(lab, keys=None) -> dict:
