@@ -11,6 +11,7 @@ import re
 import threading
 
 import numpy as np
+import fakeredis
 import pytest
 import redis
 
@@ -124,6 +125,8 @@ def test_analogy(capsys, monkeypatch):
     fails(capsys, monkeypatch, checks.check_analogy, None)
     passes(capsys, monkeypatch, checks.check_analogy, "whiteboard")
     passes(capsys, monkeypatch, checks.check_analogy, "The Whiteboard ")
+    passes(capsys, monkeypatch, checks.check_analogy, "white board")
+    passes(capsys, monkeypatch, checks.check_analogy, "White-board.")
 
 
 # -- 01 --------------------------------------------------------------------------------------
@@ -211,6 +214,45 @@ def test_view_counter_other_answers(capsys, monkeypatch):
     passes(capsys, monkeypatch, checks.check_view_counter, reads_then_incr, None)
 
 
+def test_view_counter_fails_a_written_count_and_hidden_reads(capsys, monkeypatch):
+    """A count written in (the right total, hard-coded) fails, and so does read-then-write
+    under a Python lock whatever command reads: GETEX, GETRANGE, a GET inside MULTI/EXEC, a
+    GET under WATCH written back without MULTI."""
+    lock = threading.Lock()
+
+    def hard_coded(r, page):
+        r.set(simlab.key("views", page), 8 * 20)
+
+    def locked(read):
+        def count_view(r, page):
+            name = simlab.key("views", page)
+            with lock:
+                r.set(name, int(read(r, name) or 0) + 1)
+        return count_view
+
+    def in_multi(r, name):
+        return r.pipeline(transaction=True).get(name).execute()[0]
+
+    def watched_no_multi(r, name):
+        pipe = r.pipeline()
+        pipe.watch(name)
+        value = pipe.get(name)
+        pipe.reset()
+        return value
+
+    def down(r, page):
+        r.decr(simlab.key("views", page))
+
+    message = fails(capsys, monkeypatch, checks.check_view_counter, hard_coded, None)
+    assert "not be written in" in message
+    for read in (lambda r, n: r.getex(n), lambda r, n: r.getrange(n, 0, -1), in_multi,
+                 watched_no_multi):
+        message = fails(capsys, monkeypatch, checks.check_view_counter, locked(read), None)
+        assert "separate round trip" in message or "both read" in message, message
+    message = fails(capsys, monkeypatch, checks.check_view_counter, down, None)
+    assert "were lost" not in message and "exactly one view" in message
+
+
 # -- 03 --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def run_with_writes():
@@ -267,7 +309,20 @@ def test_cache_aside(capsys, monkeypatch):
     def broken(r, lookup, product_id):
         return lookup(product_id)["price"]
 
+    def dict_and_whiteboard(r, lookup, product_id):  # writes the whiteboard, never reads it
+        if product_id not in memo:
+            memo[product_id] = lookup(product_id)
+            r.set(simlab.key("product", product_id), json.dumps(memo[product_id]), ex=600)
+        return memo[product_id]
+
+    def own_client(r, lookup, product_id):
+        return _product_right(fakeredis.FakeRedis(decode_responses=True), lookup, product_id)
+
     fails(capsys, monkeypatch, checks.check_cache_aside, in_a_dict)
+    memo.clear()
+    message = fails(capsys, monkeypatch, checks.check_cache_aside, dict_and_whiteboard)
+    assert "another app server" in message and "asked the filing room" in message
+    fails(capsys, monkeypatch, checks.check_cache_aside, own_client)
     fails(capsys, monkeypatch, checks.check_cache_aside, no_ttl)
     fails(capsys, monkeypatch, checks.check_cache_aside, always_asks)
     assert "KeyError" in fails(capsys, monkeypatch, checks.check_cache_aside, broken)
@@ -298,6 +353,8 @@ def test_alpha_prediction(capsys, monkeypatch):
                  for a in (0.8, 1.2))
     assert high > low
     fails(capsys, monkeypatch, checks.check_alpha_prediction, "down", low, high, expected="up")
+    for said in ("up.", "Up!", " UP "):
+        passes(capsys, monkeypatch, checks.check_alpha_prediction, said, low, high)
     message = fails(capsys, monkeypatch, checks.check_alpha_prediction, "higher", low, high)
     assert "'up' or 'down'" in message   # names both choices, so neither is given away
     passes(capsys, monkeypatch, checks.check_alpha_prediction, " Up", low, high)

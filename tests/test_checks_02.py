@@ -34,6 +34,19 @@ def test_speedup_wrong(answer, words, capsys):
     assert f"{WANT:.3g}" not in out and f"{WANT:,.0f}" not in out and f"{WANT:.2f}" not in out
 
 
+def test_speedup_ratio_of_means_fails_even_within_rounding_of_the_medians(capsys):
+    """Samples whose mean ratio lies within 1% of the median ratio: the mean ratio as computed
+    still fails (the rounding allowance is for the medians' ratio)."""
+    cached = np.random.default_rng(2).lognormal(np.log(1e-4), 0.3, 400)
+    query = 250 * cached
+    query[np.argmax(query)] *= 3          # one slow outlier moves the mean, not the median
+    means, medians = query.mean() / cached.mean(), np.median(query) / np.median(cached)
+    assert means != medians and abs(means / medians - 1) < 0.02
+    verdict = check_speedup(means, cached, query)
+    assert not verdict and "ratio of means" in capsys.readouterr().out
+    assert check_speedup(round(medians), cached, query)
+
+
 def test_speedup_missing_and_strict(monkeypatch, capsys):
     assert not check_speedup(None, CACHED, QUERY)
     assert "still None" in capsys.readouterr().out

@@ -157,8 +157,8 @@ load.pivot_table(index="clients", columns=["system", "how"], values="p50_ms").ro
 # Each line is flat while the servers keep up and bends upwards at its **knee**, where the
 # clients ask for more than the servers can do: from there every extra client adds its whole
 # service time to everybody's wait. The dashboard query holds a core for milliseconds, so
-# its knee comes after a client or two; one GET holds Redis's thread for a few microseconds,
-# so the whiteboard stays flat far longer. A cache does not only answer faster: it takes the
+# its knee comes after a client or two; one GET holds a real Redis server's thread for a few
+# microseconds (fakeredis, in Python, takes tens), so the whiteboard stays flat far longer. A cache does not only answer faster: it takes the
 # load that would queue in the filing room.
 #
 # ## 3. Distance: the round trip
@@ -186,7 +186,7 @@ table = pd.DataFrame({
             for query, samples in queries.items()}
     for where, name in distances.items()})
 ax = table.plot.bar(figsize=(8, 4), logy=True, rot=0)
-ax.set(ylabel="median latency with one round trip (ms, log scale)", xlabel="",
+ax.set(ylabel="median latency with one round trip (ms, log scale)", xlabel="query",
        title="Distance: measured query time plus one network round trip")
 ax.grid(True, axis="y", which="both", alpha=0.3)
 table.round(3)

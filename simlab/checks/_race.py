@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import fakeredis
 
 #: Commands that only read (a value read with one of these and written back later is a race).
-READS = frozenset("""GET MGET HGET HMGET HGETALL HEXISTS HLEN EXISTS STRLEN LLEN LINDEX LRANGE
+READS = frozenset("""GET GETEX GETRANGE SUBSTR GETBIT BITCOUNT MGET HGET HMGET HGETALL HEXISTS
+    HLEN EXISTS STRLEN LLEN LINDEX LRANGE
     SCARD SISMEMBER SMEMBERS ZCARD ZCOUNT ZRANGE ZRANGEBYSCORE ZREVRANGE ZSCORE TTL PTTL
     TYPE""".split())
 #: Commands that change a key (the first argument is the key, except where noted in _written).
@@ -334,7 +335,9 @@ def _key_of(command: tuple):
 def read_then_write(trips, keys=None, writes=WRITES) -> list:
     """Every place where one call of the learner's function read a key in one round trip and
     wrote the same key in a later round trip, with no ``WATCH`` guarding it (WATCH before the
-    read and the write inside MULTI/EXEC is optimistic locking, and safe). Such a call acts on
+    read and the write inside MULTI/EXEC is optimistic locking, and safe; a watched read
+    written back outside MULTI/EXEC, or after UNWATCH, is not guarded). A read inside a
+    MULTI/EXEC counts too: the transaction ends before the later write. Such a call acts on
     a value another client may have changed in between. ``keys`` limits the search to those
     keys, ``writes`` to those commands (say, only the ones that set a value: ``SETS``)."""
     found = []
@@ -343,7 +346,7 @@ def read_then_write(trips, keys=None, writes=WRITES) -> list:
         if trip.client is not None:
             by_call.setdefault((trip.client, trip.call), []).append(trip)
     for (client, _), mine in by_call.items():
-        read_at: dict = {}      # key -> (trip, value) of the last unguarded read
+        read_at: dict = {}      # key -> (trip, value, command, guarded) of the last read
         watched: set = set()
         for trip in mine:
             in_multi = False
@@ -351,27 +354,36 @@ def read_then_write(trips, keys=None, writes=WRITES) -> list:
                 name, key = command[0], _key_of(command)
                 if name == "WATCH":
                     watched.update(command[1:])
-                elif name in ("UNWATCH", "DISCARD"):
-                    watched.clear()
+                elif name in ("UNWATCH", "DISCARD", "EXEC"):
+                    in_multi = False
+                    watched.clear()             # what was read under WATCH is unguarded now
+                    read_at = {k: (*r[:3], False) for k, r in read_at.items()}
                 elif name == "MULTI":
                     in_multi = True
-                elif name == "EXEC":
-                    in_multi = False
-                    watched.clear()
                 if key is None or (keys is not None and key not in keys):
                     continue
-                if name in READS and not in_multi:
-                    if key not in watched:
-                        reply = trip.replies[i] if i < len(trip.replies) else None
-                        read_at[key] = (trip, reply, name)
-                    else:
-                        read_at.pop(key, None)
+                if name in READS:
+                    reply = _reply(trip, i) if in_multi else (
+                        trip.replies[i] if i < len(trip.replies) else None)
+                    read_at[key] = (trip, reply, name, key in watched and not in_multi)
                 elif name in writes and key in read_at:
-                    read_trip, value, read_name = read_at.pop(key)
-                    if read_trip is not trip:
+                    read_trip, value, read_name, guarded = read_at.pop(key)
+                    if read_trip is not trip and not (guarded and in_multi):
                         found.append(ReadThenWrite(client, key, read_trip, value, trip,
                                                    read_name))
     return found
+
+
+def _reply(trip, i):
+    """The reply to command ``i`` of ``trip``, queued in a MULTI: its place in EXEC's reply."""
+    names = trip.names
+    start = max((j for j in range(i) if names[j] == "MULTI"), default=None)
+    end = next((j for j in range(i, len(names)) if names[j] == "EXEC"), None)
+    if start is None or end is None or end >= len(trip.replies):
+        return None
+    results = trip.replies[end]
+    k = i - start - 1
+    return results[k] if isinstance(results, list) and k < len(results) else None
 
 
 def _shown(value) -> str:

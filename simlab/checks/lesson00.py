@@ -10,6 +10,7 @@ def check_analogy(answer) -> Verdict:
     if missing is not None:
         return missing
     text = " ".join(str(answer).strip().lower().replace("-", " ").split())
+    text = text.replace("white board", "whiteboard")
     both = "whiteboard" in text and ("filing" in text or "not" in text.split())
     if both:
         return _verdict(False, "", f"{answer!r} names more than one thing.",

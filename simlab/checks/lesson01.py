@@ -58,10 +58,12 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
     with RaceLab() as lab:
         try:
             lab.run(lambda c: count_view(c, page), threads, per_thread)
+            kind = lab.admin.type(name)
+            got = lab.admin.get(name) if kind == "string" else None
+            lab.call(count_view, page, client=threads + 1)    # one more view, alone
+            after = lab.admin.get(name) if lab.admin.type(name) == "string" else None
         except Exception as exc:
             return _raised("count_view", exc)
-        kind = lab.admin.type(name)
-        got = lab.admin.get(name) if kind == "string" else None
         others = [k for k in lab.keys() if k != name]
         race = read_then_write(lab.trips, {name}, writes=SETS)
         sent = len(lab.trips)
@@ -84,10 +86,14 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
                         f"{describe_race(race)}. GET then SET lets updates be lost.",
                         "use one command that reads and writes, so no client can act in "
                         "between.")
-    if got < want:
+    if 0 <= got < want:
         return _verdict(False, "", f"{threads} clients counted {want} views and the counter "
                         f"says {got}: updates were lost.", "one command that reads and writes "
                         "cannot lose updates.")
+    if got == want and str(after) != str(want + 1):
+        return _verdict(False, "", f"after {want} views the counter said {want}, but one more "
+                        f"view left it at {after}: a count must come from the views, not be "
+                        "written in.", "each call should add exactly one view.")
     return _verdict(got == want, f"All {want} views counted by {threads} clients taking turns "
                     "command by command.",
                     f"{threads} clients counted {want} views and the counter says {got}.",

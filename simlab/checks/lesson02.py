@@ -18,14 +18,18 @@ def check_speedup(answer, whiteboard_samples, filing_room_samples) -> Verdict:
     board = np.asarray(whiteboard_samples, dtype=float)
     room = np.asarray(filing_room_samples, dtype=float)
     want = float(np.median(room) / np.median(board))
-    if np.isclose(value, want, rtol=0.02):
+    means = float(room.mean() / board.mean())
+    # the ratio of means as computed (to the float) fails even where it lies within the 2%
+    # allowed for rounding the medians' ratio
+    exact_means = np.isclose(value, means, rtol=1e-9) and not np.isclose(value, want, rtol=1e-9)
+    if np.isclose(value, want, rtol=0.02) and not exact_means:
         return _verdict(True, f"The cached dashboard comes back {want:,.0f} times faster than "
                         "the query that computes it: the work is done once, then read.")
     if value > 0 and np.isclose(value, 1 / want, rtol=0.02):
         problem = ("that is the whiteboard's time divided by the filing room's: a speedup is "
                    "the slow time over the fast one, so it is above 1 when the whiteboard wins.")
         hint = "swap the numerator and the denominator."
-    elif np.isclose(value, room.mean() / board.mean(), rtol=0.02):
+    elif exact_means or np.isclose(value, means, rtol=0.02):
         problem = "that looks like a ratio of means; a few slow outliers pull a mean around."
         hint = "use np.median for both, as the percentile table's p50 column does."
     else:

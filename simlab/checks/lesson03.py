@@ -47,31 +47,37 @@ def check_cache_aside(get_product) -> Verdict:
         return problem
     import fakeredis
 
-    r = fakeredis.FakeRedis(decode_responses=True)
+    r = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)  # its own
     calls = []
 
     def lookup(product_id):
         calls.append(product_id)
         return {"id": product_id, "name": f"Product {product_id}"}
 
+    # product 9, put on the whiteboard by another app server: a hit must come from there
+    theirs = {"id": 9, "name": "Product 9, as another app server cached it"}
     try:
         first = get_product(r, lookup, 7)
         second = get_product(r, lookup, 7)
         get_product(r, lookup, 8)
+        r.set(key("product", 9), json.dumps(theirs), ex=600)
+        before = len(calls)
+        ninth = get_product(r, lookup, 9)
     except Exception as exc:
         return _raised("get_product", exc)
     if first != {"id": 7, "name": "Product 7"} or second != first:
         return _verdict(False, "", f"get_product returned {first!r} then {second!r}.",
                         "return the product dict itself, decoded from JSON on a hit.")
-    if calls != [7, 8]:
+    if calls[:before] != [7, 8]:
         return _verdict(False, "", f"the filing room was asked for {calls}; it should see "
                         "7 once and 8 once.", "check the whiteboard first and fill it on a miss.")
     name = key("product", 7)
     kind = r.type(name)
     if kind == "none":
-        stored = sorted(r.scan_iter())
+        stored = sorted(k for k in r.scan_iter() if k != key("product", 9))
         where = f"the whiteboard holds {', '.join(stored[:3])}" if stored else \
-            "the whiteboard is empty (a dict in Python is not the whiteboard)"
+            ("the whiteboard it was given is empty (use the r passed to get_product: a dict in "
+             "Python, or a client of your own, is not that whiteboard)")
         return _verdict(False, "", f"nothing is stored at {name}: {where}.",
                         "store each product under simlab.key('product', id) with r.set.")
     try:
@@ -81,6 +87,13 @@ def check_cache_aside(get_product) -> Verdict:
     if stored != first:
         return _verdict(False, "", f"{name} does not hold the product as JSON.",
                         "r.set(name, json.dumps(product), ...), and json.loads on a hit.")
+    if calls[before:] or ninth != theirs:
+        return _verdict(False, "", "product 9 was on the whiteboard (another app server cached "
+                        "it), but get_product " + ("asked the filing room for it" if
+                                                   calls[before:] else f"returned {ninth!r}")
+                        + ": a hit must be served from the whiteboard, which every app server "
+                        "shares, not from memory in this process.",
+                        "r.get the key first, and json.loads what it holds on a hit.")
     ttl = r.ttl(name)
     if ttl < 0:
         return _verdict(False, "", f"{name} never expires, so a changed product stays "

@@ -37,7 +37,7 @@ def check_alpha_prediction(prediction, hit_low_alpha, hit_high_alpha) -> Verdict
     missing = _missing(prediction, "prediction")
     if missing is not None:
         return missing
-    said = str(prediction).strip().lower()
+    said = str(prediction).strip().strip(".!?\"'").strip().lower()
     if said not in ("up", "down"):
         return _verdict(False, "", f"the prediction is {_short(prediction)}.",
                         "answer with the word 'up' or 'down'.")
