@@ -139,7 +139,11 @@ def test_session(capsys, monkeypatch, redis_client):
     message = fails(capsys, monkeypatch, checks.check_session, r, expected=1800)
     assert "seconds" in message
     r.expire(name, 30 * 60 * 1000)                                 # too long
-    fails(capsys, monkeypatch, checks.check_session, r, expected=1800)
+    assert "milliseconds" in fails(capsys, monkeypatch, checks.check_session, r,
+                                   expected=1800)
+    r.expire(name, 31 * 60)                                        # seconds, a minute over
+    assert "milliseconds" not in fails(capsys, monkeypatch, checks.check_session, r,
+                                       expected=1800)
     r.delete(name)
     r.set(name, "alice")
     fails(capsys, monkeypatch, checks.check_session, r)            # a string, not a hash
@@ -243,6 +247,12 @@ def test_view_counter_fails_a_written_count_and_hidden_reads(capsys, monkeypatch
     def down(r, page):
         r.decr(simlab.key("views", page))
 
+    def leaves(r, page):
+        raise SystemExit(1)
+
+    assert "SystemExit" in fails(capsys, monkeypatch, checks.check_view_counter, leaves, None)
+    assert "SystemExit" in fails(capsys, monkeypatch, checks.check_cache_aside,
+                                 lambda r, lookup, product_id: leaves(r, product_id))
     message = fails(capsys, monkeypatch, checks.check_view_counter, hard_coded, None)
     assert "not be written in" in message
     for read in (lambda r, n: r.getex(n), lambda r, n: r.getrange(n, 0, -1), in_multi,

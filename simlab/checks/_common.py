@@ -81,6 +81,11 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+#: What a learner's function may raise that a check turns into one sentence: any error, and a
+#: ``sys.exit()`` (not Ctrl-C: KeyboardInterrupt still stops the cell).
+RAISED = (Exception, SystemExit)
+
+
 def _raised(what: str, exc: BaseException) -> Verdict:
     """The learner's code raised: say so in one line (never a traceback)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

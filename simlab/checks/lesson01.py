@@ -1,7 +1,7 @@
 """Checks for lesson 01 (redis basics)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _missing, _function, _raised
+from ._common import Verdict, _verdict, _missing, _function, _raised, RAISED
 from ._race import SETS, RaceLab, describe_race, read_then_write
 from ..live.client import key
 
@@ -20,7 +20,7 @@ def check_session(r, name: str | None = None) -> Verdict:
                       (v.decode() if isinstance(v, bytes) else v)
                       for k, v in r.hgetall(name).items()}
             ttl = r.ttl(name)
-    except Exception as exc:  # a closed or wrong client: one line, never a traceback
+    except RAISED as exc:  # a closed or wrong client: one line, never a traceback
         return _raised("reading the session", exc)
     if kind == "none":
         return _verdict(False, "", f"there is no key {name!r} yet.",
@@ -37,10 +37,13 @@ def check_session(r, name: str | None = None) -> Verdict:
     if ttl < 1700:
         return _verdict(False, "", f"the TTL is {ttl} s: the session would end too soon.",
                         "EXPIRE takes seconds: how many seconds are there in 30 minutes?")
+    if ttl > 1800 * 100:
+        hint = ("EXPIRE takes seconds, not milliseconds (that is PEXPIRE): how many seconds "
+                "are there in 30 minutes?")
+    else:
+        hint = "30 minutes at most: how many seconds is that?"
     return _verdict(ttl <= 1800, f"The session will vanish by itself in {ttl} s.",
-                    f"the TTL is {ttl} s: the session would live too long.",
-                    "EXPIRE takes seconds, not milliseconds (that is PEXPIRE): how many "
-                    "seconds are there in 30 minutes?")
+                    f"the TTL is {ttl} s: the session would live too long.", hint)
 
 
 def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int = 20) -> Verdict:
@@ -62,7 +65,7 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
             got = lab.admin.get(name) if kind == "string" else None
             lab.call(count_view, page, client=threads + 1)    # one more view, alone
             after = lab.admin.get(name) if lab.admin.type(name) == "string" else None
-        except Exception as exc:
+        except RAISED as exc:
             return _raised("count_view", exc)
         others = [k for k in lab.keys() if k != name]
         race = read_then_write(lab.trips, {name}, writes=SETS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import Verdict, _verdict, _answer, _function, _near, _raised
+from ._common import Verdict, _verdict, _answer, _function, _near, _raised, RAISED
 from ..live.client import key
 
 
@@ -63,7 +63,7 @@ def check_cache_aside(get_product) -> Verdict:
         r.set(key("product", 9), json.dumps(theirs), ex=600)
         before = len(calls)
         ninth = get_product(r, lookup, 9)
-    except Exception as exc:
+    except RAISED as exc:
         return _raised("get_product", exc)
     if first != {"id": 7, "name": "Product 7"} or second != first:
         return _verdict(False, "", f"get_product returned {first!r} then {second!r}.",

@@ -1,7 +1,7 @@
 """Checks for lesson 06 (rate limiting)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _answer, _function, _how_far, _raised
+from ._common import Verdict, _verdict, _answer, _function, _how_far, _raised, RAISED
 from ._race import RaceLab, describe_race, read_then_write
 
 
@@ -89,7 +89,7 @@ def check_fixed_window(allow) -> Verdict:
             sequential = len(lab.trips)
             results = [ok for batch in lab.run(
                 lambda c: allow(c, "carol", 20, 1.0, start + 0.5), 8, 10) for ok in batch]
-        except Exception as exc:
+        except RAISED as exc:
             return _raised("allow", exc)
         findings = list(lab.probe_findings)
         loose = _count_then_expire_outside_multi(lab.trips[:sequential])

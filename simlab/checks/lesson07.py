@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Verdict, _verdict, _missing, _function, _raised, _short
+from ._common import Verdict, _verdict, _missing, _function, _raised, _short, RAISED
 from ._race import RaceLab, describe_race, read_then_write
 
 
@@ -94,7 +94,7 @@ def _take_from_empty(lab, take):
     def run():
         try:
             out["job"] = lab.call(take, "q", "q:processing:w1")
-        except Exception as exc:  # re-raised in the check's thread, reported in one line
+        except RAISED as exc:  # re-raised in the check's thread, reported in one line
             out["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
@@ -139,7 +139,7 @@ def check_crash_safe_take(take) -> Verdict:
             taken = [job for batch in lab.run(
                 lambda c: take(c, "many", f"many:processing:w{lab.current_client()}"), 8, 2)
                 for job in batch]
-        except Exception as exc:
+        except RAISED as exc:
             return _raised("take", exc)
         processing = [j for name in lab.keys("many:processing:*")
                       for j in lab.admin.lrange(name, 0, -1)]

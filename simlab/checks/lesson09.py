@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ._common import Verdict, _answer, _function, _how_far, _near, _raised, _verdict
+from ._common import Verdict, _answer, _function, _how_far, _near, _raised, _verdict, RAISED
 from ._race import RaceLab
 
 
@@ -141,7 +141,7 @@ def check_release(release) -> Verdict:
                                     "return whether it deleted the lock.")
                 if len(swap.seen) < k:
                     break
-        except Exception as exc:
+        except RAISED as exc:
             return _raised("release", exc)
     return _verdict(True, "Your release deletes only its own lock, even when the lock changes "
                     "hands between two round trips, and says whether it did.")

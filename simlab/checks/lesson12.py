@@ -1,7 +1,7 @@
 """Checks for lesson 12 (the capstone): a design scored against the shop's targets."""
 from __future__ import annotations
 
-from ._common import Verdict, _answer, _how_far, _missing, _near, _raised, _verdict
+from ._common import Verdict, _answer, _how_far, _missing, _near, _raised, _verdict, RAISED
 
 HINTS = {
     "p99_ms": "more reads must be hits: longer TTLs are safe when writes delete what they "
@@ -40,13 +40,13 @@ def check_design(design, result=None, *, day=None) -> Verdict:
         return missing
     try:
         capstone.check_design(design)
-    except Exception as exc:     # any malformed value (an array, 10**400): a sentence
+    except RAISED as exc:     # any malformed value (an array, 10**400): a sentence
         return _verdict(False, "", f"the design is not usable yet: {exc}",
                         "start from simlab.capstone.EXAMPLE and change its values.")
     try:
         result = result if result is not None else capstone.simulate_day(design, day)
         table = capstone.score(result)
-    except Exception as exc:
+    except RAISED as exc:
         return _raised("running the design on the day", exc)
     missed = [name for name, row in table.iterrows() if not row["met"]]
     if not missed:
