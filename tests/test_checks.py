@@ -253,6 +253,11 @@ def test_view_counter_fails_a_written_count_and_hidden_reads(capsys, monkeypatch
     assert "SystemExit" in fails(capsys, monkeypatch, checks.check_view_counter, leaves, None)
     assert "SystemExit" in fails(capsys, monkeypatch, checks.check_cache_aside,
                                  lambda r, lookup, product_id: leaves(r, product_id))
+    def in_a_hash(r, page):
+        r.hincrby(simlab.key("views", page), "n", 1)
+
+    message = fails(capsys, monkeypatch, checks.check_view_counter, in_a_hash, None)
+    assert "holds a hash, not a count" in message
     message = fails(capsys, monkeypatch, checks.check_view_counter, hard_coded, None)
     assert "not be written in" in message
     for read in (lambda r, n: r.getex(n), lambda r, n: r.getrange(n, 0, -1), in_multi,

@@ -79,8 +79,9 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
                         f"{', '.join(others[:3])}.", "the key is "
                         "simlab.key('views', page).")
     if kind != "string" or not str(got).lstrip("-").isdigit():
-        return _verdict(False, "", f"{name} holds {kind} {got!r}, not a count.",
-                        "a counter is a string holding an integer.")
+        held = f"the string {got!r}" if kind == "string" else f"a {kind}"
+        return _verdict(False, "", f"{name} holds {held}, not a count.",
+                        "a counter is a string holding an integer (INCR makes one).")
     got = int(got)
     if race:
         outcome = (f"the counter says {got}: " if got != want else
