@@ -46,8 +46,10 @@ TARGETS = {
     "stale_share": 0.02,         # share of reads served an outdated page
     "memory_mb": 64.0,           # whiteboard memory (its monthly cost at PRICE_PER_GB_MONTH)
     "wrongly_refused": 0,        # requests refused from a user within the agreed rate
-    "scraper_per_s": 2.2,        # the scraper's requests let through per second: the agreed
-}                                # 2 a second, a tenth more for the edges of the windows
+    # the scraper's requests let through per second: the agreed 2 a second, and a tenth more
+    # for the edges of the windows
+    "scraper_per_s": 2.2,
+}
 
 EXAMPLE = {
     "cache": ["product page", "dashboard"],        # which reads use the whiteboard
@@ -402,7 +404,8 @@ def simulate_day(design, day=None, *, seed: int = 12) -> dict:
             "stale_share": stale / max(1, n_reads), "memory_mb": float(memory_mb),
             "monthly_cost": memory_mb / 1000 * PRICE_PER_GB_MONTH,
             "wrongly_refused": limit["wrongly_refused"], "refused": limit["refused"],
-            "scraper_per_s": limit["scraper_per_s"], "hit_ratio": hits / max(1, n_reads), "requests": int(t.size),
+            "scraper_per_s": limit["scraper_per_s"], "hit_ratio": hits / max(1, n_reads),
+            "requests": int(t.size),
             "db_per_second": pd.Series(per_second, name="filing-room queries"),
             "elapsed_s": time.perf_counter() - tic}
 
