@@ -122,6 +122,18 @@ def test_racy_limiter_breaks_the_limit_atomic_does_not(redis_client):
     assert racy["allowed"] > 50
 
 
+def test_race_counts_in_one_window_even_when_it_outlasts_the_window():
+    """The race is timed in one window: a run longer than the window (certain here, 320
+    requests in 20 ms windows) must not start fresh counts and seem to let more through."""
+    r = simlab.connect()
+    atomic = limit_race(r, atomic=True, limit=50, threads=4, attempts=80, window=0.02)
+    racy = limit_race(r, atomic=False, limit=50, threads=4, attempts=80, window=0.02,
+                      gap=0.001)
+    simlab.cleanup(r)
+    assert atomic["allowed"] == 50
+    assert racy["allowed"] > 50
+
+
 def test_bad_limiter_arguments():
     r = simlab.connect()
     with pytest.raises(ValueError, match="algorithm must be one of"):
