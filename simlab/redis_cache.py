@@ -57,6 +57,47 @@ def lfu_log_incr(counter: int, lfu_log_factor: float, draw: float) -> int:
     return counter + 1 if draw < 1.0 / (base * lfu_log_factor + 1) else counter
 
 
+def lfu_counter_distribution(accesses: int, lfu_log_factor: float = 10,
+                             start: int = LFU_INIT_VAL) -> np.ndarray:
+    """The exact distribution of the LFU counter after ``accesses`` lookups of one key that
+    starts at ``start`` (a new key: 5) with no decay: probabilities of 0..255.
+
+    Each lookup is one step of :func:`lfu_log_incr`'s Markov chain, so the answer is that
+    chain's distribution after ``accesses`` steps (no sampling)."""
+    accesses = v.nonnegative_int("accesses", accesses)
+    if accesses > 10_000_000:
+        raise ValueError(f"accesses must be at most 10,000,000 (the chain is stepped once per "
+                         f"lookup), got {accesses:,}")
+    lfu_log_factor = v.nonnegative_real("lfu_log_factor", lfu_log_factor)
+    start = v.nonnegative_int("start", start)
+    if start > 255:
+        raise ValueError(f"start must be a counter from 0 to 255, got {start}")
+    counters = np.arange(256)
+    up = 1.0 / (np.maximum(counters - LFU_INIT_VAL, 0) * lfu_log_factor + 1)
+    up[255] = 0.0
+    p = np.zeros(256)
+    p[start] = 1.0
+    for _ in range(accesses):
+        moved = p * up
+        p = p - moved
+        p[1:] += moved[:-1]
+    return p
+
+
+def lfu_counter_range(accesses: int, lfu_log_factor: float = 10, *, miss: float = 1e-7,
+                      start: int = LFU_INIT_VAL) -> tuple[int, int]:
+    """The narrowest counters ``(low, high)`` that hold the LFU counter after ``accesses``
+    lookups but with probability at most ``miss`` (half below, half above): the bounds a test
+    of a random counter can use without ever failing by chance."""
+    miss = v.fraction("miss", miss, open_low=True)
+    p = lfu_counter_distribution(accesses, lfu_log_factor, start)
+    below = np.cumsum(p)                   # P(counter <= c)
+    low = int(np.searchsorted(below, miss / 2, side="right"))       # P(counter < low) <= miss/2
+    above = np.cumsum(p[::-1])[::-1]       # P(counter >= c)
+    high = int(np.nonzero(above > miss / 2)[0][-1])                 # P(counter > high) <= miss/2
+    return low, high
+
+
 _MASK64 = (1 << 64) - 1
 
 

@@ -12,7 +12,8 @@ from simlab import redis_memory as mem
 from simlab.eviction import (batch_survival, by_source, cache_aside, key_name, memory_per_key,
                              true_lru_survival)
 from simlab.live import PrivateRedis, redis_server_binary
-from simlab.redis_cache import OOM_ERROR, OOMError, RedisCache, lfu_log_incr
+from simlab.redis_cache import (OOM_ERROR, OOMError, RedisCache, lfu_counter_distribution,
+                                lfu_counter_range, lfu_log_incr)
 
 needs_server = pytest.mark.skipif(not redis_server_binary(),
                                   reason="no redis-server binary on the PATH")
@@ -124,6 +125,46 @@ def test_lfu_counter_growth_matches_the_measurements():
                 c.get("hot", 0.0)
             finals.append(c.lfu_counter("hot"))
         assert abs(np.median(finals) - want) <= tol, (n, np.median(finals))
+
+
+def test_lfu_counter_distribution_is_the_models_own():
+    """The exact chain (used for the random counter's bounds in tests) against the model's
+    counters over 1,000 seeds: a chi-square test, bins pooled to at least 5 expected."""
+    from scipy import stats
+    n, runs = 300, 1000
+    finals = []
+    for seed in range(runs):
+        c = RedisCache("allkeys-lfu", None, lfu_decay_time=0, rng=seed)
+        c.put("hot", 0.0, None, 10)
+        for _ in range(n):
+            c.get("hot", 0.0)
+        finals.append(c.lfu_counter("hot"))
+    p = lfu_counter_distribution(n)
+    assert p.sum() == pytest.approx(1.0) and p[:6].sum() == 0.0
+    observed = np.bincount(finals, minlength=256)
+    expected = p * runs
+    obs, exp, o, e = [], [], 0, 0.0
+    for count, want in zip(observed, expected):        # pool neighbours up to 5 expected
+        o, e = o + count, e + want
+        if e >= 5:
+            obs.append(o), exp.append(e)
+            o, e = 0, 0.0
+    obs[-1] += o
+    exp[-1] += e
+    assert len(obs) >= 5
+    assert stats.chisquare(obs, exp).pvalue > 1e-4
+    low, high = lfu_counter_range(n)
+    assert low <= min(finals) and max(finals) <= high
+    assert lfu_counter_range(1) == (6, 6) and lfu_counter_range(0) == (5, 5)
+
+
+def test_lfu_counter_distribution_refuses_bad_input():
+    with pytest.raises(ValueError, match="accesses must be at most 10,000,000"):
+        lfu_counter_distribution(10**9)
+    with pytest.raises(ValueError, match="start must be a counter from 0 to 255, got 300"):
+        lfu_counter_distribution(1, start=300)
+    with pytest.raises(ValueError, match=r"miss must be a number in \(0, 1\], got 0"):
+        lfu_counter_range(10, miss=0)
 
 
 def test_lfu_decay_is_lazy_and_per_minute():
