@@ -8,8 +8,9 @@ for each source, runs the body, and returns one long table with a ``source`` col
 (``"model"``, ``"real"``). So a learner without a ``redis-server`` binary runs the same Redis
 commands (CONFIG SET, SET, MGET, INFO, OBJECT FREQ...) against the model.
 
-* :func:`batch_survival`: write batches of keys a second apart, freeze ``maxmemory`` at the
-  usage, write new keys, and see what share of each batch survives. True LRU
+* :func:`batch_survival`: write batches of keys a second apart (in age: RESTORE ... IDLETIME),
+  freeze ``maxmemory`` at the usage, write new keys, and see what share of each batch
+  survives. True LRU
   (:func:`true_lru_survival`, a theory line) keeps exactly the newest batches; Redis's sampled
   LRU keeps a blurred version of that.
 * :func:`cache_aside`: a cache-aside workload, pipelined batch by batch; hit ratios, keys and
@@ -223,27 +224,55 @@ def _batch_survival(r, clock, *, policy, samples, batches, batch_size, new_keys,
                     previous=None):
     value = b"x" * value_size
     base = used_memory(r)
-    # Batch b goes in whole within second b of the server's LRU clock (one-second resolution,
-    # refreshed by serverCron every 100 ms at hz 10): each batch starts at an absolute
-    # deadline a quarter second into its own second, so a slow batch cannot push the next one
-    # into the same second (relative sleeps drift under load, and two batches sharing a
-    # second blur into one). On the virtual clock the waits are jumps.
-    first = math.floor(clock.now()) + 1.0
-    straddled = 0
+    # Batch b is written as if b seconds after batch 0: every key goes in with RESTORE ...
+    # IDLETIME, the age the server's one-second LRU clock would give it had the batches been
+    # written a second apart (``objectSetLRUOrLFU``; an LFU policy ignores it and starts the
+    # key's counter as SET does). Nobody waits, and a loaded machine cannot blur two batches
+    # into one second.
+    names = [key_name(i) for i in range(batches * batch_size)]
+    r.set(names[0], value)
+    payload = r.dump(names[0])
     for b in range(batches):
-        clock.sleep(max(0.0, first + b + 0.25 - clock.now()))
-        _fill(r, [key_name(b * batch_size + j) for j in range(batch_size)], value, chunk=1000)
-        straddled += clock.now() >= first + b + 0.95
-    r.config_set("maxmemory", used_memory(r))
+        _restore(r, names[b * batch_size:(b + 1) * batch_size], payload, idle=batches - b)
+    r.config_set("maxmemory", _settled_memory(r, clock))
     _fill(r, [key_name(batches * batch_size + j) for j in range(new_keys)], value)
     end = _finish(r, policy, base)
-    present = _present(r, [key_name(i) for i in range(batches * batch_size)])
-    share = present.reshape(batches, batch_size).mean(axis=1)
+    share = _present(r, names).reshape(batches, batch_size).mean(axis=1)
     out = pd.DataFrame({"policy": policy, "samples": samples, "batch": np.arange(batches),
                         "share": share})
-    out.attrs.update({"kept_keys": end["keys"], "other_bytes": end["other_bytes"],
-                      "straddled_batches": int(straddled)})
+    out.attrs.update({"kept_keys": end["keys"], "other_bytes": end["other_bytes"]})
     return out
+
+
+def _settled_memory(r, clock, *, step: float = 0.15, limit: float = 3.0) -> int:
+    """``used_memory`` once it holds still for ``step`` seconds (at most ``limit``).
+
+    Keys written a second apart give a real server time to finish growing its hash table:
+    the old and the new bucket arrays both count until ``serverCron`` has moved every bucket
+    (a millisecond of work ten times a second, besides a step per command). Keys written at
+    once leave both arrays in place for a moment (256 kB at 40,000 keys, room for 3,000 keys
+    more once freed), so the freeze waits for the server to settle."""
+    used, waited = used_memory(r), 0.0
+    while waited < limit:
+        clock.sleep(step)
+        waited += step
+        now = used_memory(r)
+        if now == used:
+            break
+        used = now
+    return used
+
+
+def _restore(r, names, payload: bytes, *, idle: int, chunk: int = 100) -> None:
+    """RESTORE each name from ``payload`` (a DUMP), ``idle`` seconds old, in small pipelines
+    (a real server's query buffer counts in ``used_memory``, and ``maxmemory`` is frozen right
+    after: with no time for the server to shrink its buffers, big pipelines would leave room
+    that later frees up for thousands of keys more)."""
+    for lo in range(0, len(names), chunk):
+        pipe = r.pipeline(transaction=False)
+        for name in names[lo:lo + chunk]:
+            pipe.restore(name, 0, payload, replace=True, idletime=idle)
+        pipe.execute()
 
 
 def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: int = 8,
@@ -251,29 +280,24 @@ def batch_survival(policy: str = "allkeys-lru", samples: int = 5, *, batches: in
                    source: str = "model", seed: int | None = 0) -> pd.DataFrame:
     """Share of each batch (oldest first) still present after the new keys were written.
 
-    Batch ``b`` is written a quarter second into the ``b``-th second of the server's LRU
-    clock (on a real server in real time, so about ``batches`` seconds); ``maxmemory`` is
-    then frozen at the usage and ``new_keys`` more keys are written. ``source``: ``"model"``
-    (``model://``, virtual clock), ``"real"`` (a private redis-server) or ``"both"``.
+    Batch ``b`` goes in as if written ``b`` seconds after batch 0 (RESTORE with IDLETIME
+    ``batches - b``: its age on the server's one-second LRU clock, so nothing waits);
+    ``maxmemory`` is then frozen at the usage and ``new_keys`` more keys are written (SET).
+    ``source``: ``"model"`` (``model://``), ``"real"`` (a private redis-server) or ``"both"``.
 
     Returns
     -------
     DataFrame
         One row per source and batch: ``source``, ``policy``, ``samples``, ``batch``,
-        ``share``. ``attrs[source]`` holds ``kept_keys``, ``other_bytes`` (memory beyond the
-        model's bytes for the keys kept: a real server's client buffers) and
-        ``straddled_batches`` (batches that did not finish inside their own second: a machine
-        too loaded to keep the timing; the comparison then blurs); ``attrs
-        ["straddled_batches"]`` is their sum over the sources.
+        ``share``. ``attrs[source]`` holds ``kept_keys`` and ``other_bytes`` (memory beyond
+        the model's bytes for the keys kept: a real server's client buffers).
     """
     samples = _check_experiment(policy, samples)
     sizes = {name: v.positive_int(name, value) for name, value in (
         ("batches", batches), ("batch_size", batch_size), ("new_keys", new_keys),
         ("value_size", value_size))}
-    out = run_on(source, _batch_survival, config=_start_config(policy, samples), seed=seed,
-                 policy=policy, samples=samples, **sizes)
-    out.attrs["straddled_batches"] = sum(a["straddled_batches"] for a in list(out.attrs.values()))
-    return out
+    return run_on(source, _batch_survival, config=_start_config(policy, samples), seed=seed,
+                  policy=policy, samples=samples, **sizes)
 
 
 def true_lru_survival(batches: int = 8, batch_size: int = 5000, new_keys: int = 20_000):

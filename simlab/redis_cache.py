@@ -465,6 +465,24 @@ class RedisCache:
         if not self.put(key, now, ttl, size):
             raise OOMError(OOM_ERROR)
 
+    def set_access(self, key, now: float = 0.0, *, idle: int | None = None,
+                   freq: int | None = None) -> bool:
+        """``RESTORE ... IDLETIME``/``FREQ`` (``objectSetLRUOrLFU``): under an LFU policy the
+        counter becomes ``freq``; under any other, the key was last used ``idle`` whole
+        seconds ago. The other option is ignored, as Redis ignores it. True if one applied."""
+        entry = self._data.get(key)
+        if entry is None:
+            return False
+        if self.lfu:
+            if freq is None:
+                return False
+            entry[1] = (int(now / 60) & 0xFFFF, v.nonnegative_int("freq", freq))
+        else:
+            if idle is None:
+                return False
+            entry[1] = (self.lru_clock(now) - v.nonnegative_int("idle", idle)) & LRU_CLOCK_MAX
+        return True
+
     def lfu_counter(self, key, now: float = 0.0) -> int:
         """What ``OBJECT FREQ`` would answer for ``key`` (LFU policies)."""
         if not self.lfu:

@@ -144,7 +144,6 @@ def test_batch_survival_table():
     assert t["source"].eq("model").all() and t["batch"].tolist() == [0, 1, 2, 3]
     assert t["share"].between(0, 1).all() and t["share"].iloc[-1] > t["share"].iloc[0]
     a = t.attrs["model"]
-    assert a["straddled_batches"] == 0 and t.attrs["straddled_batches"] == 0
     assert a["kept_keys"] == round(t["share"].sum() * 300) + 600 and a["other_bytes"] == 0
 
 

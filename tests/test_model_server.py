@@ -278,6 +278,75 @@ def test_object_idletime_follows_the_clock(both):
         r.object("idletime", "k")
 
 
+def _replies(r, commands) -> list:
+    out = []
+    for command in commands:
+        try:
+            out.append(r.execute_command(*command))
+        except redis.ResponseError as exc:
+            out.append(f"error: {exc}")
+    return out
+
+
+def test_restore_idletime_and_freq_as_redis_sets_them(pair):
+    """RESTORE's REPLACE, ABSTTL, IDLETIME and FREQ (fakeredis knows REPLACE only): the same
+    replies, ages and counters on model:// and on a private server, errors included."""
+    answers = []
+    for r, clock in pair:
+        r.config_set("maxmemory-policy", "allkeys-lru")
+        r.set("k", "v")
+        payload = r.dump("k")
+        now_ms = int(clock.now() * 1000)
+        replies = _replies(r, [
+            ("RESTORE", "a", 0, payload, "IDLETIME", 100),
+            ("RESTORE", "a", 0, payload),                                   # BUSYKEY
+            ("RESTORE", "b", 0, payload, "IDLETIME", -1),
+            ("RESTORE", "b", 0, payload, "IDLETIME", "x"),
+            ("RESTORE", "b", 0, payload, "IDLETIME", 5, "FREQ", 3),         # one or the other
+            ("RESTORE", "b", 0, payload, "FREQ", 256),
+            ("RESTORE", "b", 0, payload, "IDLETIME"),
+            ("RESTORE", "b", 0, payload, "BOGUS"),
+            ("RESTORE", "b", -5, payload),
+            ("RESTORE", "b", 0, b"not a dump"),
+            ("RESTORE", "c", 0, payload, "idletime", 10, "IDLETIME", 20),   # the last wins
+            ("RESTORE", "d", 0, payload, "FREQ", 7),                        # LRU: ignored
+            ("RESTORE", "e", now_ms - 5, payload, "ABSTTL"),                # expired: not made
+            ("RESTORE", "a", now_ms - 5, payload, "ABSTTL", "REPLACE"),     # and deleted
+            ("RESTORE", "f", now_ms + 60_000, payload, "ABSTTL"),
+        ])
+        ages = [r.object("idletime", k) for k in ("c", "d")]
+        made = [r.exists(k) for k in ("a", "b", "e", "f")]
+        ttl = r.pttl("f")
+        r.config_set("maxmemory-policy", "allkeys-lfu")
+        lfu = _replies(r, [("RESTORE", "g", 0, payload, "FREQ", 77),
+                           ("RESTORE", "h", 0, payload, "IDLETIME", 77)])   # LFU: ignored
+        answers.append((replies, ages, made, lfu, r.object("freq", "g"), r.object("freq", "h")))
+        assert 50_000 < ttl <= 60_000
+    model, real = answers
+    assert model == real
+    replies, ages, made, lfu, freq_g, freq_h = model
+    assert replies[0] in (b"OK", "OK") and "BUSYKEY" in replies[1]
+    assert ages == [20, 0] and made == [0, 0, 0, 1] and (freq_g, freq_h) == (77, 5)
+
+
+def test_restore_idletime_orders_eviction():
+    """Keys RESTOREd older are evicted first under allkeys-lru, with no time passing."""
+    r = simlab.connect("model://?clock=virtual&maxmemory-policy=allkeys-lru"
+                       "&maxmemory-samples=64")
+    r.set("probe", "x" * 10)
+    payload = r.dump("probe")
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.restore(f"key:{i:08d}", 0, payload, replace=True, idletime=100 if i < 1000 else 1)
+    pipe.execute()
+    r.config_set("maxmemory", r.info("memory")["used_memory"])
+    _fill(r, 500, value=b"x" * 10, start=5000)
+    r.config_set("maxmemory", 0)
+    old = sum(r.exists(f"key:{i:08d}") for i in range(1000))
+    young = sum(r.exists(f"key:{i:08d}") for i in range(1000, 2000))
+    assert young == 1000 and old < 600
+
+
 def test_info_stats_hits_and_misses_equal_on_both(pair):
     seen = []
     for r, _ in pair:

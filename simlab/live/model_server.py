@@ -59,8 +59,9 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import fakeredis
+from fakeredis._command_args_parsing import Int
 from fakeredis._commands import Key, Signature
-from fakeredis._core._database import Database
+from fakeredis._core._database import Database, delete_keys
 from fakeredis._helpers import OK, SimpleError
 from fakeredis._socket import FakeSocket
 from fakeredis._socket._base import BaseFakeSocket
@@ -356,6 +357,7 @@ class ModelServer(fakeredis.FakeServer):
         self._next_tick = math.floor(self.now * HZ + 1) / HZ
         self._reads: dict = {}
         self._writes: dict = {}
+        self._restored: dict = {}    # model key -> (IDLETIME, FREQ) of a RESTORE being mirrored
         self._notouch = False
         self._oom = False            # the last pre-command eviction left memory above the limit
         self._script_wrote = False
@@ -647,11 +649,19 @@ class ModelServer(fakeredis.FakeServer):
                 self._access[mk] = now
             else:
                 writes[mk] = (db, key)        # not mirrored yet (a refused write): add it
+        restored, self._restored = self._restored, {}
         for mk, (db, key) in writes.items():
             item = db._dict.get(key)
             if item is not None:
                 self._put(mk, db, key, item, now)
+                if mk in restored:
+                    self._set_access(mk, now, *restored[mk])
         self._drain()
+
+    def _set_access(self, mk, now, idle, freq):
+        """RESTORE's IDLETIME or FREQ on a key the model has just mirrored."""
+        if self.model.set_access(mk, now, idle=idle, freq=freq) and not self.model.lfu:
+            self._access[mk] = now - idle
 
     # --- what the server reports ---------------------------------------------------------------
 
@@ -721,6 +731,7 @@ class _ModelSocket(FakeSocket):
         "memory": Signature("memory", "model_memory", (bytes,), (bytes,)),
         "dbsize": Signature("dbsize", "model_dbsize", ()),
         "touch": Signature("touch", "model_touch", (Key(),), (Key(),)),
+        "restore": Signature("restore", "model_restore", (Key(), Int, bytes), (bytes,)),
     }
 
     def _name_to_func(self, cmd_name):
@@ -806,6 +817,45 @@ class _ModelSocket(FakeSocket):
         if sub == "USAGE" and args:
             return self._server.memory_usage(self._db, args[0])
         raise SimpleError(f"ERR unknown subcommand '{sub}'. Try MEMORY HELP.")
+
+    def model_restore(self, key, ttl, payload, *options):
+        """RESTORE with Redis's options (``restoreCommand``): REPLACE, ABSTTL, and IDLETIME
+        seconds or FREQ counter, which set the key's LRU age or LFU counter
+        (``objectSetLRUOrLFU``: the one the policy uses; the other is ignored). fakeredis
+        knows REPLACE only; the age or counter is set once the model mirrors the write."""
+        replace = absttl = False
+        idle = freq = None
+        i = 0
+        while i < len(options):
+            word, more = options[i].lower(), len(options) - i - 1
+            if word == b"replace":
+                replace = True
+            elif word == b"absttl":
+                absttl = True
+            elif word == b"idletime" and more and freq is None:
+                i += 1
+                idle = Int.decode(options[i])
+                if idle < 0:
+                    raise SimpleError("ERR Invalid IDLETIME value, must be >= 0")
+            elif word == b"freq" and more and idle is None:
+                i += 1
+                freq = Int.decode(options[i])
+                if not 0 <= freq <= 255:
+                    raise SimpleError("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            else:
+                raise SimpleError("ERR syntax error")
+            i += 1
+        if key and not replace:
+            raise SimpleError("BUSYKEY Target key name already exists.")
+        if ttl < 0:
+            raise SimpleError("ERR Invalid TTL value, must be >= 0")
+        left = ttl - self._db.time * 1000 if absttl and ttl else ttl
+        super().restore(key, max(left, 0), payload, b"REPLACE")     # checks the payload
+        if left < 0 or (absttl and ttl and left == 0):      # already expired: not created
+            delete_keys(key)
+        elif idle is not None or freq is not None:
+            self._server._restored[self._db.model_key(key.key)] = (idle, freq)
+        return OK
 
     def model_dbsize(self):
         return len(self._db._dict)          # expired keys count until they are removed
