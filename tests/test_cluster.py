@@ -62,6 +62,30 @@ def test_key_slot_equals_cluster_keyslot_for_100000_keys():
     assert any(b"{}" in k for k in keys) and any(b"\xff" in k for k in keys)
 
 
+def test_a_cluster_node_starts_on_a_free_port_above_55535(monkeypatch):
+    """The bus port defaults to port + 10000: for a free port above 55535 the server refuses
+    to start ("Redis port number too high"). PrivateRedis chooses the bus port too; the first
+    port it is given here is certain to be that high."""
+    import socket
+
+    from simlab.live import server as live_server
+    high = None
+    for port in range(60000, 55535, -1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        high = port
+        break
+    ports = iter([high])
+    real_free_port = live_server.free_port
+    monkeypatch.setattr(live_server, "free_port", lambda: next(ports, None) or real_free_port())
+    with PrivateRedis({"cluster-enabled": "yes"}) as server:
+        assert server.port == high
+        assert int(server.client().config_get("cluster-port")["cluster-port"]) <= 65535
+
+
 @pytest.fixture(scope="module")
 def cluster():
     if not simlab.live.redis_server_binary():

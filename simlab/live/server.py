@@ -261,6 +261,14 @@ class PrivateRedis:
                     "logfile": os.path.join(self._dir, "redis.log"),
                     "pidfile": os.path.join(self._dir, "redis.pid")}
         settings.update(self.config)
+        if str(settings.get("cluster-enabled", "no")).lower() == "yes" and str(
+                settings.get("cluster-port", "0")) == "0":
+            # The bus port is port + 10000 by default: taken, or past 65535 for a free port
+            # above 55535, and then the server refuses to start. Choose it too.
+            bus = free_port()
+            while bus == port:
+                bus = free_port()
+            settings["cluster-port"] = bus
         path = os.path.join(self._dir, "redis.conf")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as conf:
