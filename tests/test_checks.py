@@ -33,7 +33,7 @@ def _forms(value) -> list:
     try:
         value = float(value)
     except OverflowError:                # 10**400: printed as digits only
-        return [str(value)]
+        return [str(value)] if value.bit_length() < 14_000 else []   # str(10**5000) raises
     if not np.isfinite(value):
         return [str(value)]
     forms = {f"{value:,.0f}", f"{value:.0f}", str(int(round(value)))} if abs(value) >= 10 \
@@ -405,6 +405,21 @@ def test_ttl_for_staleness(capsys, monkeypatch):
           expected=want)
 
 
+def test_a_table_a_comparison_or_a_huge_number_gets_one_kind_line(capsys, monkeypatch):
+    """A DataFrame or Series is named by its kind and shape (its repr takes lines), a bool is a
+    comparison, and 10**400 is a number too large to be the answer, not 'not a number'."""
+    import pandas as pd
+    check = checks.check_fixed_ttl_hit_ratio
+    for table, said in ((pd.DataFrame({"hit": [1, 0], "miss": [0, 1]}),
+                         "a DataFrame of 2 rows x 2 columns"),
+                        (pd.Series([0.9, 0.95]), "a Series of 2 values")):
+        assert said in fails(capsys, monkeypatch, check, table, expected=20 / 21)
+    assert "comparison" in fails(capsys, monkeypatch, check, True, expected=20 / 21)
+    for huge in (10 ** 400, 10 ** 5000):            # str(10**5000) raises: never printed
+        said = fails(capsys, monkeypatch, check, huge, expected=20 / 21)
+        assert "far too large" in said and "should be a number" not in said and len(said) < 200
+
+
 # -- 06 --------------------------------------------------------------------------------------
 def _window(user, now, window):
     return f"wb:rl:mine:{user}:{int(now // window)}"
@@ -578,6 +593,11 @@ def test_sliding_log_memory(capsys, monkeypatch):
         assert f"looks like {unit}" in fails(capsys, monkeypatch, checks.check_sliding_log_memory,
                                              round(want / size, 2), expected=want)
     passes(capsys, monkeypatch, checks.check_sliding_log_memory, want)
+    assert "7.09 bytes" in fails(capsys, monkeypatch, checks.check_sliding_log_memory, 7.09,
+                                 expected=want)          # as typed, not rounded to "7 bytes"
+    for wrong in (0, -1):
+        said = fails(capsys, monkeypatch, checks.check_sliding_log_memory, wrong, expected=want)
+        assert "positive number of bytes" in said and "one user's log" not in said
 
 
 # -- 07 --------------------------------------------------------------------------------------
@@ -604,6 +624,14 @@ def test_pool_size_refuses_an_absurd_pool_at_once(capsys, monkeypatch):
         assert "far more" in fails(capsys, monkeypatch, checks.check_pool_size, absurd,
                                    arrival_rate=5, service_mean=2.0)
     assert time.perf_counter() - tic < 5
+    assert len(fails(capsys, monkeypatch, checks.check_pool_size, 10 ** 400, arrival_rate=5,
+                     service_mean=2.0)) < 200      # not its 400 digits
+
+
+def test_pool_size_of_one_worker_is_one_worker(capsys, monkeypatch):
+    said = fails(capsys, monkeypatch, checks.check_pool_size, 1, arrival_rate=5,
+                 service_mean=2.0)
+    assert "with 1 worker the queue" in said
 
 
 def test_pool_size_is_judged_in_the_long_run_not_by_one_lucky_seed(capsys, monkeypatch,
@@ -705,6 +733,29 @@ def test_crash_safe_take_other_mistakes(capsys, monkeypatch):
         assert "take from the right" not in said
 
 
+def test_crash_safe_take_passes_a_guard_read_before_an_atomic_move(capsys, monkeypatch):
+    """LLEN (or EXISTS) before BLMOVE is no race: the move takes a job or nothing. A job read
+    with LINDEX and returned instead of the one moved is still caught."""
+    def llen_first(r, queue, processing):
+        if r.llen(queue) == 0:
+            return None
+        return r.blmove(queue, processing, 0.1, "RIGHT", "LEFT")
+
+    def exists_first(r, queue, processing):
+        return r.lmove(queue, processing, "RIGHT", "LEFT") if r.exists(queue) else None
+
+    def returns_what_it_peeked(r, queue, processing):
+        job = r.lindex(queue, -1)
+        r.lmove(queue, processing, "RIGHT", "LEFT")
+        return job
+
+    for i in range(4):
+        passes(capsys, monkeypatch, checks.check_crash_safe_take, llen_first, modes=_turn(i))
+        passes(capsys, monkeypatch, checks.check_crash_safe_take, exists_first, modes=_turn(i))
+        assert "two workers" in fails(capsys, monkeypatch, checks.check_crash_safe_take,
+                                      returns_what_it_peeked, modes=_turn(i))
+
+
 # -- 08 --------------------------------------------------------------------------------------
 def test_keys_that_fit(capsys, monkeypatch):
     m = 10 * 2**20
@@ -742,6 +793,19 @@ def test_scan_policy(capsys, monkeypatch, scan_results):
                                      scan_results[best], results)
     passes(capsys, monkeypatch, checks.check_scan_policy, best, scan_results[best],
            scan_results)
+
+
+def test_scan_policy_other_spellings_and_tables(capsys, monkeypatch, scan_results):
+    import pandas as pd
+    best = max(scan_results, key=scan_results.get)
+    praise = passes(capsys, monkeypatch, checks.check_scan_policy, f" {best.upper()}",
+                    scan_results[best], scan_results)
+    assert "percentage points more" in praise            # a difference of two percentages
+    passes(capsys, monkeypatch, checks.check_scan_policy, best, scan_results[best],
+           pd.Series(scan_results))                       # the same table as a Series
+    table = pd.DataFrame({"policy": list(scan_results), "hit_ratio": list(scan_results.values())})
+    assert "results is a DataFrame of" in fails(capsys, monkeypatch, checks.check_scan_policy,
+                                                best, scan_results[best], table)
 
 
 # -- the racing lab itself -------------------------------------------------------------------

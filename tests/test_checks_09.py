@@ -28,6 +28,14 @@ def test_stale_read_share(capsys):
     assert not checks.check_stale_read_share("a lot")
 
 
+def test_stale_read_share_passes_the_answer_rounded_to_two_decimals():
+    """0.18 is the answer rounded as a learner writes it; the nearest mistake (0.21, the
+    share of hits) is far from it, and 0.19 still fails."""
+    want = _stale_share()
+    assert checks.check_stale_read_share(round(want, 2))
+    assert not checks.check_stale_read_share(round(want, 2) + 0.01)
+
+
 def test_stale_read_share_names_the_approximation():
     l, mu, t = 0.2, 1 / 60, 30.0
     approx = l * t / (1 + l * t) * mu * t / 2
@@ -47,6 +55,17 @@ def test_write_behind_loss():
     worst = checks.check_write_behind_loss(100)
     assert not worst and "worst case" in worst.message and "50" not in worst.message
     assert not checks.check_write_behind_loss(0)
+
+
+def test_milliseconds_for_seconds_are_named_and_printed_plainly():
+    """250 ms or 500 ms typed as 250 or 500: the hint names the unit, and the number is printed
+    as 50,000, not 5e+04."""
+    stampede = checks.check_stampede_size(2000 * 250)
+    assert not stampede and "milliseconds" in stampede.message
+    assert "500,000" in stampede.message and "e+" not in stampede.message
+    lost = checks.check_write_behind_loss(200 * 500 / 2)
+    assert not lost and "milliseconds" in lost.message
+    assert "50,000" in lost.message and "e+" not in lost.message
 
 
 def script_release(r, key, token):

@@ -40,6 +40,18 @@ def test_survivors_wrong(answer, words, capsys):
     assert words in out
 
 
+def test_survivors_that_are_a_mask_or_a_table_are_told_what_to_take(capsys):
+    """crashes["lost"] == 0 (True/False per row) or crashes[crashes["lost"] == 0] (the rows):
+    one line saying what they are, not 'False, True is not a policy'."""
+    mask = check_survivors(CRASHES["lost"] == 0, CRASHES)
+    assert not mask and "True/False" in mask.message and "index" in mask.message
+    rows = check_survivors(CRASHES[CRASHES["lost"] == 0], CRASHES)
+    assert not rows and "a DataFrame of 3 rows x 2 columns" in rows.message
+    assert "acknowledged" not in rows.message
+    assert check_survivors(CRASHES.index[CRASHES["lost"] == 0], CRASHES)
+    assert check_survivors((p for p in CRASHES.index if CRASHES.loc[p, "lost"] == 0), CRASHES)
+
+
 def test_survivors_missing_and_strict(monkeypatch, capsys):
     assert not check_survivors(None, CRASHES)
     assert "still None" in capsys.readouterr().out
@@ -65,6 +77,16 @@ def test_machine_crash_wrong(answer, words, capsys):
     out = capsys.readouterr().out
     assert words in out and "Hint:" in out
     assert not re.search(r"(?<![\d,.])1,?000(?![\d,])", out) and "0.5" not in out
+
+
+def test_machine_crash_seconds_are_not_writes():
+    """The window in seconds (0.5), not multiplied by the write rate: it is not what a
+    process crash loses (0), and a tiny loss is not either."""
+    seconds = check_machine_crash_loss(0.5, write_rate=2000)
+    assert not seconds and "seconds, not of writes" in seconds.message
+    assert "process crash" not in seconds.message
+    tiny = check_machine_crash_loss(0.01, write_rate=2000)
+    assert not tiny and "process crash" not in tiny.message and "0.01 writes" in tiny.message
 
 
 def _want():
@@ -95,3 +117,19 @@ def test_restart_time_wrong(which, words, capsys):
     out = capsys.readouterr().out
     assert words in out and "Hint:" in out
     assert f"{want:,.0f}" not in out and f"{want:.3g}" not in out
+
+
+def test_restart_time_other_mistakes_and_plain_numbers(capsys):
+    want = _want()
+    minutes = check_restart_time(want / 60, LOADS, 5e9)
+    assert not minutes and "minutes" in minutes.message
+    both = float(durability.restart_seconds(5e9, **durability.fit_load_rate(
+        LOADS["disk_bytes"], LOADS["load_s"])))
+    mixed = check_restart_time(both, LOADS, 5e9)
+    assert not mixed and "AOF rows too" in mixed.message
+    far = check_restart_time(1234.5, LOADS, 5e9)      # printed as typed, never 1.23e+03
+    assert not far and "1,234 s" in far.message and "e+" not in far.message
+    for table in (None, LOADS.to_dict()):
+        bad = check_restart_time(want, table, 5e9)
+        assert not bad and "not the table of measured loads" in bad.message
+    assert "Traceback" not in capsys.readouterr().out

@@ -60,3 +60,13 @@ def test_a_limit_of_one_is_answered_with_the_targets_it_misses(day, capsys):
     assert not simlab.checks.check_design(design, day=day)
     out = capsys.readouterr().out
     assert "wrongly refused" in out and "the scraper's requests" not in out
+
+
+@pytest.mark.parametrize("change", [{"size_mb": 10 ** 400}, {"size_mb": 10 ** 5000},
+                                    {"ttl": {"product page": "x" * 5000, "dashboard": 60}}])
+def test_a_huge_value_in_the_design_is_cut_short(change, capsys):
+    """The design's error names the field; a value thousands of characters long is cut."""
+    assert not simlab.checks.check_design({**c.EXAMPLE, **change})
+    out = capsys.readouterr().out
+    assert out.startswith(simlab.checks.NOT_YET) and len(out) < 400
+    assert "design[" in out or "thousands of digits" in out

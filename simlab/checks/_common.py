@@ -65,9 +65,18 @@ def _answer(answer, what):
 
 def _number(answer, what):
     """``(value, None)`` for a finite-or-infinite number, or ``(None, verdict)``."""
+    if isinstance(answer, bool):   # True == 1: a comparison, not a number
+        return None, _verdict(False, "", f"{what} should be a number; got {answer!r}, the "
+                              "result of a comparison.")
     try:
         value = float(answer)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:          # 10**400: a number, but no float holds it
+        bits = getattr(answer, "bit_length", lambda: 0)()     # str() of 10**5000 raises
+        size = f" of about {int(bits * 0.30103) + 1:,} digits" if bits else ""
+        return None, _verdict(False, "", f"{what} is a number{size}: far too large to be the "
+                              "answer.", "print the pieces of your calculation to see where "
+                              "it grows.")
+    except (TypeError, ValueError):
         return None, _verdict(False, "", f"{what} should be a number; got {_short(answer)}.")
     if value != value:  # NaN
         return None, _verdict(False, "", f"{what} is NaN (not a number).", "a NaN usually "
@@ -76,9 +85,31 @@ def _number(answer, what):
 
 
 def _short(value, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters, for feedback on one line."""
-    text = repr(value)
+    """``repr(value)``, cut to ``limit`` characters, for feedback on one line (a table or an
+    array is named by its kind and shape: its repr takes several lines)."""
+    shape = getattr(value, "shape", None)
+    if type(value).__module__.split(".")[0] in ("pandas", "numpy") and shape:
+        name = {"ndarray": "array"}.get(type(value).__name__, type(value).__name__)
+        size = (f"{shape[0]:,} row{'s' * (shape[0] != 1)} x {shape[1]:,} "
+                f"column{'s' * (shape[1] != 1)}" if len(shape) == 2 else
+                " x ".join(f"{n:,}" for n in shape) + f" value{'s' * (shape != (1,))}")
+        return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name} of {size}"
+    text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _num(value: float, digits: int = 4) -> str:
+    """``value`` for a message: ``1,234,567`` for a whole number, ``2,046`` or ``0.1827``
+    otherwise (never ``5e+04`` for an everyday number)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1e15 or (value and abs(value) < 1e-3):
+        return f"{value:.{digits}g}"
+    if value == int(value):
+        return f"{int(value):,}"
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
 
 
 #: What a learner's function may raise that a check turns into one sentence: any error, and a

@@ -1,7 +1,7 @@
 """Checks for lesson 06 (rate limiting)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _answer, _function, _how_far, _raised, RAISED
+from ._common import Verdict, _verdict, _answer, _function, _how_far, _num, _raised, RAISED
 from ._race import RaceLab, describe_race, read_then_write
 
 
@@ -185,13 +185,15 @@ def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -
     if ok:
         return _verdict(True, f"About {want / 1e9:.1f} GB: a log per user grows with the "
                         f"limit; a counter would take {users * BYTES_PER_COUNTER / 1e6:.0f} MB.")
-    return _verdict(False, "", f"{value:,.0f} bytes is {_how_far(value, want)}.",
+    return _verdict(False, "", f"{_num(value)} bytes is {_how_far(value, want)}.",
                     _memory_hint(value, want, users, limit, BYTES_PER_COUNTER,
                                  BYTES_PER_LOG_ENTRY))
 
 
 def _memory_hint(value, want, users, limit, counter, entry) -> str:
     per_user = counter + limit * entry
+    if not value > 0:
+        return "memory is a positive number of bytes."
     for unit, size in (("GB", 10 ** 9), ("MB", 10 ** 6), ("GiB", 2 ** 30), ("MiB", 2 ** 20)):
         if abs(value * size - want) <= 0.02 * want:
             return f"that looks like {unit}: give the answer in bytes."

@@ -68,10 +68,17 @@ def check_scan_policy(choice, evidence, results) -> Verdict:
     missing = _missing(choice, "choice")
     if missing is not None:
         return missing
-    if not hasattr(results, "get") or not len(results):
-        return _verdict(False, "", f"results is {_short(results)}, not the table of hit "
+    given = results
+    if hasattr(results, "items") and hasattr(results, "get"):   # a dict, or a Series of it
+        results = dict(results.items())
+    if not isinstance(results, dict) or not results or not all(
+            isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+            and r == r for r in results.values()):
+        return _verdict(False, "", f"results is {_short(given)}, not the table of hit "
                         "ratios by policy.", "pass the `results` the cell above made, as the "
                         "exercise's last line does.")
+    if isinstance(choice, str):    # "allkeys-LFU " names the policy as well as "allkeys-lfu"
+        choice = next((p for p in results if str(p).lower() == choice.strip().lower()), choice)
     if not isinstance(choice, str) or choice not in results:
         return _verdict(False, "", f"{_short(choice)} is not one of the policies simulated: "
                         f"{', '.join(results)}.", "set choice to one of those names, a string.")
@@ -85,8 +92,9 @@ def check_scan_policy(choice, evidence, results) -> Verdict:
         return verdict
     if abs(value - results[best]) < 0.005:
         return _verdict(True, f"{best}: {results[best]:.1%} of regular reads hit, "
-                        f"{results[best] - min(results.values()):.1%} more than the worst "
-                        "policy. Frequency survives a scan; recency does not.")
+                        f"{100 * (results[best] - min(results.values())):.1f} percentage "
+                        "points more than the worst policy. Frequency survives a scan; recency "
+                        "does not.")
     if abs(value / 100 - results[best]) < 0.005:
         return _verdict(False, "", f"your evidence {value:.4g} looks like a percentage.",
                         "give the hit ratio as a share between 0 and 1, as in `results`.")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ._common import Verdict, _answer, _function, _how_far, _near, _raised, _verdict, RAISED
+from ._common import (Verdict, _answer, _function, _how_far, _near, _num, _raised, _verdict,
+                      RAISED)
 from ._race import RaceLab
 
 
@@ -17,7 +18,8 @@ def check_stale_read_share(answer, read_rate: float = 0.2, update_rate: float = 
         return verdict
     model = ttl_only_staleness(read_rate, update_rate, ttl)
     want = model["stale_share"]
-    if _near(value, want, rtol=0.01):
+    # right to 1%, or rounded to two decimals (0.18): the nearest mistake is 15% away
+    if _near(value, want, rtol=0.01) or _near(value, round(want, 2), rtol=1e-9):
         return _verdict(True, f"About {want:.0%} of reads are stale: the hit ratio times the "
                         "share of hits that come after an update.")
     approximations = (model["hit_ratio"] * update_rate * ttl / 2, update_rate * ttl / 2)
@@ -32,7 +34,7 @@ def check_stale_read_share(answer, read_rate: float = 0.2, update_rate: float = 
         hint = "a share is between 0 and 1."
     else:
         hint = "hit ratio l*T/(1+l*T), times the stale share of hits 1-(1-exp(-mu*T))/(mu*T)."
-    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
+    return _verdict(False, "", f"{_num(value)} is {_how_far(value, want)}.", hint)
 
 
 LOCK_MS = 30_000        # the locks the check sets live this long: long enough to outlast it
@@ -158,11 +160,14 @@ def check_stampede_size(answer, rate: float = 2000.0, recompute: float = 0.25) -
                         "queries the filing room.")
     if _near(value, rate / recompute, rtol=0.01):
         hint = "multiply, don't divide: requests per second times seconds the query takes."
+    elif _near(value, rate * recompute * 1000, rtol=0.05):
+        hint = "the recompute time in seconds, not milliseconds: requests per second times " \
+               "seconds."
     elif _near(value, rate, rtol=0.01) or _near(value, 1.0, rtol=0.01):
         hint = "only requests that arrive while the first recompute runs miss: how many is that?"
     else:
         hint = "count the requests that arrive before the first recompute fills the key."
-    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
+    return _verdict(False, "", f"{_num(value)} is {_how_far(value, want)}.", hint)
 
 
 def check_write_behind_loss(answer, rate: float = 200.0, flush_interval: float = 0.5) -> Verdict:
@@ -178,6 +183,8 @@ def check_write_behind_loss(answer, rate: float = 200.0, flush_interval: float =
         hint = "that is the worst case, a crash just before a flush; on average it lands halfway."
     elif math.isclose(value, 0.0, abs_tol=1e-9):
         hint = "write-behind acknowledges before the filing room has the write."
+    elif _near(value, want * 1000, rtol=0.02) or _near(value, 2 * want * 1000, rtol=0.02):
+        hint = "the flush interval in seconds, not milliseconds."
     else:
         hint = "writes per second times the time since the last flush, on average."
-    return _verdict(False, "", f"{value:.4g} is {_how_far(value, want)}.", hint)
+    return _verdict(False, "", f"{_num(value)} is {_how_far(value, want)}.", hint)
