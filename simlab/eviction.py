@@ -492,7 +492,7 @@ def _lfu_counter(r, clock, *, accesses, runs, previous=None):
         pipe = r.pipeline(transaction=False)
         for name in names:
             for lo in range(0, todo, 1000):
-                pipe.mget([name] * min(1000, todo - lo))   # each of its keys is one lookup
+                pipe.touch(*[name] * min(1000, todo - lo))   # each key is one lookup
         pipe.execute()
         done = target
         table[:, j] = [r.object("freq", name) for name in names]

@@ -387,6 +387,14 @@ class RedisCache:
     def __len__(self):
         return len(self._data)
 
+    def touch(self, key, now: float, times: int = 1) -> None:
+        """``times`` lookups of a key that is there, inside one command (eviction ran before
+        it, as :meth:`make_room`): LRU notes the time, LFU counts each lookup (one draw
+        each, as ``times`` calls of :meth:`get` would)."""
+        entry = self._data[key]
+        for _ in range(times):
+            self._touch(entry, now)
+
     def get(self, key, now: float = 0.0) -> bool:
         """GET: True on a hit. Reads work even when memory is above the limit."""
         self.make_room(now)

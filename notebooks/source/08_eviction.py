@@ -265,7 +265,7 @@ pd.DataFrame(rows).pivot(index="policy", columns="source", values="hit ratio").r
 # ones. LFU's counter remembers that the popular keys are popular.
 
 # %%
-scans = eviction.scan_experiment(n_keys=5000, requests=6000, every=2000, length=1500,
+scans = eviction.scan_experiment(n_keys=5000, requests=4000, every=2000, length=1500,
                                  maxmemory=200_000)           # on the model
 results = dict(zip(scans["policy"], scans["hit_ratio"]))
 ax = pd.Series(results).plot.bar(figsize=(7, 4), rot=0)

@@ -644,8 +644,7 @@ class ModelServer(fakeredis.FakeServer):
             if mk in writes or key not in db._dict:
                 continue
             if mk in model:
-                for _ in range(lookups):
-                    model.get(mk, now)
+                model.touch(mk, now, lookups)
                 self._access[mk] = now
             else:
                 writes[mk] = (db, key)        # not mirrored yet (a refused write): add it

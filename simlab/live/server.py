@@ -409,7 +409,14 @@ class PrivateRedis:
         raise RuntimeError(f"the private redis-server did not restart: {error.strip()}")
 
     def stop(self) -> None:
-        """Stop the server and remove its folder."""
+        """Stop the server and remove its folder.
+
+        The folder and its data go, so nothing needs a clean shutdown: the server (and any
+        snapshot child) is killed at once, not asked to stop (SIGTERM waits for the server's
+        next cron tick, about 0.1 s at hz 10, a cost every experiment on a fresh server paid).
+        """
+        if self.running:
+            self.crash()
         self._kill()
         self._stop_watchdog()
         self.port = None
