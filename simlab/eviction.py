@@ -264,10 +264,9 @@ def _settled_memory(r, clock, *, step: float = 0.15, limit: float = 3.0) -> int:
 
 
 def _restore(r, names, payload: bytes, *, idle: int, chunk: int = 100) -> None:
-    """RESTORE each name from ``payload`` (a DUMP), ``idle`` seconds old, in small pipelines
-    (a real server's query buffer counts in ``used_memory``, and ``maxmemory`` is frozen right
-    after: with no time for the server to shrink its buffers, big pipelines would leave room
-    that later frees up for thousands of keys more)."""
+    """RESTORE each name from ``payload`` (a DUMP), ``idle`` seconds old, in pipelines of
+    ``chunk`` (small, as :func:`_fill`'s: a real server's client buffers count in
+    ``used_memory``)."""
     for lo in range(0, len(names), chunk):
         pipe = r.pipeline(transaction=False)
         for name in names[lo:lo + chunk]:
