@@ -440,7 +440,7 @@ def _doctor_redis(url):
     """One line about the Redis at ``url``: PING and INFO server, nothing else."""
     import redis
 
-    from .live.urls import redact, scrub, userinfo_problem
+    from .live.urls import redact, scrub, unknown_option, userinfo_problem
     if userinfo_problem(url):
         return f"NOT USABLE: {userinfo_problem(url)}"
     try:
@@ -449,6 +449,10 @@ def _doctor_redis(url):
             info = client.info("server")
         finally:
             client.close()
+    except TypeError as exc:
+        if unknown_option(exc) is None:
+            raise
+        return f"NOT USABLE: {unknown_option(exc)}"
     except (redis.exceptions.RedisError, ValueError, OSError) as exc:
         return (f"NOT ANSWERING: no Redis server answered at {redact(url)} "
                 f"({' '.join(scrub(exc, url).split())})")

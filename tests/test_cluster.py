@@ -274,3 +274,41 @@ def test_near_cache_hit_ratio_equals_the_lru_simulation():
             run = nc.run([simlab.key("n", k) for k in w.keys])
     exact = float(simlab.lru_curve(w, sizes=[100])["hit_ratio"].iloc[0])
     assert run["near_hit"].mean() == pytest.approx(exact, abs=1e-12)
+
+
+def test_near_cache_reads_its_url_as_redis_py_does_tls_and_all():
+    """rediss:// opens TLS (the password never crosses in clear text), unix:// a socket
+    (never a fall-back to 127.0.0.1:6379), and a password-protected private server with its
+    user and database in the URL answers."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port, got = listener.getsockname()[1], []
+
+    def accept():
+        conn, _ = listener.accept()
+        conn.settimeout(2)
+        try:
+            got.append(conn.recv(4096))
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    with pytest.raises(redis.ConnectionError):
+        NearCache(f"rediss://alice:Zq9secretPW@127.0.0.1:{port}/0")
+    listener.close()
+    assert got and got[0][:1] == b"\x16"                 # a TLS handshake record
+    assert b"Zq9secretPW" not in got[0]
+    with pytest.raises(redis.ConnectionError, match="no-such.sock"):
+        NearCache("unix:///tmp/simlab-test-no-such.sock")
+    with pytest.raises(TypeError, match="url must be a Redis URL"):
+        NearCache(6379)
+    with PrivateRedis(password="p@ss/word") as server:
+        url = f"redis://default:p%40ss%2Fword@127.0.0.1:{server.port}/2"
+        redis.Redis(port=server.port, password="p@ss/word", db=2).set("k", "on db 2")
+        with NearCache(url, owned=True) as nc:
+            assert nc.get("k") == "on db 2"

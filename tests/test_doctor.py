@@ -107,6 +107,12 @@ def test_doctor_hides_passwords_of_servers_that_do_not_answer(tmp_path):
     assert "s3cret" not in out
 
 
+def test_doctor_names_an_option_redis_py_does_not_take(tmp_path):
+    out = doctor(tmp_path, REDIS_URL="redis://:r-s3cret@127.0.0.1:1/0?sockettimeout=5")
+    assert "NOT USABLE: the option 'sockettimeout' (after '?') is not one redis-py takes" in out
+    assert "s3cret" not in out and "Traceback" not in out
+
+
 READ_ONLY = {"info", "ping", "hello", "auth", "select", "client|setinfo"}
 
 

@@ -460,3 +460,80 @@ def test_freezing_and_erasing_sub_commands_are_refused(args):
                                   ("ACL", "WHOAMI"), ("LATENCY", "LATEST")])
 def test_harmless_sub_commands_pass(args):
     assert guard_mod.refused_name(guard_mod.command_words(args)) is None
+
+
+# --- ownership is proven by the server's process, not by a port --------------------------
+
+def _someone_elses_server(port):
+    """A redis-server that simlab did not start, on ``port``, holding a key to lose."""
+    import subprocess
+    import time
+    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    admin = redis.Redis(port=port, decode_responses=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            admin.set("someone-elses", "precious")
+            return proc, admin
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.skip(f"port {port} was taken before the test's server could start")
+            time.sleep(0.02)
+
+
+def _nothing_lost(admin):
+    assert admin.get("someone-elses") == "precious"
+    assert admin.config_get("maxmemory")["maxmemory"] == "0"
+
+
+@pytest.mark.skipif(not redis_server_binary(), reason="no redis-server binary on the PATH")
+@pytest.mark.parametrize("how", ["stop", "crash"])
+def test_a_client_of_a_gone_private_server_does_not_own_what_takes_its_port(how):
+    """A private server's client owned it; the server stops (or is killed) and another
+    server, not simlab's, takes the port: FLUSHALL and CONFIG SET are refused there."""
+    private = PrivateRedis().start()
+    r = private.client()
+    assert r.owned and r.ping()
+    port = private.port
+    getattr(private, how)()
+    proc, admin = _someone_elses_server(port)
+    try:
+        for command in (r.flushall, lambda: r.config_set("maxmemory", "1mb"),
+                        lambda: r.pipeline().flushdb().execute()):
+            with pytest.raises(UnsafeCommand, match="did not start that server"):
+                command()
+        assert not r.owned
+        _nothing_lost(admin)
+    finally:
+        proc.kill()
+        proc.wait()
+        private.stop()
+
+
+@pytest.mark.skipif(not redis_server_binary(), reason="no redis-server binary on the PATH")
+def test_a_private_server_restarted_on_its_port_is_still_owned_by_its_clients():
+    """The durability lessons crash a server and restart it: its clients still own it."""
+    with PrivateRedis() as private:
+        r = private.client()
+        r.set("k", "v")
+        private.crash()
+        private.restart()
+        assert r.config_set("maxmemory-policy", "allkeys-lru") and r.owned
+        assert r.flushall()
+
+
+def test_bytes_packed_where_simlab_owns_are_checked_again_elsewhere(server, foreign):
+    """FLUSHALL packed by a connection that may do anything (model://) and sent through a
+    foreign server's connection is checked there, as bytes packed by hand are."""
+    model = simlab.connect("model://")
+    assert model.owned
+    packed = model.connection_pool.get_connection().pack_command("FLUSHALL")
+    with pytest.raises(UnsafeCommand, match="FLUSHALL"):
+        _raw(foreign, packed)
+    packed = model.connection_pool.get_connection().pack_commands(
+        [("SET", "wb:x", "1"), ("FLUSHALL",)])
+    with pytest.raises(UnsafeCommand, match="FLUSHALL"):
+        _raw(foreign, packed)

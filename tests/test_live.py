@@ -414,3 +414,34 @@ def test_connect_answers_a_bad_database_in_one_line(private_redis):
     text = str(missing.value)
     assert "\n" not in text and "database" in text and "Traceback" not in text
     assert live.client.connect(base + "/3").ping()
+
+
+@pytest.mark.parametrize("url", [123, b"redis://127.0.0.1:1/0", ["redis://"]])
+def test_connect_names_a_url_that_is_not_text(url):
+    with pytest.raises(TypeError, match=f"url must be a Redis URL string .* got "
+                                        f"{type(url).__name__}"):
+        live.connect(url)
+
+
+@pytest.mark.parametrize("option", ["sockettimeout=5", "foo=bar", "Password=hunter2"])
+def test_connect_names_a_url_option_redis_py_does_not_take(monkeypatch, option):
+    """A typo in REDIS_URL's options: one line naming the option (never its value), before
+    any connection; the same through the queue helpers, which check REDIS_URL first."""
+    from simlab.live.queues import QueueServer
+    url = f"redis://:r-s3cret@127.0.0.1:1/0?{option}"
+    name = option.split("=")[0]
+    with pytest.raises(ValueError, match=f"REDIS_URL: the option '{name}'") as info:
+        live.connect(url)
+    assert "s3cret" not in str(info.value) and "hunter2" not in str(info.value)
+    monkeypatch.setenv("REDIS_URL", url)
+    with pytest.raises(ValueError, match=f"the option '{name}'"):
+        QueueServer()
+
+
+def test_the_queue_helpers_say_in_one_sentence_that_no_server_answers(monkeypatch):
+    from simlab.live.queues import QueueServer
+    monkeypatch.setenv("REDIS_URL", "redis://:r-s3cret@127.0.0.1:1/0")
+    with pytest.raises(live.RedisUnavailable, match="No Redis server answered at "
+                                                    r"redis://:\*\*\*@127.0.0.1:1/0") as info:
+        QueueServer()
+    assert "s3cret" not in str(info.value)

@@ -25,7 +25,7 @@ import pandas as pd
 import redis
 
 from .guard import SCRIPTS, UnsafeCommand, attach
-from .urls import redact, redact_text, scrub, userinfo_problem
+from .urls import redact, redact_text, scrub, unknown_option, userinfo_problem
 
 PREFIX = "wb:"
 READ_COMMANDS = {"GET", "HGET", "HGETALL", "GETDEL", "GETEX", "EXISTS", "LINDEX"}
@@ -42,7 +42,11 @@ class RedisUnavailable(ConnectionError):
 def _where(pool) -> str:
     """The server a pool talks to, for messages: host and port (or socket path), never a
     password."""
-    kwargs = pool.connection_kwargs
+    return where_of(pool.connection_kwargs)
+
+
+def where_of(kwargs: dict) -> str:
+    """The server that connection keyword arguments name, as :func:`_where` says it."""
     if "server" in kwargs:
         return "the in-process fakeredis"
     if kwargs.get("path"):
@@ -67,6 +71,13 @@ class _Instrumented:
     @owned.setter
     def owned(self, value: bool) -> None:
         self.__dict__["_simlab_guard"].owned = bool(value)
+
+    def _simlab_claim(self, server) -> None:
+        """Owned because simlab started ``server`` (a private server): the proof is checked on
+        every new connection and withdrawn when it stops (:meth:`Guard.claim`)."""
+        guard = self.__dict__["_simlab_guard"]
+        guard.claim(server)
+        server._handed_out(guard)
 
     @property
     def backend(self) -> str:
@@ -132,7 +143,8 @@ def _fake_class():
 _FAKE_SERVER = None
 
 
-def guarded_client(url: str, *, owned: bool = False, decode_responses: bool = True, **kwargs):
+def guarded_client(url: str, *, owned: bool = False, server=None, decode_responses: bool = True,
+                   **kwargs):
     """A guarded, timed redis-py client for ``url`` (no round trip made yet).
 
     Parameters
@@ -142,9 +154,14 @@ def guarded_client(url: str, *, owned: bool = False, decode_responses: bool = Tr
         server needs them.
     owned : bool
         True only for a server simlab started itself (then it may be flushed and reconfigured).
+    server : PrivateRedis, optional
+        The private server ``url`` is, which simlab started: the client owns it for as long
+        as that process answers on the connection (checked on every new connection).
     """
     client = InstrumentedRedis.from_url(url, decode_responses=decode_responses, **kwargs)
     client.owned = owned
+    if server is not None:
+        client._simlab_claim(server)
     client.backend = f"Redis at {url}"
     return client
 
@@ -202,6 +219,9 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
         is one sentence (password hidden) that says what to do.
     """
     global _FAKE_SERVER
+    if url is not None and not isinstance(url, str):
+        raise TypeError(f"url must be a Redis URL string (redis://, rediss://, unix:// or "
+                        f"model://) or None, got {type(url).__name__}")
     url = url or os.environ.get("REDIS_URL") or None
     if url is not None and url.lower().startswith("model:"):
         from .model_server import model_client   # simlab's Redis model behind fakeredis
@@ -235,6 +255,11 @@ def connect(url: str | None = None, *, decode_responses: bool = True):
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ValueError,
             OSError) as exc:
         raise _unavailable(exc, url) from None
+    except TypeError as exc:                    # ?sockettimeout=5: an option redis-py lacks
+        problem = unknown_option(exc)
+        if problem is None:
+            raise
+        raise ValueError(f"REDIS_URL: {problem}.") from None
     client.backend = f"Redis {version} at {url}"
     return client
 

@@ -87,6 +87,7 @@ def guarded_cluster(host: str, port: int, *, owned: bool = False, **kwargs) -> R
                                    **kwargs)
     client.redirections = counts
     client.owned = owned
+    client.simlab_guard = guard
     return client
 
 
@@ -236,6 +237,9 @@ class PrivateCluster:
                 client.close()
             except Exception:       # a node already killed: nothing to close cleanly
                 pass
+        for client in self._clients:    # whatever takes these ports next is not ours
+            client.simlab_guard.release()
+            client.owned = False
         for server in self.servers:
             server.stop()
         self.servers, self.ids, self._admin, self._clients = [], [], [], []

@@ -48,7 +48,7 @@ def _need_server():
 
 
 def _client(server: PrivateRedis):
-    return guarded_client(server.url, owned=True, decode_responses=False, socket_timeout=60)
+    return guarded_client(server.url, server=server, decode_responses=False, socket_timeout=60)
 
 
 def wait_loaded(r, timeout: float = 600.0) -> float:

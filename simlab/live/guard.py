@@ -369,12 +369,42 @@ class Guard:
     in messages (host and port, never a password).
     """
 
-    __slots__ = ("owned", "where", "pool")
+    __slots__ = ("owned", "where", "pool", "server")
 
     def __init__(self, owned: bool = False, where: str = "this server", pool=None):
         self.owned = bool(owned)
         self.where = where
         self.pool = pool            # where FCALL reads a function's code back from
+        self.server = None          # the private server an owned guard was given for
+
+    def claim(self, server) -> None:
+        """Own the server behind this guard because simlab started it: ``server`` (a
+        :class:`~simlab.live.server.PrivateRedis`) is the proof, checked again on every new
+        connection (:meth:`confirm`) and withdrawn when it stops (:meth:`release`)."""
+        self.owned, self.server = True, server
+
+    def release(self) -> None:
+        """The private server is gone for good: from now on this is a foreign server."""
+        self.owned, self.server = False, None
+
+    def confirm(self, connection) -> None:
+        """On a new connection of a guard owned through a private server: the server that
+        answers must be that server's process (``INFO server``'s ``process_id``). A port
+        that a stopped server left and another server took, or the old port of a server
+        restarted elsewhere, answers with another process: the guard then releases it, and
+        the destructive commands are refused there like on any foreign server."""
+        server = self.server
+        if not self.owned or server is None:
+            return
+        pid = server.pid
+        if pid is not None:
+            connection.send_command("INFO", "server")      # never refused: a read
+            reply = connection.read_response()
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            found = re.search(r"^process_id:(\d+)", text, re.MULTILINE)
+            if found is not None and int(found.group(1)) == pid:
+                return
+        self.release()
 
     def __repr__(self):
         return f"<simlab Guard {'owned' if self.owned else 'foreign'} {self.where}>"
@@ -487,7 +517,15 @@ def parse_resp(data: bytes) -> list | None:
 # --- the connection classes ----------------------------------------------------------------
 
 class _Checked(list):
-    """Packed output that went through the guard (so ``send_packed_command`` trusts it)."""
+    """Packed output that went through a guard: ``send_packed_command`` trusts it when that
+    guard is its own connection's (bytes packed where simlab may do anything, a private
+    server's or model://'s connection, are checked again on any other)."""
+
+    __slots__ = ("guard",)
+
+    def __init__(self, packed, guard: Guard):
+        super().__init__(packed)
+        self.guard = guard
 
 
 class _GuardedPacker:
@@ -496,7 +534,7 @@ class _GuardedPacker:
 
     def pack(self, *args):
         self._guard.check(args)
-        return _Checked(self._packer.pack(*args))
+        return _Checked(self._packer.pack(*args), self._guard)
 
 
 class GuardedConnectionMixin:
@@ -509,11 +547,16 @@ class GuardedConnectionMixin:
     def _construct_command_packer(self, packer):
         return _GuardedPacker(super()._construct_command_packer(packer), self.simlab_guard)
 
+    def on_connect_check_health(self, check_health: bool = True):
+        super().on_connect_check_health(check_health)
+        self.simlab_guard.confirm(self)
+
     def pack_commands(self, commands):
-        return _Checked(super().pack_commands(commands))
+        # each command went through this connection's packer, so through its guard
+        return _Checked(super().pack_commands(commands), self.simlab_guard)
 
     def send_packed_command(self, command, check_health=True):
-        if not isinstance(command, _Checked):
+        if not (isinstance(command, _Checked) and command.guard is self.simlab_guard):
             self.simlab_guard.check_raw(command)
         return super().send_packed_command(command, check_health)
 

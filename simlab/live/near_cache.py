@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import collections
 import time
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 import redis
 
 from .. import _validate as v
+from .client import where_of
 from .guard import Guard, guarded_class
 
 __all__ = ["NearCache", "redis_py_cache_supported"]
@@ -61,11 +61,16 @@ class NearCache:
 
     def __init__(self, url: str, max_keys: int = 1000, *, owned: bool = False):
         self.max_keys = v.positive_int("max_keys", max_keys)
-        parts = urlsplit(url)
-        guard = Guard(owned=owned, where=f"the Redis server at {parts.hostname}:{parts.port}")
-        self._conn = guarded_class(redis.connection.Connection)(
-            host=parts.hostname or "127.0.0.1", port=parts.port or 6379,
-            password=parts.password, protocol=3, decode_responses=True, simlab_guard=guard)
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a Redis URL (redis://, rediss:// or unix://), got "
+                            f"{type(url).__name__}")
+        # redis-py reads the URL as its clients do: TLS for rediss://, a socket for unix://,
+        # the ACL user, the database, a percent-encoded password
+        kwargs = redis.connection.parse_url(url)
+        base = kwargs.pop("connection_class", redis.connection.Connection)
+        guard = Guard(owned=owned, where=where_of(kwargs))
+        self._conn = guarded_class(base)(**kwargs, protocol=3, decode_responses=True,
+                                         simlab_guard=guard)
         self._conn.connect()
         self._conn._parser.set_invalidation_push_handler(self._on_invalidate)
         self.local: collections.OrderedDict = collections.OrderedDict()

@@ -41,7 +41,10 @@ class QueueServer:
         self._tcp = None
         self.url = os.environ.get("REDIS_URL")
         self.kind = "REDIS_URL"
-        if not self.url:
+        if self.url:
+            from .client import connect
+            connect(self.url).close()   # no server there: connect()'s one sentence, not a trace
+        else:
             from .server import PrivateRedis, redis_server_binary
             if redis_server_binary():
                 self._private = PrivateRedis().start()
@@ -56,7 +59,7 @@ class QueueServer:
     def client(self):
         """A guarded client (see :mod:`simlab.live.guard`): owned only for the private server."""
         from .client import guarded_client
-        return guarded_client(self.url, owned=self._private is not None)
+        return guarded_client(self.url, server=self._private)
 
     def close(self):
         if self._private:

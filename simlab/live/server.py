@@ -230,6 +230,7 @@ class PrivateRedis:
         self.password: str | None = self.config.get("requirepass") or None
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
+        self._guards: list = []
         self._watchdog: subprocess.Popen | None = None
         self._dir: str | None = None
 
@@ -346,7 +347,7 @@ class PrivateRedis:
 
         kwargs.setdefault("decode_responses", True)
         client = InstrumentedRedis.from_url(self.url, **kwargs)
-        client.owned = True
+        client._simlab_claim(self)
         client.backend = (f"private redis-server {redis_server_version(self.binary)} at "
                           f"{redact(self.url)}")
         return client
@@ -421,6 +422,14 @@ class PrivateRedis:
         self._stop_watchdog()
         self.port = None
         self._cleanup_dir()
+        for guard in self._guards:     # its clients no longer own whatever takes the port
+            if guard.server is self:
+                guard.release()
+        self._guards.clear()
+
+    def _handed_out(self, guard) -> None:
+        """Remember the guard of a client that owns this server (released at :meth:`stop`)."""
+        self._guards.append(guard)
 
     @property
     def running(self) -> bool:

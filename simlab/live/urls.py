@@ -140,3 +140,15 @@ def redact_text(text: str | None) -> str | None:
         return None
     text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), str(text))
     return _LIBPQ_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)
+
+
+def unknown_option(exc: BaseException) -> str | None:
+    """The sentence for a URL option redis-py does not take (``?sockettimeout=5``: redis-py
+    passes each option on as a keyword argument and fails with a TypeError); None for any
+    other error. Only the option's name is quoted, never its value."""
+    found = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+    if not isinstance(exc, TypeError) or found is None:
+        return None
+    return (f"the option {found.group(1)!r} (after '?') is not one redis-py takes; options "
+            "are spelled as redis-py's keyword arguments, e.g. ?socket_timeout=5 or "
+            "?health_check_interval=30")
