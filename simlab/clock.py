@@ -51,8 +51,11 @@ class _TimeShim:
         return getattr(_time, name)
 
 
-# the fakeredis modules that read time.time() for expiry
-_FAKEREDIS_MODULES = ("fakeredis._socket._base", "fakeredis._helpers")
+# the fakeredis modules that read time.time(): for expiry, and for the TIME command (so that
+# an absolute expiry computed from the server's own clock, EXPIREAT r.time() + ttl, agrees
+# with the expiry it sets)
+_FAKEREDIS_MODULES = ("fakeredis._socket._base", "fakeredis._helpers",
+                      "fakeredis.commands_mixins.server_mixin")
 
 
 class FakeRedisClock:

@@ -228,3 +228,25 @@ def test_strict_mode_raises(monkeypatch):
     monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
     with pytest.raises(AssertionError):
         checks.check_stampede_size(1)
+
+
+def test_strict_mode_raises_the_checks_own_verdict_not_a_wrapped_one(monkeypatch):
+    """In strict mode (how the solution notebooks are tested) a verdict given inside the
+    check's ``try`` is the check's answer: it must not come back as "release raised
+    AssertionError", as if the learner's code had failed."""
+    monkeypatch.setenv("SIMLAB_STRICT_CHECKS", "1")
+
+    def release_nothing(r, key, token):
+        return False
+
+    with pytest.raises(AssertionError) as raised:
+        checks.check_release(release_nothing)
+    assert "left it in place" in str(raised.value)
+    assert "raised AssertionError" not in str(raised.value)
+
+    def release_that_fails(r, key, token):
+        assert False, "my own bug"
+
+    with pytest.raises(AssertionError) as raised:          # the learner's own assert: named
+        checks.check_release(release_that_fails)
+    assert "release raised AssertionError: my own bug" in str(raised.value)

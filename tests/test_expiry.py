@@ -1,6 +1,7 @@
 """Time that tests control, data that expires, and how Redis removes it: live and simulated."""
 import time
 
+import fakeredis
 import numpy as np
 import pytest
 
@@ -41,6 +42,23 @@ def test_fake_clock_moves_fakeredis_expiry_without_sleeping():
         assert r.get("wb:otp") is None
         assert time.perf_counter() - tic < 1.0
     assert abs(time.time() - __import__("fakeredis")._socket._base.time.time()) < 1
+
+
+def test_the_server_time_follows_the_clock_so_expireat_from_it_agrees():
+    """TIME is the virtual clock too: an absolute expiry taken from the server's own clock
+    (the right way to use EXPIREAT) expires when the virtual clock says, not at once."""
+    r = fakeredis.FakeRedis(decode_responses=True)
+    with FakeRedisClock(start=1_000_000.0, frozen=True) as clock:
+        seconds, micros = r.time()
+        assert seconds + micros / 1e6 == pytest.approx(1_000_000.0)
+        r.set("wb:count", 1)
+        r.expireat("wb:count", seconds + 10)
+        assert r.ttl("wb:count") == 10
+        clock.advance(9.5)
+        assert r.get("wb:count") == "1"
+        clock.advance(1)
+        assert r.get("wb:count") is None
+    assert abs(r.time()[0] - time.time()) < 2          # uninstalled: the wall clock again
 
 
 def test_frozen_clock_stands_still():

@@ -131,7 +131,9 @@ ax.set(title="Memory for 1,000,000 active users (limit 100 per minute)",
 # check stands on window edges, mixes users, looks between your commands (where a crash would
 # strike) for a key without an expiry, and calls it from eight clients at once that take turns
 # command by command. Use the window number `int(now // window)` in the key, and make the
-# count and its expiry atomic.
+# count and its expiry atomic. `now` is the caller's clock, not Redis's (the check passes a
+# virtual one, in 1970): use it for the window number only, and give the key a relative TTL,
+# which Redis counts on its own clock.
 
 # %%
 # BEGIN SOLUTION

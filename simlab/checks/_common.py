@@ -118,7 +118,12 @@ RAISED = (Exception, SystemExit)
 
 
 def _raised(what: str, exc: BaseException) -> Verdict:
-    """The learner's code raised: say so in one line (never a traceback)."""
+    """The learner's code raised: say so in one line (never a traceback). A verdict raised by
+    the check itself in strict mode (an ``AssertionError`` carrying :data:`NOT_YET`, from a
+    ``_verdict`` inside the check's ``try``) goes on as it is: it is the check's answer, not
+    an error of the learner's."""
+    if isinstance(exc, AssertionError) and str(exc).startswith(NOT_YET):
+        raise exc
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return _verdict(False, "", f"{what} raised {type(exc).__name__}" + (f": {first}" if first
                                                                         else "") + ".",

@@ -1,7 +1,11 @@
 """Checks for lesson 06 (rate limiting)."""
 from __future__ import annotations
 
-from ._common import Verdict, _verdict, _answer, _function, _how_far, _num, _raised, RAISED
+import re
+from datetime import datetime, timezone
+
+from ._common import (Verdict, _verdict, _answer, _function, _how_far, _num,
+                      _raised, RAISED)
 from ._race import RaceLab, describe_race, read_then_write
 
 
@@ -28,6 +32,11 @@ def check_fixed_window(allow) -> Verdict:
     trips (where a crash would leave it), and the exact limit when eight clients call it at
     once, taking turns command by command so that a read-then-write always lets extra
     requests through.
+
+    ``now`` is a virtual clock in January 1970, far from the server's: an expiry must be
+    relative (EXPIRE, or SET ... NX EX), which Redis counts on its own clock. An absolute one
+    computed from ``now`` (EXPIREAT, or SET with EXAT) is long past to Redis, which deletes
+    the key at once; the check names that command.
     """
     problem = _function(allow, "allow")
     if problem is not None:
@@ -37,10 +46,13 @@ def check_fixed_window(allow) -> Verdict:
         lab.probe = _keys_without_expiry
         try:
             first = [lab.call(allow, "alice", 5, 1.0, start + 0.2) for _ in range(7)]
+            past = _expiry_long_past(lab.trips)
+            if past is not None:            # EXPIREAT from the virtual `now`: 1970 to Redis
+                return _absolute_expiry_past(lab, *past)
             if first != [True] * 5 + [False] * 2:
                 if _expired_early(lab, first, 5):
                     return _ttl_in_milliseconds("7 requests in one window with a limit of 5",
-                                                first)
+                                                first, _script_expires_at(lab.trips))
                 return _verdict(False, "", f"7 requests in one window with a limit of 5 gave "
                                 f"{first}; expected 5 allowed, then 2 refused.",
                                 "INCR the window's counter and compare the result with the "
@@ -51,7 +63,8 @@ def check_fixed_window(allow) -> Verdict:
             edge = [lab.call(allow, "alice", 5, 1.0, start + 1.01) for _ in range(6)]
             if edge != [True] * 5 + [False]:
                 if _expired_early(lab, edge, 5):
-                    return _ttl_in_milliseconds("in the next window, 6 requests", edge)
+                    return _ttl_in_milliseconds("in the next window, 6 requests", edge,
+                                                _script_expires_at(lab.trips))
                 return _verdict(False, "", f"in the next window the requests gave {edge}.",
                                 "put the window number, int(now // window), in the key.")
             if [lab.call(allow, "bob", 5, 1.0, start + 0.2) for _ in range(5)] != [True] * 5:
@@ -92,6 +105,9 @@ def check_fixed_window(allow) -> Verdict:
         except RAISED as exc:
             return _raised("allow", exc)
         findings = list(lab.probe_findings)
+        past = _expiry_long_past(lab.trips)
+        if past is not None:
+            return _absolute_expiry_past(lab, *past)
         loose = _count_then_expire_outside_multi(lab.trips[:sequential])
         race = read_then_write(lab.trips[sequential:])
         forever = [k for k in lab.keys() if lab.admin.pttl(k) == -1]
@@ -166,12 +182,82 @@ def _expired_early(lab, got: list, limit: int) -> bool:
     return sum(got) > limit and max(left, default=-2) < 100
 
 
-def _ttl_in_milliseconds(what: str, got: list) -> Verdict:
+def _ttl_in_milliseconds(what: str, got: list, script_at: str | None = None) -> Verdict:
+    """The counters expired before their window ended: a relative TTL far too short (PEXPIRE
+    given seconds, a TTL of 0), or, when ``script_at`` names it, an absolute time in a script
+    (the commands sent directly are judged by :func:`_expiry_long_past` first)."""
+    if script_at is not None:
+        return _verdict(False, "", f"{what} gave {got}: your script's {script_at} sets an "
+                        "absolute expiry time, and one computed from `now` (a virtual clock "
+                        "here) is long past by Redis's clock, so Redis deleted the counter at "
+                        "once.", _RELATIVE_HINT)
     return _verdict(False, "", f"{what} gave {got}: the counter was gone before its window "
-                    "ended (a TTL of milliseconds, or an EXPIREAT time already past: `now` "
-                    "here is a virtual clock).", "EXPIRE takes seconds (PEXPIRE "
-                    "milliseconds); keep the key for the rest of its window at least, "
-                    "counted from the server's own clock.")
+                    "ended, so the count started again.", "EXPIRE takes whole seconds "
+                    "(PEXPIRE milliseconds), and a TTL of 0 deletes the key; keep the key for "
+                    "the rest of its window at least.")
+
+
+#: Before 2000-01-01 UTC: a time every server's clock has passed, the real one or the
+#: notebook's virtual one (which starts today). The check's `now` is in January 1970.
+_LONG_AGO = 946_684_800.0
+_RELATIVE_HINT = ("`now` is the caller's clock (here a virtual one), not Redis's: use it only "
+                  "for the window number, and give the key a relative TTL with EXPIRE, which "
+                  "Redis counts on its own clock.")
+
+
+def _expiry_long_past(trips) -> tuple | None:
+    """``(command, seconds)`` for the first absolute expiry time the learner's commands set
+    that is long past on any server's clock (EXPIREAT, PEXPIREAT, or SET and GETEX with EXAT
+    or PXAT: a timestamp computed from the check's virtual `now`, or a relative TTL given to
+    EXPIREAT); None if there is none."""
+    for trip in trips:
+        for command in trip.commands:
+            name, at = command[0], None
+            if name in ("EXPIREAT", "PEXPIREAT") and len(command) > 2:
+                at, unit = command[2], 1000 if name == "PEXPIREAT" else 1
+            elif name in ("SET", "GETEX"):
+                options = [word.upper() for word in command[3 if name == "SET" else 2:]]
+                for i, word in enumerate(options[:-1]):
+                    if word in ("EXAT", "PXAT"):
+                        at, unit = options[i + 1], 1000 if word == "PXAT" else 1
+                        break
+            try:
+                seconds = float(at) / unit if at is not None else None
+            except ValueError:
+                continue
+            if seconds is not None and seconds < _LONG_AGO:
+                return " ".join(command), seconds, "milliseconds" if unit > 1 else "seconds"
+    return None
+
+
+def _absolute_expiry_past(lab, command: str, seconds: float, unit: str) -> Verdict:
+    """An absolute expiry time long past: Redis deleted the key at once (every request then
+    counts as the first), or a later INCR made it again without any expiry."""
+    try:
+        when = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%B %Y")
+    except (OverflowError, OSError, ValueError):
+        when = "long ago"
+    else:
+        when = f"in {when}"
+    kept = any(lab.admin.pttl(k) == -1 for k in lab.keys())
+    after = ("and the counter made again after it never expires" if kept else
+             "and every request counted as the first")
+    return _verdict(False, "", f"`{command}` sets an absolute expiry time (Unix {unit}) "
+                    f"{when} by Redis's clock: long past, so Redis deleted the key at once "
+                    f"{after}.", _RELATIVE_HINT)
+
+
+def _script_expires_at(trips) -> str | None:
+    """The absolute-expiry command (EXPIREAT, PEXPIREAT, EXAT, PXAT) a Lua script the
+    learner sent mentions, if any."""
+    for trip in trips:
+        for command in trip.commands:
+            if command[0] in ("EVAL", "EVAL_RO", "SCRIPT") and len(command) > 1:
+                text = command[2] if command[0] == "SCRIPT" and len(command) > 2 else command[1]
+                found = re.search(r"\b(P?EXPIREAT|EXAT|PXAT)\b", text, re.IGNORECASE)
+                if found:
+                    return found.group(1).upper()
+    return None
 
 
 def check_sliding_log_memory(answer, users: int = 1_000_000, limit: int = 100) -> Verdict:

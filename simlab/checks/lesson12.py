@@ -1,9 +1,13 @@
 """Checks for lesson 12 (the capstone): a design scored against the shop's targets."""
 from __future__ import annotations
 
+import math
 import re
 
-from ._common import Verdict, _answer, _how_far, _missing, _near, _raised, _verdict, RAISED
+import numpy as np
+
+from ._common import (Verdict, _answer, _how_far, _missing, _near, _raised, _short, _verdict,
+                      RAISED)
 
 HINTS = {
     "p99_ms": "more reads must be hits: longer TTLs are safe when writes delete what they "
@@ -40,6 +44,9 @@ def check_design(design, result=None, *, day=None) -> Verdict:
     missing = _missing(design, "design")
     if missing is not None:
         return missing
+    design, problem = _as_the_course_spells_it(design)
+    if problem is not None:
+        return problem
     try:
         capstone.check_design(design)
     except RAISED as exc:     # any malformed value (an array, 10**400): a sentence
@@ -65,6 +72,75 @@ def check_design(design, result=None, *, day=None) -> Verdict:
                      f"{HINTS[name]}")
     return _verdict(False, "", "\n".join(lines),
                     "change one thing at a time and run the design again.")
+
+
+#: The eviction policies the simulation knows, under the other names a learner may give them
+#: (any case, spaces or underscores for hyphens): Redis's maxmemory-policy names (lesson 08;
+#: every page on the whiteboard has a TTL, so a volatile-* policy acts like its allkeys-* twin
+#: here) and the words the short forms stand for.
+POLICIES = ("lru", "lfu", "fifo", "random")
+POLICY_NAMES = {**{name: name for name in POLICIES},
+                **{f"{keys}-{name}": name for keys in ("allkeys", "volatile")
+                   for name in ("lru", "lfu", "random")},
+                "least-recently-used": "lru", "least-frequently-used": "lfu",
+                "first-in-first-out": "fifo"}
+#: The other choices of the design, read in any case, with spaces or underscores for hyphens.
+CHOICES = {("invalidation",): ("delete", "ttl"), ("stampede",): ("lock", "none"),
+           ("rate_limit", "algorithm"): ("fixed-window", "sliding-log", "sliding-counter",
+                                         "token-bucket")}
+
+
+def _spelled(value) -> str | None:
+    """``value`` lower-cased, with hyphens for spaces and underscores; None if not a string."""
+    if not isinstance(value, str):
+        return None
+    return "-".join(value.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _as_the_course_spells_it(design):
+    """``(design, None)``, with a copy of ``design`` whose values are read as the course means
+    them: a policy or a choice in any case (``"LRU"``, ``"allkeys-lru"``), a limit that is a
+    whole float (``20.0``) as an integer; or ``(design, verdict)`` when a policy or a limit
+    cannot be read that way. Anything else is left to :func:`simlab.capstone.check_design`,
+    which names the field."""
+    if not isinstance(design, dict):
+        return design, None
+    design = dict(design)
+    if "policy" in design:
+        spelled = _spelled(design["policy"])
+        if spelled is not None and spelled in POLICY_NAMES:
+            design["policy"] = POLICY_NAMES[spelled]
+        elif spelled is not None:
+            return design, _verdict(
+                False, "", f"design['policy'] is {_short(design['policy'])}, which the "
+                "simulation does not know: it takes 'lru', 'lfu', 'fifo' or 'random'.",
+                "a whiteboard that is full must evict something to take a new page "
+                "(lesson 08)." if spelled == "noeviction" else "Redis's allkeys-lru, "
+                "allkeys-lfu and allkeys-random are 'lru', 'lfu' and 'random' here.")
+    for path, options in CHOICES.items():
+        holder = design if len(path) == 1 else design.get(path[0])
+        if not isinstance(holder, dict) or path[-1] not in holder:
+            continue
+        spelled = _spelled(holder[path[-1]])
+        if spelled in options:
+            if holder is not design:
+                holder = design[path[0]] = dict(holder)
+            holder[path[-1]] = spelled
+    rate_limit = design.get("rate_limit")
+    if isinstance(rate_limit, dict) and _is_float(rate_limit.get("limit")):
+        limit = rate_limit["limit"]
+        if limit > 0 and math.isfinite(limit) and float(limit).is_integer():
+            design["rate_limit"] = {**rate_limit, "limit": int(limit)}
+        elif limit > 0 and math.isfinite(limit):
+            return design, _verdict(
+                False, "", f"design['rate_limit']['limit'] must be a whole number of requests "
+                f"(a positive integer); got {float(limit)!r}.", "a limiter counts whole requests: "
+                "make the limit an integer.")
+    return design, None
+
+
+def _is_float(value) -> bool:
+    return isinstance(value, (float, np.floating))
 
 
 def check_monthly_cost(answer, size_mb: float = 48.0) -> Verdict:
