@@ -509,6 +509,124 @@ def test_fixed_window_passes_atomic_limiters_every_time(capsys, monkeypatch):
     passes(capsys, monkeypatch, checks.check_fixed_window, script)
 
 
+def test_fixed_window_passes_set_nx_ex_then_incr_every_time(capsys, monkeypatch):
+    """``SET key 0 NX EX ttl`` then ``INCR key``, two round trips outside MULTI/EXEC, is a right
+    answer, not the split the lesson warns about. SET creates the key and gives it its TTL in
+    one command, so between any two commands (where a crash or a failover would strike) the
+    counter has an expiry; INCR keeps a key's TTL, and a second SET NX is a no-op that neither
+    resets the count nor stretches the TTL; INCR returns the new count in the same step, so the
+    decision is atomic with the count (eight clients taking turns get exactly the limit). The
+    split that fails is SETNX (no TTL) then EXPIRE: a crash between them leaves a key that
+    never expires. (What remains is the key vanishing between SET and INCR, by eviction or by
+    its TTL running out; INCR would then make a key without a TTL. With a TTL a second longer
+    than the window, as here, the SET found the key with at least a second left, so its TTL
+    runs out only if the two commands are more than a second apart; a TTL that ends exactly at
+    the window's edge would leave no such margin.)"""
+    def set_expiry_first(r, user, limit, window, now):
+        name = _window(user, now, window)
+        r.set(name, 0, nx=True, ex=int(window) + 1)
+        return r.incr(name) <= limit
+
+    def setnx_then_expire(r, user, limit, window, now):
+        name = _window(user, now, window)
+        if r.setnx(name, 0):
+            r.expire(name, int(window) + 1)   # a crash before this line: no expiry, ever
+        return r.incr(name) <= limit
+
+    for i in range(REPEAT):
+        passes(capsys, monkeypatch, checks.check_fixed_window, set_expiry_first, modes=_turn(i))
+        assert "no expiry after `SETNX" in fails(capsys, monkeypatch, checks.check_fixed_window,
+                                                 setnx_then_expire, modes=_turn(i))
+    # The two facts it rests on, on a real server model: INCR keeps the TTL; SET NX leaves it.
+    r = fakeredis.FakeRedis(decode_responses=True)
+    r.set("wb:rl:demo", 0, nx=True, ex=2)
+    assert r.incr("wb:rl:demo") == 1 and 0 < r.pttl("wb:rl:demo") <= 2000
+    assert r.set("wb:rl:demo", 0, nx=True, ex=100) is None
+    assert r.incr("wb:rl:demo") == 2 and 0 < r.pttl("wb:rl:demo") <= 2000
+
+
+def _limiter_expire_at(when, name_of=_window):
+    """An atomic INCR + EXPIREAT limiter whose absolute expiry is ``when(r, now, window)``."""
+    def allow(r, user, limit, window, now):
+        name = name_of(user, now, window)
+        at = when(r, now, window)
+        pipe = r.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expireat(name, at)
+        count, _ = pipe.execute()
+        return count <= limit
+    return allow
+
+
+def _limiter_pexpire_at_window_end(r, user, limit, window, now):
+    name = _window(user, now, window)
+    pipe = r.pipeline(transaction=True)
+    pipe.incr(name)
+    pipe.pexpireat(name, int((now // window + 1) * window * 1000))
+    count, _ = pipe.execute()
+    return count <= limit
+
+
+def _limiter_set_nx_exat(r, user, limit, window, now):
+    name = _window(user, now, window)
+    r.set(name, 0, nx=True, exat=int((now // window + 1) * window))
+    return r.incr(name) <= limit
+
+
+@pytest.mark.parametrize("wrong, command, after", [
+    (_limiter_expire_at(lambda r, now, window: int((now // window + 1) * window)),
+     "`EXPIREAT wb:rl:mine:alice:", "every request counted as the first"),   # window's end
+    (_limiter_expire_at(lambda r, now, window: int(now + window) + 1),
+     "`EXPIREAT wb:rl:mine:alice:", "every request counted as the first"),   # now + window
+    (_limiter_expire_at(lambda r, now, window: int(window) + 1),             # EXPIREAT for
+     "`EXPIREAT wb:rl:mine:alice:1000000 2`", "every request counted"),      # EXPIRE
+    (_limiter_pexpire_at_window_end, "`PEXPIREAT wb:rl:mine:alice:", "(Unix milliseconds)"),
+    (_limiter_set_nx_exat, "NX EXAT 1000001`", "made again after it never expires"),
+])
+def test_fixed_window_names_an_expiry_time_taken_from_the_virtual_now(capsys, monkeypatch,
+                                                                      wrong, command, after):
+    """The check's `now` is a virtual clock in January 1970: an absolute expiry computed from
+    it is long past to Redis, which deletes the key at once (every request then counts as the
+    first), or, for SET ... EXAT, before the INCR that makes it again without a TTL. The
+    verdict names the command and the clock, not a TTL of milliseconds (it used to offer both,
+    with a hint about EXPIRE's units; SET ... EXAT was told about a crash between commands)."""
+    for i in range(REPEAT):
+        said = fails(capsys, monkeypatch, checks.check_fixed_window, wrong, modes=_turn(i))
+        assert command in said and after in said and "January 1970 by Redis's clock" in said
+        assert "`now` is the caller's clock" in said and "relative TTL" in said
+        assert "EXPIRE takes" not in said and "crashed" not in said
+
+
+def test_fixed_window_names_an_absolute_expiry_in_a_script(capsys, monkeypatch):
+    def script(r, user, limit, window, now):
+        return r.eval("local n = redis.call('INCR', KEYS[1]) "
+                      "redis.call('EXPIREAT', KEYS[1], ARGV[1]) return n", 1,
+                      _window(user, now, window), int((now // window + 1) * window)) <= limit
+
+    said = fails(capsys, monkeypatch, checks.check_fixed_window, script)
+    assert "script's EXPIREAT" in said and "`now` is the caller's clock" in said
+
+
+def test_fixed_window_judges_the_clock_of_an_absolute_expiry_not_its_command(capsys,
+                                                                             monkeypatch):
+    """EXPIREAT itself is not the mistake: a time from the server's own clock passes. A
+    relative TTL that is too short is still told about EXPIRE's units, not about clocks."""
+    server_clock = _limiter_expire_at(lambda r, now, window: r.time()[0] + int(window) + 1)
+    passes(capsys, monkeypatch, checks.check_fixed_window, server_clock)
+
+    def rest_of_window_truncated(r, user, limit, window, now):   # int(0.8 s): EXPIRE 0
+        name = _window(user, now, window)
+        pipe = r.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, int((now // window + 1) * window - now))
+        count, _ = pipe.execute()
+        return count <= limit
+
+    said = fails(capsys, monkeypatch, checks.check_fixed_window, rest_of_window_truncated)
+    assert "gone before its window ended" in said and "a TTL of 0 deletes" in said
+    assert "EXPIREAT" not in said and "virtual" not in said
+
+
 def test_fixed_window_other_mistakes(capsys, monkeypatch):
     def no_window(r, user, limit, window, now):
         return _limiter_right(r, user, limit, 1e12, 0.0)
@@ -860,3 +978,253 @@ def test_race_lab_probe_sees_between_round_trips_and_rejects_bad_counts():
         stop.set()
     with pytest.raises(ValueError, match="turn_timeout"):
         RaceLab(turn_timeout=0)
+
+
+# == 00 and 01: holes left by a learner's attack (a negation; a script that only reads; a value
+# == written back by DEL then INCRBY and the like) ==========================================
+def test_analogy_names_a_negation_as_one():
+    """"not whiteboard" is refused as a negation, not as "more than one thing"."""
+    for answer in ("not whiteboard", "Not the whiteboard.", "not the filing room",
+                   "isn't the filing-room"):
+        verdict = checks.check_analogy(answer)
+        assert not verdict and "says what Redis is not" in verdict.message, verdict.message
+        assert "more than one thing" not in verdict.message
+    assert "more than one thing" in checks.check_analogy("the filing room, not the "
+                                                         "whiteboard").message
+
+
+def test_analogy_negation_fails_kindly_both_ways(capsys, monkeypatch):
+    message = fails(capsys, monkeypatch, checks.check_analogy, "not whiteboard")
+    assert "says what Redis is not" in message
+
+
+_READ_ONLY_SCRIPT = "return redis.call('GET', KEYS[1])"
+_ATOMIC_SCRIPT = ("local n = tonumber(redis.call('GET', KEYS[1]) or '0') + 1 "
+                  "redis.call('SET', KEYS[1], n) return n")
+
+
+def _under(lock, count_view):
+    """count_view with a Python lock around it: the lab's clients then take turns one call
+    at a time, as no two app servers would."""
+    def locked(r, page):
+        with lock:
+            return count_view(r, page)
+    return locked
+
+
+def _read_by_eval(r, page):  # the script only reads; Python writes the value back
+    name = simlab.key("views", page)
+    r.set(name, int(r.eval(_READ_ONLY_SCRIPT, 1, name) or 0) + 1)
+
+
+def _read_by_registered_script(r, page):  # EVALSHA (after NOSCRIPT, SCRIPT LOAD)
+    name = simlab.key("views", page)
+    r.set(name, int(r.register_script(_READ_ONLY_SCRIPT)(keys=[name]) or 0) + 1)
+
+
+def test_view_counter_fails_a_script_that_only_reads_then_a_set(capsys, monkeypatch):
+    """A script that only GETs is a read: its reply written back by SET races, with a lock in
+    Python (which holds back no other app server) or without."""
+    lock = threading.Lock()
+    for read, name in ((_read_by_eval, "EVAL"), (_read_by_registered_script, "EVALSHA")):
+        message = fails(capsys, monkeypatch, checks.check_view_counter, _under(lock, read),
+                        None)
+        assert f"with {name}" in message and "separate round trip" in message, message
+        assert f"{name} then SET lets updates be lost" in message
+        message = fails(capsys, monkeypatch, checks.check_view_counter, read, None,
+                        modes=("lenient",))
+        assert "both read" in message and f"({name})" in message, message
+
+
+def test_view_counter_passes_a_script_that_reads_and_writes(capsys, monkeypatch):
+    """GET and SET inside one script is atomic on the server, with or without a Python lock,
+    EVAL or a registered script, and a read before it is harmless."""
+    lock = threading.Lock()
+
+    def by_eval(r, page):
+        return r.eval(_ATOMIC_SCRIPT, 1, simlab.key("views", page))
+
+    def registered(r, page):
+        return r.register_script(_ATOMIC_SCRIPT)(keys=[simlab.key("views", page)])
+
+    def read_first(r, page):
+        r.get(simlab.key("views", page))
+        return by_eval(r, page)
+
+    for i in range(4):
+        passes(capsys, monkeypatch, checks.check_view_counter, by_eval, None, modes=_turn(i))
+    for answer in (registered, read_first, _under(lock, by_eval), _under(lock, registered)):
+        passes(capsys, monkeypatch, checks.check_view_counter, answer, None,
+               modes=("lenient",))
+
+
+def _written_back(how):
+    """count_view that reads with GET and writes value + 1 back with ``how(r, name, value)``."""
+    def count_view(r, page):
+        name = simlab.key("views", page)
+        how(r, name, int(r.get(name) or 0) + 1)
+    return count_view
+
+
+_WRITE_BACKS = {
+    "DEL and INCRBY": lambda r, n, v: (r.delete(n), r.incrby(n, v)),
+    "DEL and DECRBY": lambda r, n, v: (r.delete(n), r.decrby(n, -v)),
+    "DEL and INCRBYFLOAT": lambda r, n, v: (r.delete(n), r.incrbyfloat(n, v)),
+    "UNLINK and INCRBY": lambda r, n, v: (r.unlink(n), r.incrby(n, v)),
+    "DEL and SETNX": lambda r, n, v: (r.delete(n), r.setnx(n, v)),
+    "DEL and APPEND": lambda r, n, v: (r.delete(n), r.append(n, str(v))),
+    "MSET": lambda r, n, v: r.mset({"other": 1, n: v}),
+    "SETRANGE": lambda r, n, v: r.setrange(n, 0, str(v)),
+    "RENAME": lambda r, n, v: (r.set(n + ":new", v), r.rename(n + ":new", n)),
+}
+
+
+@pytest.mark.parametrize("how", list(_WRITE_BACKS))
+def test_view_counter_fails_a_value_written_back_by_any_write(capsys, monkeypatch, how):
+    """GET, then DEL and INCRBY by the value read + 1 (or SETNX, MSET, SETRANGE, APPEND,
+    RENAME...) sets the value like SET: it fails, under a Python lock too, every time."""
+    lock = threading.Lock()
+    answer = _under(lock, _written_back(_WRITE_BACKS[how]))
+    modes = ("lenient", "strict") if how == "DEL and INCRBY" else ("lenient",)
+    message = fails(capsys, monkeypatch, checks.check_view_counter, answer, None, modes=modes)
+    assert f"with {how.split(' and ')[0]}" in message and "separate round trip" in message
+    assert f"GET then {how} lets updates be lost" in message, message
+
+
+def test_view_counter_fails_the_write_backs_without_a_lock_as_two_clients(capsys,
+                                                                          monkeypatch):
+    for how in ("DEL and INCRBY", "MSET"):
+        message = fails(capsys, monkeypatch, checks.check_view_counter,
+                        _written_back(_WRITE_BACKS[how]), None)
+        assert "both read" in message and f"GET then {how}" in message, message
+
+
+def test_view_counter_passes_increments_and_a_read_that_is_not_written_back(capsys,
+                                                                             monkeypatch):
+    """INCR and INCRBY 1 without a read; a read beside INCR; SET ... NX 0 or SETNX 0 to start
+    the count (written only where nothing is, so nothing is lost) then INCR; INCR and EXPIRE;
+    INCR in a MULTI/EXEC pipeline; WATCH/MULTI/EXEC with retry."""
+    lock = threading.Lock()
+
+    def incrby_one(r, page):
+        r.incrby(simlab.key("views", page), 1)
+
+    def started_nx(r, page):
+        name = simlab.key("views", page)
+        if r.get(name) is None:
+            r.set(name, 0, nx=True)
+        r.incr(name)
+
+    def started_setnx(r, page):
+        name = simlab.key("views", page)
+        if not r.exists(name):
+            r.setnx(name, 0)
+        r.incr(name)
+
+    def with_expiry(r, page):
+        name = simlab.key("views", page)
+        r.incr(name)
+        r.expire(name, 3600)
+
+    def in_transaction(r, page):
+        with r.pipeline(transaction=True) as pipe:
+            pipe.incr(simlab.key("views", page))
+            pipe.execute()
+
+    def transaction_helper(r, page):  # redis-py's WATCH/MULTI/EXEC with retry
+        name = simlab.key("views", page)
+
+        def add_one(pipe):
+            count = int(pipe.get(name) or 0)
+            pipe.multi()
+            pipe.set(name, count + 1)
+        r.transaction(add_one, name)
+
+    for i in range(4):
+        passes(capsys, monkeypatch, checks.check_view_counter, incrby_one, None,
+               modes=_turn(i))
+    for answer in (started_nx, started_setnx, with_expiry, in_transaction,
+                   transaction_helper, _under(lock, _counter_incr),
+                   _under(lock, started_nx)):
+        passes(capsys, monkeypatch, checks.check_view_counter, answer, None,
+               modes=("lenient",))
+
+
+def test_view_counter_counts_a_view_between_round_trips_whatever_the_commands(
+        capsys, monkeypatch):
+    """Another client's view in each gap between two round trips of one call, which no Python
+    lock holds back: GET, then a script that SETs the value passed to it (the log sees no
+    write there), loses it; WATCH/MULTI/EXEC without retry loses its own."""
+    lock = threading.Lock()
+
+    def script_writes(r, page):
+        name = simlab.key("views", page)
+        value = int(r.get(name) or 0) + 1
+        r.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, name, value)
+
+    def watch_once(r, page):
+        name = simlab.key("views", page)
+        with r.pipeline() as pipe:
+            try:
+                pipe.watch(name)
+                count = int(pipe.get(name) or 0)
+                pipe.multi()
+                pipe.set(name, count + 1)
+                pipe.execute()
+            except redis.WatchError:
+                pass
+
+    message = fails(capsys, monkeypatch, checks.check_view_counter,
+                    _under(lock, script_writes), None)
+    assert "another client counted a view between two round trips" in message, message
+    assert "(GET, then EVAL)" in message and "went up by 1" in message
+    assert "a lock in Python" in message
+    message = fails(capsys, monkeypatch, checks.check_view_counter, _under(lock, watch_once),
+                    None)
+    assert "another client counted a view" in message and "start again from WATCH" in message
+
+
+def test_race_lab_interrupt_acts_in_one_gap_whatever_locks_the_function_holds():
+    lock = threading.Lock()
+
+    def get_then_set(r):
+        with lock:
+            r.set("k", int(r.get("k") or 0) + 1)
+
+    with RaceLab() as lab:
+        _, gap = lab.interrupt(get_then_set, act=lambda admin: admin.incr("k"), after=1)
+        assert [str(t) for t in gap] == ["GET k", "SET k 1"]
+        assert lab.admin.get("k") == "1"                   # the other client's INCR is lost
+        _, gap = lab.interrupt(lambda r: r.incr("k"), act=lambda admin: admin.incr("k"),
+                               after=1)
+        assert gap is None and lab.admin.get("k") == "2"    # one round trip: no gap to act in
+        with pytest.raises(ValueError, match="after must be a positive integer"):
+            lab.interrupt(get_then_set, act=lambda admin: None, after=0)
+
+
+def test_read_then_write_values_sees_scripts_and_deletes_but_not_a_take():
+    with RaceLab() as lab:
+        def by_script(r):
+            r.set("k", int(r.eval(_READ_ONLY_SCRIPT, 1, "k") or 0) + 1)
+
+        def pipelined_get_del(r):  # not a transaction: another client can act in between
+            pipe = r.pipeline(transaction=False)
+            pipe.get("k").delete("k")
+            r.incrby("k", int(pipe.execute()[0] or 0) + 1)
+
+        def taken(r):  # GET and DEL in one MULTI/EXEC take the value: INCRBY puts it back
+            pipe = r.pipeline(transaction=True)
+            pipe.get("k").delete("k")
+            r.incrby("k", int(pipe.execute()[0] or 0) + 1)
+
+        def read_then_incr(r):
+            r.get("k")
+            r.incr("k")
+
+        for fn, raced in ((by_script, True), (pipelined_get_del, True), (taken, False),
+                          (read_then_incr, False)):
+            start = len(lab.trips)
+            lab.call(fn)
+            found = read_then_write(lab.trips[start:], {"k"}, values=True)
+            assert bool(found) == raced, fn.__name__
+        assert not read_then_write(lab.trips[:2], {"k"})   # the default reads no scripts

@@ -16,6 +16,16 @@ check can name the race it saw (:func:`read_then_write`, :func:`describe_race`) 
 invariant between round trips (``RaceLab.probe``), which is where a crash would strike: a job
 in neither list, a counter with no expiry.
 
+The clients are threads of one process, so a lock of the learner's own (``threading.Lock``
+around GET and SET) makes them wait for each other one call at a time: the turns stop (the
+turnstile gives up after ``turn_timeout``, :attr:`RaceLab.turns_broken`), no client acts
+between two round trips of another's call, and the count comes out right, though two app
+servers, each with its own lock, would still race. Truly separate clients would need separate
+processes, which a notebook's function cannot be sent to everywhere; so a check reads the log
+for a value read and written back (``read_then_write(..., values=True)`` sees a script that
+only reads, DEL then INCRBY...), and :meth:`RaceLab.interrupt` acts as another app server in a
+gap of the check's choosing, whatever locks the function holds.
+
 Typical use in a check::
 
     with RaceLab() as lab:
@@ -40,8 +50,22 @@ WRITES = frozenset("""SET SETEX PSETEX SETNX GETSET GETDEL INCR INCRBY INCRBYFLO
     HSET HSETNX HINCRBY HDEL HMSET LPUSH RPUSH LPOP RPOP LREM LSET LTRIM LMOVE BLMOVE RPOPLPUSH
     BRPOPLPUSH BRPOP BLPOP SADD SREM ZADD ZREM ZREMRANGEBYSCORE ZINCRBY DEL UNLINK EXPIRE PEXPIRE
     EXPIREAT PEXPIREAT PERSIST""".split())
-#: Writes that set a value (which a client may have computed from what it read).
-SETS = frozenset("SET SETEX PSETEX GETSET HSET HMSET HSETNX LSET MSET".split())
+#: Writes that set a value (which a client may have computed from what it read). A RENAME or
+#: COPY writes its destination; see :data:`RELATIVE` for the ones that set a value only where
+#: the key was deleted.
+SETS = frozenset("""SET SETEX PSETEX GETSET HSET HMSET HSETNX LSET MSET SETRANGE RESTORE
+    RENAME COPY""".split())
+#: Commands that run a script: the keys it names follow the number of keys.
+SCRIPTS = frozenset("EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO".split())
+#: Writes that change what is there (INCRBY adds, APPEND appends) or write only where nothing
+#: is (SETNX, SET ... NX): after a read they do not use the value read, unless the key was
+#: deleted in between, which makes them set a value (DEL, then INCRBY by the value read + 1).
+RELATIVE = frozenset("""INCR INCRBY DECR DECRBY INCRBYFLOAT APPEND SETBIT SETNX MSETNX RENAMENX
+    HINCRBY HINCRBYFLOAT HSETNX""".split())
+#: Commands that delete the key they name (a RENAME or MOVE takes its source away).
+DELETES = frozenset("DEL UNLINK GETDEL RENAME RENAMENX MOVE".split())
+#: Writes that write no value (to read_then_write(values=True), whatever ``writes`` says).
+_NO_VALUE = frozenset("DEL UNLINK GETDEL MOVE EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST".split())
 _HANDSHAKE = frozenset({"CLIENT", "CLIENT SETINFO", "CLIENT SETNAME", "HELLO", "SELECT", "AUTH",
                         "PING", "READONLY"})
 
@@ -146,6 +170,7 @@ class RaceLab:
         self._turnstile = None
         self._last: dict = {}
         self._calls = 0
+        self._interrupt = None
         self._connection_class = _connection_class_for(self)
 
     # -- clients -----------------------------------------------------------------------------
@@ -167,6 +192,35 @@ class RaceLab:
             return result
         finally:
             self._local.client = previous
+
+    def interrupt(self, fn, *args, act, after: int, client: int = 0):
+        """Run ``fn(r, *args)`` alone as lab client ``client`` (as :meth:`call` does), and
+        ``act(admin)`` once in the gap after its first ``after`` round trips, before the next:
+        what another client could do there. The lab's clients are threads of one process, so
+        a lock of the learner's own holds them back one call at a time, and then no turn
+        falls between two round trips of a call; ``act`` runs in that gap whatever locks the
+        function holds, as another app server would. So a value read and written back in
+        separate round trips loses what ``act`` did, whatever commands read and write (a
+        script that only reads, DEL then INCRBY...). Returns ``(result, gap)``: ``gap`` is the
+        pair of round trips either side of ``act``, or None when ``fn`` sent no more than
+        ``after`` round trips (and ``act`` did not run)."""
+        if not isinstance(after, int) or isinstance(after, bool) or after <= 0:
+            raise ValueError(f"after must be a positive integer, got {after!r}")
+        first, me, done = len(self.trips), threading.get_ident(), []
+
+        def gap():
+            if not done and threading.get_ident() == me and len(self.trips) - first == after:
+                done.append(True)
+                act(self.admin)
+
+        previous, self._interrupt = self._interrupt, gap
+        try:
+            result = self.call(fn, *args, client=client)
+        finally:
+            self._interrupt = previous
+        if not done:
+            return result, None
+        return result, (self.trips[first + after - 1], self.trips[first + after])
 
     def current_client(self) -> int | None:
         """The lab client number of the calling thread (None outside :meth:`run`/:meth:`call`)."""
@@ -239,6 +293,8 @@ class RaceLab:
         if client is None:
             return None
         self._probe(client)
+        if self._interrupt is not None:
+            self._interrupt()
         if self._turnstile is not None:
             self._turnstile.wait()
         trip = RoundTrip(client, words, call=getattr(self._local, "call", 0))
@@ -321,9 +377,23 @@ class ReadThenWrite:
     value: object          # what the read returned
     write: RoundTrip
     read_name: str = "GET"  # the command that read it
+    command: tuple = ()    # the write, when read_then_write(values=True) found it
+    deleted: tuple = ()    # the command that deleted the key in between, if that made the write
 
     def write_command(self) -> tuple:
+        if self.command:
+            return self.command
         return next(c for c in self.write.commands if c[0] in WRITES and _key_of(c) == self.key)
+
+    def how(self, words: int = 1) -> str:
+        """The write by name ("SET"), or with its first words; "DEL ... and INCRBY ..." when a
+        delete in between made it set a value."""
+        command = self.write_command()
+        if command[0] in ("MSET", "MSETNX") and self.key in command[1::2]:   # its pair
+            at = command.index(self.key, 1)
+            command = command[:1] + command[at:at + 2]
+        write = " ".join(command[:words])
+        return f"{' '.join(self.deleted[:min(words, 2)])} and {write}" if self.deleted else write
 
 
 def _key_of(command: tuple):
@@ -332,46 +402,156 @@ def _key_of(command: tuple):
     return command[1] if len(command) > 1 else None
 
 
-def read_then_write(trips, keys=None, writes=WRITES) -> list:
+def _script_keys(command: tuple) -> list:
+    """The keys a script command names (EVAL script numkeys key... arg...)."""
+    try:
+        count = int(command[2])
+    except (IndexError, ValueError):
+        return []
+    return list(command[3:3 + max(count, 0)])
+
+
+def _read_keys(command: tuple) -> list:
+    """The keys whose value ``command`` returns, when read_then_write(values=True) reads: a
+    script's keys (a script that only reads is a GET by another name), every key of MGET, and
+    the old value that GETSET, GETDEL and SET ... GET return."""
+    name = command[0]
+    if name in SCRIPTS:
+        return _script_keys(command)
+    if name in ("MGET", "EXISTS"):
+        return list(command[1:])
+    if name in READS or name in ("GETSET", "GETDEL") or (
+            name == "SET" and "GET" in (w.upper() for w in command[3:])):
+        return list(command[1:2])
+    return []
+
+
+def _written_keys(command: tuple) -> list:
+    name = command[0]
+    if name in ("MSET", "MSETNX"):
+        return list(command[1::2])
+    if name in ("RENAME", "RENAMENX", "COPY"):
+        return list(command[2:3])
+    return [] if name in SCRIPTS else list(command[1:2])
+
+
+def _deleted_keys(command: tuple, read: dict) -> list:
+    """The keys ``command`` deletes (``read``: the keys read so far, all gone on a FLUSHDB)."""
+    name = command[0]
+    if name in ("DEL", "UNLINK"):
+        return list(command[1:])
+    if name in DELETES:
+        return list(command[1:2])
+    if name in ("FLUSHDB", "FLUSHALL"):
+        return list(read)
+    try:                  # an expiry already past deletes the key
+        when = float(command[2])
+    except (IndexError, ValueError):
+        return []
+    past = {"EXPIRE": when <= 0, "PEXPIRE": when <= 0, "EXPIREAT": when <= time.time(),
+            "PEXPIREAT": when <= time.time() * 1000}
+    return list(command[1:2]) if past.get(name) else []
+
+
+def _sets_only_where_deleted(command: tuple) -> bool:
+    """A write that keeps what is there: it adds to it (INCRBY) or writes only where nothing is
+    (SETNX, SET ... NX, COPY or RESTORE without REPLACE)."""
+    name, rest = command[0], [w.upper() for w in command[3:]]
+    return (name in RELATIVE or (name == "SET" and "NX" in rest)
+            or (name in ("COPY", "RESTORE") and "REPLACE" not in rest))
+
+
+def read_then_write(trips, keys=None, writes=WRITES, *, values=False) -> list:
     """Every place where one call of the learner's function read a key in one round trip and
     wrote the same key in a later round trip, with no ``WATCH`` guarding it (WATCH before the
     read and the write inside MULTI/EXEC is optimistic locking, and safe; a watched read
     written back outside MULTI/EXEC, or after UNWATCH, is not guarded). A read inside a
     MULTI/EXEC counts too: the transaction ends before the later write. Such a call acts on
     a value another client may have changed in between. ``keys`` limits the search to those
-    keys, ``writes`` to those commands (say, only the ones that set a value: ``SETS``)."""
+    keys, ``writes`` to those commands (say, only the ones that set a value: ``SETS``).
+
+    ``values=True`` looks for a value read and written back, whatever the commands, as a
+    counter's check must: a script naming the key reads it (its reply is the value read), as
+    do MGET, GETSET, GETDEL; every key of a multi-key command counts (MSET, a RENAME's
+    destination); and a write that keeps what is there (:data:`RELATIVE`: INCRBY, APPEND,
+    SETNX...) is a write-back only when the key was deleted since the read, not in the read's
+    own transaction: GET, then DEL and INCRBY by the value read + 1, sets the value like SET
+    (while GET, then INCR, does not use what it read, and GETDEL, then INCRBY, takes the value
+    away before putting it back, so no other client's update is lost)."""
     found = []
     by_call: dict = {}
     for trip in trips:
         if trip.client is not None:
             by_call.setdefault((trip.client, trip.call), []).append(trip)
     for (client, _), mine in by_call.items():
-        read_at: dict = {}      # key -> (trip, value, command, guarded) of the last read
+        read_at: dict = {}      # key -> (trip, value, command, guarded, transaction) of the read
+        deleted: dict = {}      # key -> the command that deleted it since it was read
         watched: set = set()
         for trip in mine:
-            in_multi = False
+            in_multi, block = False, None
             for i, command in enumerate(trip.commands):
                 name, key = command[0], _key_of(command)
                 if name == "WATCH":
                     watched.update(command[1:])
                 elif name in ("UNWATCH", "DISCARD", "EXEC"):
-                    in_multi = False
+                    in_multi, block = False, None
                     watched.clear()             # what was read under WATCH is unguarded now
-                    read_at = {k: (*r[:3], False) for k, r in read_at.items()}
+                    read_at = {k: (*r[:3], False, r[4]) for k, r in read_at.items()}
                 elif name == "MULTI":
-                    in_multi = True
+                    in_multi, block = True, (id(trip), i)
+                if values:
+                    _values_step(found, client, trip, i, command, keys, writes, read_at,
+                                 deleted, watched, in_multi, block)
+                    continue
                 if key is None or (keys is not None and key not in keys):
                     continue
                 if name in READS:
                     reply = _reply(trip, i) if in_multi else (
                         trip.replies[i] if i < len(trip.replies) else None)
-                    read_at[key] = (trip, reply, name, key in watched and not in_multi)
+                    read_at[key] = (trip, reply, name, key in watched and not in_multi, block)
                 elif name in writes and key in read_at:
-                    read_trip, value, read_name, guarded = read_at.pop(key)
+                    read_trip, value, read_name, guarded, _ = read_at.pop(key)
                     if read_trip is not trip and not (guarded and in_multi):
                         found.append(ReadThenWrite(client, key, read_trip, value, trip,
                                                    read_name))
     return found
+
+
+def _values_step(found, client, trip, i, command, keys, writes, read_at, deleted, watched,
+                 in_multi, block):
+    """One command of read_then_write(values=True): its deletes and writes act on what was
+    read before it, then what it reads is the value read."""
+    name = command[0]
+
+    def wanted(k):
+        return k is not None and (keys is None or k in keys)
+
+    for k in _deleted_keys(command, read_at):
+        if wanted(k) and k in read_at and k not in deleted:
+            read_trip, *_, read_block = read_at[k]
+            if not (read_trip is trip and in_multi and read_block == block):
+                deleted[k] = command        # deleted, but not in one step with the read
+    if (name in writes or name in RELATIVE) and name not in _NO_VALUE:
+        keeps = _sets_only_where_deleted(command)
+        for k in _written_keys(command):
+            if not wanted(k) or k not in read_at or (keeps and k not in deleted):
+                continue
+            read_trip, value, read_name, guarded, _ = read_at.pop(k)
+            gone = deleted.pop(k, ())
+            if read_trip is not trip and not (guarded and in_multi):
+                found.append(ReadThenWrite(client, k, read_trip, value, trip, read_name,
+                                           command, gone if keeps else ()))
+    read = _read_keys(command)
+    if any(wanted(k) for k in read):
+        reply = _reply(trip, i) if in_multi else (
+            trip.replies[i] if i < len(trip.replies) else None)
+        for j, k in enumerate(read):
+            if not wanted(k):
+                continue
+            value = reply[j] if name == "MGET" and isinstance(reply, list) and \
+                j < len(reply) else reply
+            read_at[k] = (trip, value, name, k in watched and not in_multi, block)
+            deleted.pop(k, None)
 
 
 def _reply(trip, i):
@@ -407,12 +587,14 @@ def describe_race(found, who: str = "client") -> str:
         if len(clients) >= 2:
             a = next(f for f in group if f.client == clients[0])
             b = next(f for f in group if f.client == clients[1])
-            wa, wb = " ".join(a.write_command()[:3]), " ".join(b.write_command()[:3])
+            wa, wb = a.how(3), b.how(3)
             return (f"{who}s {a.client} and {b.client} both read {_shown(a.value)} from {key} "
                     f"({a.read_name}), then {who} {a.client} sent {wa} and {who} "
                     f"{b.client} sent {wb}, each unaware of the other")
-    f = found[0]
+    f = next((f for f in found if f.value is not None), found[0])
+    where = f"the {f.write_command()[0]} in" if f.deleted else "in"
     return (f"{who} {f.client} read {_shown(f.value)} from {f.key} with {f.read_name}, then "
-            f"wrote {f.key} with {f.write_command()[0]} in a separate round trip: another {who} "
+            f"wrote {f.key} with {f.how()}{',' if f.deleted else ''} {where} a separate round "
+            f"trip: another {who} "
             "can act in between (a lock in Python guards only this process, not other app "
             "servers)")

@@ -51,7 +51,12 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
 
     The check runs it on a private server (``r`` is not used, so a real server is never
     touched) through clients that take turns command by command: every client sends its next
-    command before any sends the one after, so a read-then-write always loses updates.
+    command before any sends the one after, so a read-then-write always loses updates. A lock
+    in Python makes the clients wait for each other one call at a time (they are threads of
+    one process), so the check also reads the log for a value read and written back (by
+    whatever commands: a script that only reads, DEL then INCRBY...), and counts a view of
+    another client in each gap between two round trips of one call, which no such lock holds
+    back, as it holds back no other app server.
     """
     problem = _function(count_view, "count_view")
     if problem is not None:
@@ -65,11 +70,14 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
             got = lab.admin.get(name) if kind == "string" else None
             lab.call(count_view, page, client=threads + 1)    # one more view, alone
             after = lab.admin.get(name) if lab.admin.type(name) == "string" else None
+            race = read_then_write(lab.trips, {name}, writes=SETS, values=True)
+            sent = len(lab.trips)
+            lost = None if race or not _count(after) else _lost_between(
+                lab, count_view, page, name, client=threads + 2)
         except RAISED as exc:
             return _raised("count_view", exc)
         others = [k for k in lab.keys() if k != name]
-        race = read_then_write(lab.trips, {name}, writes=SETS)
-        sent = len(lab.trips)
+        locked = lab.turns_broken
     want = threads * per_thread
     if not sent:
         return _verdict(False, "", "count_view sent no command to the r it was given.",
@@ -87,7 +95,8 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
         outcome = (f"the counter says {got}: " if got != want else
                    "the count came out right this time, but ")
         return _verdict(False, "", f"{threads} clients counted {want} views and {outcome}"
-                        f"{describe_race(race)}. GET then SET lets updates be lost.",
+                        f"{describe_race(race)}. {race[0].read_name} then {race[0].how()} "
+                        "lets updates be lost.",
                         "use one command that reads and writes, so no client can act in "
                         "between.")
     if 0 <= got < want:
@@ -98,7 +107,57 @@ def check_view_counter(count_view, r=None, *, threads: int = 8, per_thread: int 
         return _verdict(False, "", f"after {want} views the counter said {want}, but one more "
                         f"view left it at {after}: a count must come from the views, not be "
                         "written in.", "each call should add exactly one view.")
+    if lost is not None:
+        (first, then), rose, watched = lost
+        moved = f"went up by {rose}" if rose > 0 else "did not go up" if rose == 0 else \
+            "went down"
+        why = ("; a lock in Python holds back only the threads of one process, not another "
+               "app server" if locked else "")
+        hint = ("when EXEC fails (WatchError), start again from WATCH, so the view still "
+                "counts." if watched else "use one command that reads and writes, so no "
+                "client can act in between.")
+        return _verdict(False, "", f"another client counted a view between two round trips "
+                        f"of one count_view call ({_names(first)}, then {_names(then)}): two "
+                        f"views, and the count {moved}{why}.", hint)
     return _verdict(got == want, f"All {want} views counted by {threads} clients taking turns "
                     "command by command.",
                     f"{threads} clients counted {want} views and the counter says {got}.",
                     "each call should add exactly one view.")
+
+
+#: Gaps between round trips of one call in which check_view_counter counts another view.
+_GAPS = 12
+
+
+def _count(value) -> bool:
+    return value is not None and str(value).lstrip("-").isdigit()
+
+
+def _names(trip) -> str:
+    names = trip.names
+    return " ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+
+
+def _lost_between(lab, count_view, page, name, client):
+    """The first gap between two round trips of one ``count_view`` call where a view counted
+    by another client (INCR, which no lock of the learner's holds back) did not make the count
+    go up by two: ``((trip before, trip after), how much it rose, whether the call WATCHed)``;
+    None when there is no such gap."""
+    failed = []
+
+    def other_view(admin):
+        try:
+            admin.incr(name)
+        except Exception as exc:  # not a count at that moment: this gap proves nothing
+            failed.append(exc)
+
+    for after in range(1, _GAPS + 1):
+        before, first = lab.admin.get(name), len(lab.trips)
+        _, gap = lab.interrupt(count_view, page, act=other_view, after=after, client=client)
+        now = lab.admin.get(name) if lab.admin.type(name) == "string" else None
+        if gap is None or failed or not (_count(before) and _count(now)):
+            return None
+        if int(now) != int(before) + 2:
+            watched = any("WATCH" in trip.names for trip in lab.trips[first:])
+            return gap, int(now) - int(before), watched
+    return None
