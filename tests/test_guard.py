@@ -537,3 +537,19 @@ def test_bytes_packed_where_simlab_owns_are_checked_again_elsewhere(server, fore
         [("SET", "wb:x", "1"), ("FLUSHALL",)])
     with pytest.raises(UnsafeCommand, match="FLUSHALL"):
         _raw(foreign, packed)
+
+
+@pytest.mark.skipif(not redis_server_binary(), reason="no redis-server binary on the PATH")
+def test_a_guard_claimed_for_other_processes_releases_the_server_it_meets(server):
+    """A cluster's guard owns the processes of its running nodes: a connection that meets
+    any other process (here, a claim naming pid 1 only) makes it foreign."""
+    class Elsewhere:
+        def owned_pids(self):
+            return {1}
+
+    r = guarded_client(server.url)
+    r.__dict__["_simlab_guard"].claim(Elsewhere())
+    assert r.owned
+    with pytest.raises(UnsafeCommand, match="did not start that server"):
+        r.flushall()
+    assert not r.owned

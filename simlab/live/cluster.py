@@ -73,12 +73,15 @@ def cluster_connection_class(guard: Guard, counts: collections.Counter | None = 
                 {"__init__": __init__, "read_response": read_response, "counts": counts})
 
 
-def guarded_cluster(host: str, port: int, *, owned: bool = False, **kwargs) -> RedisCluster:
+def guarded_cluster(host: str, port: int, *, owned: bool = False, server=None,
+                    **kwargs) -> RedisCluster:
     """redis-py's ``RedisCluster`` for the cluster that ``host:port`` belongs to, every node's
     connections guarded (``owned`` only for a cluster simlab started). The client gets
     ``redirections`` (a Counter of MOVED/ASK/... replies its connections read) and ``owned``."""
     counts = collections.Counter()
     guard = Guard(owned=owned, where=f"the Redis Cluster at {host}:{port}")
+    if server is not None:          # a cluster simlab started: each connection proves it
+        guard.claim(server)
     kwargs.setdefault("decode_responses", True)
     # from a URL, RedisCluster builds each node's pool from these keyword arguments, so every
     # node it discovers gets the guarded class (the other constructor drops connection_class)
@@ -86,7 +89,7 @@ def guarded_cluster(host: str, port: int, *, owned: bool = False, **kwargs) -> R
                                    connection_class=cluster_connection_class(guard, counts),
                                    **kwargs)
     client.redirections = counts
-    client.owned = owned
+    client.owned = guard.owned
     client.simlab_guard = guard
     return client
 
@@ -267,10 +270,14 @@ class PrivateCluster:
         live = next(s for s in self.servers if s.running)
         kwargs.setdefault("socket_timeout", 2)
         kwargs.setdefault("socket_connect_timeout", 1)
-        client = guarded_cluster(HOST, live.port, owned=True, **kwargs)
+        client = guarded_cluster(HOST, live.port, server=self, **kwargs)
         client.backend = f"private Redis Cluster on {HOST} ports {self.ports}"
         self._clients.append(client)
         return client
+
+    def owned_pids(self) -> set:
+        """The processes a client of this cluster may find answering: its running nodes'."""
+        return {s.pid for s in self.servers if s.pid is not None}
 
     def node_client(self, index: int, **kwargs):
         """A plain (guarded, owned) client for one node: it does not follow redirections."""

@@ -379,8 +379,9 @@ class Guard:
 
     def claim(self, server) -> None:
         """Own the server behind this guard because simlab started it: ``server`` (a
-        :class:`~simlab.live.server.PrivateRedis`) is the proof, checked again on every new
-        connection (:meth:`confirm`) and withdrawn when it stops (:meth:`release`)."""
+        :class:`~simlab.live.server.PrivateRedis` or a private cluster, anything with
+        ``owned_pids()``) is the proof, checked again on every new connection
+        (:meth:`confirm`) and withdrawn when it stops (:meth:`release`)."""
         self.owned, self.server = True, server
 
     def release(self) -> None:
@@ -396,13 +397,13 @@ class Guard:
         server = self.server
         if not self.owned or server is None:
             return
-        pid = server.pid
-        if pid is not None:
+        pids = server.owned_pids()
+        if pids:
             connection.send_command("INFO", "server")      # never refused: a read
             reply = connection.read_response()
             text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
             found = re.search(r"^process_id:(\d+)", text, re.MULTILINE)
-            if found is not None and int(found.group(1)) == pid:
+            if found is not None and int(found.group(1)) in pids:
                 return
         self.release()
 

@@ -427,6 +427,11 @@ class PrivateRedis:
                 guard.release()
         self._guards.clear()
 
+    def owned_pids(self) -> set:
+        """The processes a client owning this server may find answering: its own, while it
+        runs (see :meth:`simlab.live.guard.Guard.confirm`)."""
+        return {self.pid} if self.pid is not None else set()
+
     def _handed_out(self, guard) -> None:
         """Remember the guard of a client that owns this server (released at :meth:`stop`)."""
         self._guards.append(guard)
