@@ -94,7 +94,12 @@ def _short(value, limit: int = 60) -> str:
                 f"column{'s' * (shape[1] != 1)}" if len(shape) == 2 else
                 " x ".join(f"{n:,}" for n in shape) + f" value{'s' * (shape != (1,))}")
         return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name} of {size}"
-    text = " ".join(repr(value).split())
+    try:
+        text = " ".join(repr(value).split())
+    except ValueError:            # repr of an int over 4,300 digits raises: say its size
+        bits = getattr(value, "bit_length", lambda: 0)()
+        return (f"a number of about {int(bits * 0.30103) + 1:,} digits" if bits else
+                f"a {type(value).__name__} that cannot be shown")
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -124,7 +129,7 @@ def _raised(what: str, exc: BaseException) -> Verdict:
     an error of the learner's."""
     if isinstance(exc, AssertionError) and str(exc).startswith(NOT_YET):
         raise exc
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else ""
     return _verdict(False, "", f"{what} raised {type(exc).__name__}" + (f": {first}" if first
                                                                         else "") + ".",
                     "run it once by hand on a small example to see where.")
