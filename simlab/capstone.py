@@ -400,14 +400,21 @@ def simulate_day(design, day=None, *, seed: int = 12) -> dict:
     per_second = np.bincount(np.concatenate(db_times).astype(np.int64), minlength=int(DAY))
     lat = np.concatenate(latencies)
     memory_mb = design["size_mb"] if design["cache"] else 0.0
-    return {"p99_ms": float(np.quantile(lat, 0.99) * 1e3), "peak_db_qps": int(per_second.max()),
+    return _plain({
+            "p99_ms": float(np.quantile(lat, 0.99) * 1e3), "peak_db_qps": int(per_second.max()),
             "stale_share": stale / max(1, n_reads), "memory_mb": float(memory_mb),
             "monthly_cost": memory_mb / 1000 * PRICE_PER_GB_MONTH,
             "wrongly_refused": limit["wrongly_refused"], "refused": limit["refused"],
             "scraper_per_s": limit["scraper_per_s"], "hit_ratio": hits / max(1, n_reads),
             "requests": int(t.size),
             "db_per_second": pd.Series(per_second, name="filing-room queries"),
-            "elapsed_s": time.perf_counter() - tic}
+            "elapsed_s": time.perf_counter() - tic})
+
+
+def _plain(result: dict) -> dict:
+    """``result`` with NumPy scalars as Python numbers (a learner who prints the dict reads
+    ``0.0``, not ``np.float64(0.0)``)."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in result.items()}
 
 
 def _writes(day, allowed, design):
@@ -525,7 +532,7 @@ def run_live(design, r, shop, requests: dict) -> dict:
               "refused_orders": int((refused_at & (requests["kind"] == ORDER)).sum()),
               "queue_length": int(r.llen(queue))}
     r.delete(queue, *page_keys)
-    return result
+    return _plain(result)
 
 
 def _page(shop, kind: int, product: int, user: int) -> bytes:

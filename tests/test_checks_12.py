@@ -1,6 +1,7 @@
 """Lesson 12's checks: kind feedback per target, never the expected value, never a traceback."""
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 
@@ -147,3 +148,29 @@ def test_a_wrong_design_spelled_differently_fails_the_same(day, capsys):
     assert not simlab.checks.check_design(spelled, day=day)
     out = capsys.readouterr().out
     assert "share of stale reads" in out and "wrongly refused" in out
+
+
+def test_missed_targets_read_with_their_units_and_no_scientific_notation(capsys):
+    from simlab import capstone
+    loose = {**capstone.EXAMPLE, "rate_limit": {**capstone.EXAMPLE["rate_limit"], "limit": 1}}
+    verdict = simlab.checks.check_design(loose)
+    assert not verdict
+    assert re.search(r"p99 read latency: [\d.]+ ms, the target is at most 22\.0 ms", verdict.message)
+    assert re.search(r"wrongly refused by the rate limit: [\d,]+, the target is at most 0\.",
+                     verdict.message)
+    assert "e+" not in verdict.message
+
+
+def test_a_design_that_caches_nothing_is_told_so_once(capsys):
+    from simlab import capstone
+    verdict = simlab.checks.check_design({**capstone.EXAMPLE, "cache": []})
+    assert not verdict
+    assert verdict.message.count("names no reads") == 1
+    assert "flash sale" not in verdict.message          # not the lock's hint: nothing is cached
+    assert re.search(r"peak filing-room queries: [\d,]+ a second", verdict.message)
+
+
+def test_the_days_results_are_plain_python_numbers():
+    from simlab import capstone
+    result = capstone.simulate_day(capstone.EXAMPLE, capstone.load_day())
+    assert not any(isinstance(v, np.generic) for v in result.values())

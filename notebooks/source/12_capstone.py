@@ -177,10 +177,10 @@ unlocked = capstone.simulate_day({**capstone.EXAMPLE, "stampede": "none"}, day)
 fig, ax = plt.subplots(figsize=(9, 3))
 window = slice(int(capstone.SALE_START) - 60, int(capstone.SALE_END) + 60)
 for name, run in (("lock", start), ("no lock", unlocked)):
-    ax.plot(np.arange(window.start, window.stop) / 3600, run["db_per_second"][window],
-            label=name)
+    ax.plot((np.arange(window.start, window.stop) - capstone.SALE_START) / 60,
+            run["db_per_second"][window], label=name)
 ax.axhline(capstone.TARGETS["peak_db_qps"], color="gray", ls="--", label="target")
-ax.set(xlabel="hour of the day", ylabel="filing-room queries per second",
+ax.set(xlabel="minutes since the sale opened (20:00)", ylabel="filing-room queries per second",
        title="The flash sale at the filing room, with and without the lock")
 ax.legend()
 plt.show()

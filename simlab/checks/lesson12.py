@@ -26,10 +26,18 @@ HINTS = {
                      "a limit must hold every user to the agreed rate on average, not only "
                      "let the partners' bursts through (lesson 06).",
 }
-WORDS = {"p99_ms": "p99 read latency", "peak_db_qps": "peak filing-room queries per second",
+WORDS = {"p99_ms": "p99 read latency", "peak_db_qps": "peak filing-room queries",
          "stale_share": "share of stale reads", "memory_mb": "whiteboard memory",
          "wrongly_refused": "requests wrongly refused by the rate limit",
-         "scraper_per_s": "the scraper's requests let through per second"}
+         "scraper_per_s": "the scraper's requests let through"}
+#: How each target's value reads in a message: the number with its unit.
+UNITS = {"p99_ms": lambda x: f"{x:,.1f} ms", "peak_db_qps": lambda x: f"{x:,.0f} a second",
+         "stale_share": lambda x: f"{x:.1%}", "memory_mb": lambda x: f"{x:,.1f} MB",
+         "wrongly_refused": lambda x: f"{x:,.0f}",
+         "scraper_per_s": lambda x: f"{x:,.2f} a second"}
+#: The hint for a design that puts nothing on the whiteboard, whatever it misses first.
+NOTHING_CACHED = ("design['cache'] names no reads, so every read walks to the filing room: "
+                  "put the pages people read most on the whiteboard (lesson 03).")
 
 
 def check_design(design, result=None, *, day=None) -> Verdict:
@@ -66,10 +74,17 @@ def check_design(design, result=None, *, day=None) -> Verdict:
                         f"{result['hit_ratio']:.0%} of reads are hits, for "
                         f"${result['monthly_cost']:.2f} a month of whiteboard.")
     lines = [f"{len(missed)} of {len(table)} targets missed:"]
+    nothing_cached = not design.get("cache")        # one cause of both: said once
     for name in missed:
-        value, target = result[name], capstone.TARGETS[name]
-        lines.append(f"   - {WORDS[name]}: {value:.4g}, the target is at most {target:g}. "
-                     f"{HINTS[name]}")
+        shown = UNITS[name]
+        value, target = float(result[name]), capstone.TARGETS[name]
+        hint = HINTS[name]
+        if nothing_cached and name in ("p99_ms", "peak_db_qps"):
+            hint, nothing_cached = NOTHING_CACHED, False
+        elif not design.get("cache") and name in ("p99_ms", "peak_db_qps"):
+            hint = "the same cause."
+        lines.append(f"   - {WORDS[name]}: {shown(value)}, the target is at most "
+                     f"{shown(target)}. {hint}")
     return _verdict(False, "", "\n".join(lines),
                     "change one thing at a time and run the design again.")
 
