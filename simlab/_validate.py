@@ -307,12 +307,63 @@ def capacity(name: str, value, n_keys: int) -> int:
     return min(positive_int(name, value), int(n_keys))
 
 
-def cache_sizes(name: str, sizes, cap: int = INT64_MAX) -> list:
+SIZES_BYTES_PER_SIZE = 96     # lru_curve's list, array and table row of one size (measured 56-80)
+
+
+def _count(sizes) -> int:
+    """How many sizes a sequence holds, without making it: ``len`` of a range of any length
+    (``len(range(10**20))`` raises OverflowError), ``size`` of an array (a broadcast one of
+    10**12 entries takes no memory)."""
+    if isinstance(sizes, np.ndarray):
+        return int(sizes.size)
+    if isinstance(sizes, range):
+        step = sizes.step
+        span = sizes.stop - sizes.start
+        return max(0, (span + step - (1 if step > 0 else -1)) // step)
+    return len(sizes)
+
+
+def _range_sizes(name: str, sizes: range, cap: int) -> list:
+    """A range of cache sizes, checked from its ends (its entries are integers)."""
+    if not sizes:
+        return []
+    first, last = sizes[0], sizes[-1]
+    if min(first, last) <= 0:
+        # the first entry <= 0: the first if ascending, else the first past 0
+        i = 0 if first <= 0 else -(-first // -sizes.step)
+        positive_int(f"{name}[]", sizes[i])
+    return list(sizes) if max(first, last) <= cap else [min(size, cap) for size in sizes]
+
+
+def cache_sizes(name: str, sizes, cap: int = INT64_MAX, *,
+                purpose: str = "the curve (a row per size)",
+                advice: str = "give fewer sizes, e.g. simlab.curves.log_sizes(max_size), "
+                              "40 spaced on a log scale") -> list:
     """Cache sizes in keys, one or a sequence, each a positive integer; a size above ``cap``
-    is run as ``cap`` (a whiteboard larger than the key space holds every key)."""
-    items = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
+    is run as ``cap`` (a whiteboard larger than the key space holds every key).
+
+    A sequence's length is checked against this machine's memory (:func:`memory`,
+    :data:`SIZES_BYTES_PER_SIZE` a size) before a list is made of it: ``range(1, 10**8)`` is
+    refused with one line, not after gigabytes. A range or an integer array is checked
+    without a loop over its entries."""
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 0:
+        sizes = sizes.item()
+    if not isinstance(sizes, (list, tuple, range, np.ndarray)):
+        sizes = sizes.item() if isinstance(sizes, np.generic) else sizes
+        return [min(positive_int(f"{name}[]", sizes), int(cap))]
+    if isinstance(sizes, np.ndarray) and sizes.ndim != 1:
+        raise TypeError(f"{name} must be one cache size or a 1-D sequence of them, got an "
+                        f"array of shape {sizes.shape}")
+    count = _count(sizes)
+    memory(f"{name} with {count:,} cache sizes", SIZES_BYTES_PER_SIZE * count, purpose, advice)
+    if isinstance(sizes, range):
+        return _range_sizes(name, sizes, int(cap))
+    if isinstance(sizes, np.ndarray) and sizes.dtype.kind in "iu":
+        if sizes.size and sizes.min() <= 0:
+            positive_int(f"{name}[]", sizes[int(np.argmax(sizes <= 0))].item())
+        return np.minimum(sizes, int(cap)).tolist() if sizes.size else []
     out = []
-    for size in items:
+    for size in sizes:
         size = size.item() if isinstance(size, np.generic) else size
         out.append(min(positive_int(f"{name}[]", size), int(cap)))
     return out

@@ -135,7 +135,7 @@ def _draws_fresh(model) -> bool:
 
 def _latency_model(name, value):
     if isinstance(value, str):
-        return preset(value)
+        return preset(value, what=name)
     if isinstance(value, (Distribution, Preset)):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -314,12 +314,16 @@ PRESETS = {
 }
 
 
-def preset(name: str) -> Preset:
+def preset(name: str, *, what: str | None = None) -> Preset:
     """A latency preset by name: ``redis-loopback``, ``redis-lan``, ``postgres-loopback``,
     ``postgres-indexed``, ``disk-read``, ``net-same-host``, ``net-same-zone``,
     ``net-cross-region``. Each has ``source``: a published figure with its reference, or the
-    measurement it comes from."""
-    v.choice("name", name, tuple(PRESETS))
+    measurement it comes from.
+
+    ``what`` is the parameter the name was given as: ``simulate(whiteboard="x")`` looks it up
+    with ``what="whiteboard"`` and an unknown name is refused as ``whiteboard preset name must
+    be one of ...; got 'x'`` (else ``name must be one of ...``)."""
+    v.choice("name" if what is None else f"{what} preset name", name, tuple(PRESETS))
     return PRESETS[name]
 
 

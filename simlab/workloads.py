@@ -372,7 +372,38 @@ def poisson_arrivals(n_requests: int, rate: float, rng=None) -> np.ndarray:
     return np.cumsum(rng.exponential(1.0 / rate, n_requests))
 
 
+def _request_options(n_requests: int, *, rate, read_fraction, value_size, ttl,
+                     ttl_jitter) -> dict:
+    """The options every synthetic workload takes for its requests, checked before anything is
+    drawn (a bad ``ttl`` is refused at once, not after drawing 10**8 keys): ``rate`` (None or
+    positive, finite, and not so low that the arrivals overrun the virtual clock),
+    ``read_fraction`` (0 to 1), ``value_size`` (1 byte to 512 MB, or an object with
+    ``sample(n, rng)``), ``ttl`` (None or seconds) and ``ttl_jitter`` (0 to below 1).
+
+    Returns them normalised, as :func:`_assemble` takes them."""
+    if rate is not None:
+        rate = v.positive_real("rate", rate)
+        v.horizon("rate", rate, n_requests, rate)
+    read_fraction = v.fraction("read_fraction", read_fraction)
+    if hasattr(value_size, "sample"):
+        if not callable(value_size.sample):
+            raise TypeError(f"value_size must be a number of bytes or a distribution with "
+                            f"sample(n, rng), got {value_size!r}")
+    else:
+        value_size = v.value_bytes("value_size", value_size)
+    if ttl is not None:
+        ttl = v.seconds("ttl", ttl)
+    jitter = v.nonnegative_real("ttl_jitter", ttl_jitter)
+    if jitter >= 1:
+        raise ValueError(f"ttl_jitter must be below 1 (a TTL stays positive), got "
+                         f"{ttl_jitter!r}")
+    return {"rate": rate, "read_fraction": read_fraction, "value_size": value_size,
+            "ttl": ttl, "ttl_jitter": jitter}
+
+
 def _sizes(value_size, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Sizes of ``n`` requests: ``value_size`` checked by :func:`_request_options`; a
+    distribution's draws are checked here, once drawn."""
     if hasattr(value_size, "sample"):
         drawn = np.asarray(value_size.sample(n, rng), dtype=np.float64)
         bad = ~np.isfinite(drawn) | (drawn > v.MAX_VALUE_BYTES)
@@ -381,19 +412,15 @@ def _sizes(value_size, n: int, rng: np.random.Generator) -> np.ndarray:
                              f"(512 MB, the largest string Redis keeps); {value_size!r} drew "
                              f"{drawn[bad][0]!r}")
         return np.maximum(np.rint(drawn).astype(np.int64), 1)
-    value_size = v.value_bytes("value_size", value_size)
     return np.full(n, value_size, dtype=np.int64)
 
 
 def _ttls(ttl, n: int, jitter: float = 0.0, rng=None) -> np.ndarray:
+    """TTLs of ``n`` requests (``ttl`` and ``jitter`` checked by :func:`_request_options`)."""
     if ttl is None:
         return np.full(n, np.nan)
-    ttl = v.seconds("ttl", ttl)
-    jitter = v.fraction("ttl_jitter", jitter)
     if jitter == 0:
         return np.full(n, ttl)
-    if jitter >= 1:
-        raise ValueError(f"ttl_jitter must be below 1 (a TTL stays positive), got {jitter!r}")
     return ttl * rng.uniform(1 - jitter, 1 + jitter, n)
 
 
@@ -406,18 +433,19 @@ def _made_here(**columns) -> Workload:
     return Workload(**columns)
 
 
-def _assemble(keys, key_names, *, n_requests, rate, read_fraction, value_size, ttl, seed,
-              params, ttl_jitter=0.0) -> Workload:
-    read_fraction = v.fraction("read_fraction", read_fraction)
-    if rate is not None:
-        rate = v.positive_real("rate", rate)
+def _assemble(keys, key_names, *, n_requests, seed, params, options, given) -> Workload:
+    """The workload of ``keys``: ``options`` as checked by :func:`_request_options`, ``given``
+    as the caller wrote them (kept in ``params``)."""
+    rate, read_fraction = options["rate"], options["read_fraction"]
+    value_size, ttl, ttl_jitter = options["value_size"], options["ttl"], options["ttl_jitter"]
     ops = np.zeros(n_requests, dtype=np.int8)
     if read_fraction < 1:
         ops[stream(seed, "ops").random(n_requests) >= read_fraction] = SET
     times = None if rate is None else poisson_arrivals(n_requests, rate, stream(seed, "arrivals"))
     params = dict(params, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
-                  value_size=repr(value_size) if hasattr(value_size, "sample") else value_size,
-                  ttl=ttl, ttl_jitter=ttl_jitter, seed=seed)
+                  value_size=repr(value_size) if hasattr(value_size, "sample")
+                  else given["value_size"],
+                  ttl=given["ttl"], ttl_jitter=given["ttl_jitter"], seed=seed)
     return _made_here(keys=keys, ops=ops, times=times,
                     sizes=_sizes(value_size, n_requests, stream(seed, "sizes")),
                     ttls=_ttls(ttl, n_requests, ttl_jitter, stream(seed, "ttl")),
@@ -463,17 +491,18 @@ def zipf(n_keys: int, alpha: float, n_requests: int, *, rate: float | None = Non
     n_requests = v.positive_int("n_requests", n_requests)
     n_keys = _key_space(n_keys)
     alpha = v.nonnegative_real("alpha", alpha)
-    check_workload_memory(n_keys, n_requests)
+    given = {"value_size": value_size, "ttl": ttl, "ttl_jitter": ttl_jitter}
+    options = _request_options(n_requests, rate=rate, read_fraction=read_fraction, **given)
     seed = resolve_seed(seed)
+    check_workload_memory(n_keys, n_requests)
     if n_keys <= DENSE_KEYS:
         keys = _draw(zipf_probabilities(n_keys, alpha), n_requests, stream(seed, "keys"))
         names = _dense_names(n_keys)
     else:
         keys, names = _compact(zipf_rejection_inversion(n_keys, alpha, n_requests,
                                                         stream(seed, "keys")))
-    return _assemble(keys, names, n_requests=n_requests, rate=rate,
-                     read_fraction=read_fraction, value_size=value_size, ttl=ttl, seed=seed,
-                     ttl_jitter=ttl_jitter,
+    return _assemble(keys, names, n_requests=n_requests, seed=seed, options=options,
+                     given=given,
                      params={"generator": "zipf", "n_keys": int(n_keys), "alpha": float(alpha)})
 
 
@@ -506,8 +535,10 @@ def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_shar
     n_keys = _key_space(n_keys)
     hot_fraction = v.fraction("hot_fraction", hot_fraction, open_low=True)
     hot_share = v.fraction("hot_share", hot_share)
-    check_workload_memory(n_keys, n_requests)
+    given = {"value_size": value_size, "ttl": ttl, "ttl_jitter": ttl_jitter}
+    options = _request_options(n_requests, rate=rate, read_fraction=read_fraction, **given)
     seed = resolve_seed(seed)
+    check_workload_memory(n_keys, n_requests)
     if n_keys <= DENSE_KEYS:
         keys = _draw(hot_set_probabilities(n_keys, hot_fraction, hot_share), n_requests,
                      stream(seed, "keys"))
@@ -516,8 +547,8 @@ def hot_set(n_keys: int, n_requests: int, *, hot_fraction: float = 0.2, hot_shar
         n_hot = max(1, int(round(n_keys * hot_fraction)))
         keys, names = _compact(_hot_set_draw(n_keys, n_hot, hot_share, n_requests,
                                              stream(seed, "keys")))
-    return _assemble(keys, names, n_requests=n_requests, rate=rate, read_fraction=read_fraction,
-                     value_size=value_size, ttl=ttl, seed=seed, ttl_jitter=ttl_jitter,
+    return _assemble(keys, names, n_requests=n_requests, seed=seed, options=options,
+                     given=given,
                      params={"generator": "hot_set", "n_keys": int(n_keys),
                              "hot_fraction": float(hot_fraction), "hot_share": float(hot_share)})
 
@@ -736,18 +767,29 @@ def read_trace(path) -> Workload:
                             "columns": list(frame.columns)})
 
 
+SCAN_BYTES_PER_REQUEST = 192
+"""Memory :func:`with_scans` takes per request of its result (measured with ru_maxrss: about
+125 B, 150 with arrival times, most of it the label of each scanned key), rounded up."""
+
+
 def with_scans(workload: Workload, *, every: int, length: int) -> Workload:
     """``workload`` with a scan inserted after every ``every`` requests: ``length`` reads of
     keys never seen before and never read again (a report, a crawler, a batch job).
 
     Scans pollute recency-based caches: LRU makes room for keys that will not come back.
     """
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a simlab Workload, got {type(workload).__name__}")
     every = v.positive_int("every", every)
     length = v.positive_int("length", length)
     n = len(workload)
     n_scans = n // every
     if n_scans == 0:
         raise ValueError(f"every ({every}) must be at most the number of requests ({n})")
+    scanned = n_scans * length
+    v.memory(f"every={every}, length={length} ({n_scans:,} scans of {length:,} reads, "
+             f"{n + scanned:,} requests)", SCAN_BYTES_PER_REQUEST * (n + scanned),
+             "the workload with its scans", "use a larger every or a shorter length")
     scan_ids = workload.n_keys + np.arange(n_scans * length, dtype=np.int64)
     pieces_k, pieces_o, pieces_s, pieces_t, pieces_time = [], [], [], [], []
     times = workload.times

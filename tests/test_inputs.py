@@ -426,6 +426,105 @@ def test_memory_estimate_follows_an_address_space_limit():
     assert 0 < int(out.stdout) <= 2 ** 30
 
 
+@contextlib.contextmanager
+def allocates_at_most(limit_bytes):
+    """Fail if what runs inside allocates more than ``limit_bytes`` at its peak (tracemalloc
+    sees NumPy's arrays as well as Python's objects)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < limit_bytes, f"allocated {peak:,} bytes before refusing"
+
+
+def little_memory(monkeypatch, n_bytes=10 ** 7):
+    """This machine as one with ``n_bytes`` available, so that a refusal does not depend on
+    the machine the tests run on."""
+    monkeypatch.setattr(v, "available_memory", lambda: n_bytes)
+
+
+@pytest.mark.parametrize("make", ["zipf", "hot_set"])
+@pytest.mark.parametrize("option, error, message", [
+    ({"ttl": -1}, ValueError, "ttl must be a positive finite number, got -1"),
+    ({"ttl": 1e10}, ValueError, "ttl must be at most 1e+09 seconds"),
+    ({"value_size": 0}, ValueError, "value_size must be a positive integer, got 0"),
+    ({"value_size": "big"}, TypeError, "value_size must be a positive integer, got 'big'"),
+    ({"rate": math.nan}, ValueError, "rate must be a positive finite number, got nan"),
+    ({"rate": 1e-300}, ValueError, "rate 1e-300 spreads 2,000,000 arrivals"),
+    ({"read_fraction": 2}, ValueError, "read_fraction must be a number between 0 and 1, got 2"),
+    ({"ttl": 1, "ttl_jitter": 5}, ValueError,
+     "ttl_jitter must be below 1 (a TTL stays positive), got 5"),
+    ({"ttl_jitter": -0.5}, ValueError, "ttl_jitter must be a non-negative finite number"),
+    ({"seed": -1}, ValueError, "seed must be a non-negative integer, got -1"),
+])
+def test_workload_options_are_refused_before_anything_is_drawn(make, option, error, message):
+    # 2 million requests: the keys alone would be 16 MB; a refusal allocates next to nothing
+    with allocates_at_most(2 * 10 ** 6), pytest.raises(error, match=re.escape(message)):
+        getattr(simlab, make)(10, 2 * 10 ** 6, **option) if make == "hot_set" \
+            else simlab.zipf(10, 1.0, 2 * 10 ** 6, **option)
+
+
+def test_lru_curve_counts_its_sizes_before_making_them(monkeypatch):
+    w = simlab.zipf(1000, 1.0, 10000, seed=1)
+    few = simlab.lru_curve(w, sizes=range(1, 2001))         # a range stays cheap
+    assert few["size"].tolist() == list(range(1, 2001))
+    assert few.equals(simlab.lru_curve(w, sizes=np.arange(1, 2001)))
+    with pytest.raises(ValueError, match=re.escape("sizes[] must be a positive integer, got 0")):
+        simlab.lru_curve(w, sizes=range(5, -5, -5))
+    # sizes without a list of them: 10**12 in a range, or a broadcast array of no memory
+    for sizes in (range(1, 10 ** 12 + 1), np.broadcast_to(np.int64(3), (10 ** 12,))):
+        with allocates_at_most(2 * 10 ** 6), pytest.raises(v.BudgetError) as info:
+            simlab.lru_curve(w, sizes=sizes)
+        assert str(info.value).startswith("sizes with 1,000,000,000,000 cache sizes needs "
+                                          "about 96 TB for the curve (a row per size); this "
+                                          "machine has"), info.value
+    with pytest.raises(v.BudgetError, match=r"sizes with 99,999,999,999,999,999,999 cache"):
+        v.cache_sizes("sizes", range(1, 10 ** 20))          # len() of it would overflow
+    little_memory(monkeypatch)
+    with allocates_at_most(2 * 10 ** 6), pytest.raises(v.BudgetError) as info:
+        simlab.lru_curve(w, sizes=range(1, 2 * 10 ** 6))
+    assert str(info.value) == ("sizes with 1,999,999 cache sizes needs about 192 MB for the "
+                               "curve (a row per size); this machine has 10 MB available; "
+                               "give fewer sizes, e.g. simlab.curves.log_sizes(max_size), 40 "
+                               "spaced on a log scale")
+
+
+def test_scans_are_sized_before_they_are_made(monkeypatch):
+    from simlab.workloads import with_scans
+
+    w = simlab.zipf(1000, 1.0, 10000, seed=1)
+    assert len(with_scans(w, every=1000, length=50)) == 10000 + 10 * 50
+    with allocates_at_most(2 * 10 ** 6), pytest.raises(v.BudgetError) as info:
+        with_scans(w, every=1, length=5 * 10 ** 6)
+    assert str(info.value).startswith(
+        "every=1, length=5000000 (10,000 scans of 5,000,000 reads, 50,000,010,000 requests) "
+        "needs about 9.6 TB for the workload with its scans; this machine has"), info.value
+    assert str(info.value).endswith("; use a larger every or a shorter length")
+    little_memory(monkeypatch)
+    with allocates_at_most(2 * 10 ** 6), pytest.raises(v.BudgetError, match=re.escape(
+            "every=1000, length=100000 (10 scans of 100,000 reads, 1,010,000 requests) needs "
+            "about 194 MB for the workload with its scans; this machine has 10 MB")):
+        with_scans(w, every=1000, length=10 ** 5)
+    with pytest.raises(TypeError, match="workload must be a simlab Workload, got list"):
+        with_scans([1, 2], every=1, length=1)
+
+
+@pytest.mark.parametrize("where, name", [("whiteboard", "nope"), ("filing_room", "postgres")])
+def test_an_unknown_latency_preset_is_named_by_its_parameter(where, name):
+    w = simlab.zipf(100, 1.0, 100, seed=1)
+    with pytest.raises(ValueError, match=re.escape(
+            f"{where} preset name must be one of redis-loopback, redis-lan, postgres-loopback, "
+            f"postgres-indexed, disk-read, net-same-host, net-same-zone, net-cross-region; "
+            f"got {name!r}")):
+        simlab.simulate(w, cache_size=5, **{where: name})
+    with pytest.raises(ValueError, match="^name must be one of"):
+        simlab.preset(name)
+
+
 def test_strict_json_maps_nan_and_infinity_to_null():
     text = v.dumps({"a": float("nan"), "b": [1.5, float("inf"), -np.inf], "c": np.float64(2),
                     "d": np.int64(3), "e": np.bool_(True), "f": None})
