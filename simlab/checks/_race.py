@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 
 import fakeredis
 
+from ._common import _short
+
 #: Commands that only read (a value read with one of these and written back later is a race).
 READS = frozenset("""GET GETEX GETRANGE SUBSTR GETBIT BITCOUNT MGET HGET HMGET HGETALL HEXISTS
     HLEN EXISTS STRLEN LLEN LINDEX LRANGE
@@ -78,6 +80,7 @@ class RoundTrip:
     commands: tuple               # one tuple of strings per command, name upper-cased
     replies: list = field(default_factory=list)
     call: int = 0                 # which call of the learner's function sent it
+    seq: int = 0                  # its place in the lab's log (RaceLab.trips)
 
     @property
     def names(self) -> list:
@@ -299,6 +302,7 @@ class RaceLab:
             self._turnstile.wait()
         trip = RoundTrip(client, words, call=getattr(self._local, "call", 0))
         with self._lock:
+            trip.seq = len(self.trips)
             self.trips.append(trip)
             self._last[client] = trip
         return trip
@@ -392,8 +396,14 @@ class ReadThenWrite:
         if command[0] in ("MSET", "MSETNX") and self.key in command[1::2]:   # its pair
             at = command.index(self.key, 1)
             command = command[:1] + command[at:at + 2]
-        write = " ".join(command[:words])
-        return f"{' '.join(self.deleted[:min(words, 2)])} and {write}" if self.deleted else write
+        write = " ".join(map(_cut, command[:words]))
+        return (f"{' '.join(map(_cut, self.deleted[:min(words, 2)]))} and {write}"
+                if self.deleted else write)
+
+
+def _cut(word: str, limit: int = 40) -> str:
+    """One word of a command, for a sentence: a long value cut short."""
+    return word if len(word) <= limit else word[:limit - 3] + "..."
 
 
 def _key_of(command: tuple):
@@ -567,34 +577,47 @@ def _reply(trip, i):
 
 
 def _shown(value) -> str:
-    if isinstance(value, str) and not value.lstrip("-").isdigit():
-        return repr(value)
-    return str(value)
+    """A value read, for a sentence: a count as digits (a long one by its size), anything
+    else by its repr, cut short."""
+    text = value if isinstance(value, str) else repr(value) if isinstance(value, int) and \
+        value.bit_length() < 200 else None
+    if text is not None and text.lstrip("-").isdigit():
+        digits = len(text.lstrip("-"))
+        return text if digits <= 30 else f"a number of {digits:,} digits"
+    return _short(value)
 
 
-def describe_race(found, who: str = "client") -> str:
-    """One sentence naming the race in ``found`` (from :func:`read_then_write`): two clients
-    that read the same value and both wrote, when there are such, else one client's gap.
-    ``who`` names the clients ("client", "worker")."""
+#: What describe_race adds to one client's gap, by default: a lock in Python is the usual
+#: answer to a race, and holds back no other app server.
+PYTHON_LOCK = "(a lock in Python guards only this process, not other app servers)"
+
+
+def describe_race(found, who: str = "client", *, aside: str = PYTHON_LOCK) -> str:
+    """One sentence naming the first race in ``found`` (from :func:`read_then_write`), the
+    earliest in the log: two clients that read the same value and both wrote, when there are
+    such, else one client's gap, followed by ``aside`` ("" for none). ``who`` names the
+    clients ("client", "worker")."""
     if not found:
         return ""
     groups: dict = {}
-    for f in found:  # a value that was there (7) reads better than a missing one (None)
-        groups.setdefault((f.value is None, f.key, repr(f.value)), []).append(f)
-    for label in sorted(groups):
-        group, key = groups[label], label[1]
-        clients = sorted({f.client for f in group})
+    for f in found:
+        groups.setdefault((f.key, repr(f.value)), []).append(f)
+
+    def first(group):  # a value that was there (7) reads better than a missing one (None)
+        return (group[0].value is None, min(f.read.seq for f in group))
+
+    for group in sorted(groups.values(), key=first):
+        clients = sorted({f.client for f in group},
+                         key=lambda c: min(f.read.seq for f in group if f.client == c))
         if len(clients) >= 2:
-            a = next(f for f in group if f.client == clients[0])
-            b = next(f for f in group if f.client == clients[1])
-            wa, wb = a.how(3), b.how(3)
+            a = min((f for f in group if f.client == clients[0]), key=lambda f: f.read.seq)
+            b = min((f for f in group if f.client == clients[1]), key=lambda f: f.read.seq)
+            wa, wb, key = a.how(3), b.how(3), a.key
             return (f"{who}s {a.client} and {b.client} both read {_shown(a.value)} from {key} "
                     f"({a.read_name}), then {who} {a.client} sent {wa} and {who} "
                     f"{b.client} sent {wb}, each unaware of the other")
-    f = next((f for f in found if f.value is not None), found[0])
+    f = min(found, key=lambda f: (f.value is None, f.read.seq))
     where = f"the {f.write_command()[0]} in" if f.deleted else "in"
     return (f"{who} {f.client} read {_shown(f.value)} from {f.key} with {f.read_name}, then "
             f"wrote {f.key} with {f.how()}{',' if f.deleted else ''} {where} a separate round "
-            f"trip: another {who} "
-            "can act in between (a lock in Python guards only this process, not other app "
-            "servers)")
+            f"trip: another {who} can act in between" + (f" {aside}" if aside else ""))
