@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from simlab.live import FilingRoom, make_users
-from simlab.live.filing_room import (NotOwnedError, SCHEMA_COMMENT, drop_postgres, pg_schema,
-                                     remove_sqlite)
+from simlab.live.filing_room import (NotOwnedError, SCHEMA_COMMENT, describe_postgres,
+                                     drop_postgres, pg_schema, remove_sqlite)
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER_ROWS = [(1, "my own row"), (2, "another of mine"), (3, "do not touch")]
@@ -49,6 +49,22 @@ def schemas(url):
     return {row[0] for row in sql_rows(url, "SELECT nspname FROM pg_namespace "
                                             "WHERE nspname NOT LIKE 'pg_%' "
                                             "AND nspname <> 'information_schema'")}
+
+
+def with_user(url, user, password):
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port}"))
+
+
+@pytest.fixture
+def scratch_role(scratch_url):
+    """A login role of its own on the test server (roles are server-wide), dropped after."""
+    import secrets
+    name = f"simlab_test_role_{secrets.token_hex(5)}"
+    sql_run(scratch_url, f"CREATE ROLE {name} LOGIN")
+    yield name
+    sql_run(scratch_url, f"REASSIGN OWNED BY {name} TO CURRENT_USER; DROP OWNED BY {name}")
+    sql_run(scratch_url, f"DROP ROLE {name}")
 
 
 def clean(*args, env_extra=None):
@@ -262,12 +278,10 @@ def test_a_lessons_writes_are_undone_on_postgres(scratch_url):
 def test_clean_database_drops_only_simlabs_schema(scratch_url):
     learner_table(scratch_url, "mine.notes")
     FilingRoom.postgres(scratch_url).close()
-    sql_run(scratch_url, "CREATE TABLE whiteboard.shop_meta (n INTEGER)")   # the shop lesson's
     out = clean("--database", env_extra={"DATABASE_URL": scratch_url})
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("simlab clean: removed schema whiteboard from postgresql://")
-    assert out.stdout.rstrip().endswith(
-        "with its tables users (100,000 users), shop_meta, simlab_owner")
+    assert out.stdout.rstrip().endswith("with its tables users (100,000 users), simlab_owner")
     assert "whiteboard" not in schemas(scratch_url)
     assert sql_rows(scratch_url, "SELECT * FROM mine.notes ORDER BY id") == LEARNER_ROWS
     again = clean("--database", env_extra={"DATABASE_URL": scratch_url})
@@ -283,6 +297,79 @@ def test_clean_database_keeps_a_learners_table_inside_simlabs_schema(scratch_url
         drop_postgres(scratch_url)
     assert sql_rows(scratch_url, "SELECT count(*) FROM whiteboard.users") == [(100_000,)]
     assert sql_rows(scratch_url, "SELECT * FROM whiteboard.my_notes ORDER BY id") == LEARNER_ROWS
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["shop_meta", "shop_orders", "shop_products"])
+def test_clean_never_drops_a_learners_table_named_like_the_shops(scratch_url, name):
+    """A table of the learner's in simlab's schema, named like one of the shop's: simlab
+    used to drop it by name. Only tables the marker lists by oid are simlab's."""
+    FilingRoom.postgres(scratch_url).close()
+    learner_table(scratch_url, f"whiteboard.{name}")
+    out = clean("--database", env_extra={"DATABASE_URL": scratch_url})
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and out.stdout == ""
+    assert "also holds objects simlab did not create" in out.stderr and name in out.stderr
+    assert sql_rows(scratch_url, f"SELECT * FROM whiteboard.{name} ORDER BY id") == LEARNER_ROWS
+    assert sql_rows(scratch_url, "SELECT count(*) FROM whiteboard.users") == [(100_000,)]
+    with pytest.raises(NotOwnedError, match=f"also holds objects simlab did not create "
+                                            f"\\({name}\\)"):
+        drop_postgres(scratch_url)
+    assert sql_rows(scratch_url, f"SELECT * FROM whiteboard.{name} ORDER BY id") == LEARNER_ROWS
+
+
+@pytest.mark.postgres
+def test_clean_by_a_user_without_rights_is_one_line(scratch_url, scratch_role):
+    """A role with no rights on simlab's schema got psycopg's InsufficientPrivilege
+    traceback from `simlab clean --database`."""
+    FilingRoom.postgres(scratch_url).close()
+    url = with_user(scratch_url, scratch_role, "nopriv-s3cret")   # trust auth ignores it
+    out = clean("--database", env_extra={"DATABASE_URL": url})
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and out.stdout == ""
+    assert out.stderr.startswith(f"simlab clean: simlab may not remove its schema whiteboard "
+                                 f"in postgresql://{scratch_role}:***@")
+    assert "permission denied" in out.stderr and "removed nothing" in out.stderr
+    assert "nopriv-s3cret" not in out.stderr
+    sql_run(scratch_url, f"GRANT USAGE ON SCHEMA whiteboard TO {scratch_role}; "
+                         f"GRANT SELECT ON ALL TABLES IN SCHEMA whiteboard TO {scratch_role}")
+    out = clean("--database", env_extra={"DATABASE_URL": url})    # may read, not drop
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "may not remove" in out.stderr and "nopriv-s3cret" not in out.stderr
+    assert sql_rows(scratch_url, "SELECT count(*) FROM whiteboard.users") == [(100_000,)]
+
+
+@pytest.mark.postgres
+def test_a_function_in_public_never_runs_in_simlabs_sessions(scratch_url, scratch_role):
+    """Another role with CREATE on public defines public.obj_description(oid, text): an
+    unqualified call in simlab's catalogue query resolved to it and ran it with the learner's
+    rights. Every simlab session looks names up in pg_catalog (then pg_temp) only."""
+    sql_run(scratch_url, f"""
+        CREATE TABLE public.shadow_calls (who TEXT);
+        GRANT INSERT ON public.shadow_calls TO PUBLIC;
+        GRANT CREATE ON SCHEMA public TO {scratch_role};
+        SET ROLE {scratch_role};
+        CREATE FUNCTION public.obj_description(oid, text) RETURNS text LANGUAGE plpgsql AS $f$
+        BEGIN
+          INSERT INTO public.shadow_calls VALUES (current_user);
+          RETURN pg_catalog.obj_description($1, $2::name);
+        END $f$;
+        CREATE FUNCTION public.count(anyelement) RETURNS bigint LANGUAGE plpgsql AS $f$
+        BEGIN INSERT INTO public.shadow_calls VALUES (current_user); RETURN 0; END $f$;
+        RESET ROLE;""")
+    # the shadow is real: an unqualified call from the default search_path runs it
+    assert sql_rows(scratch_url, "SELECT obj_description(0, 'pg_namespace')") == [(None,)]
+    assert sql_rows(scratch_url, "SELECT who FROM public.shadow_calls") == [("postgres",)]
+    sql_run(scratch_url, "TRUNCATE public.shadow_calls")
+    for _ in range(2):                           # creates the schema, then finds it
+        with FilingRoom.postgres(scratch_url) as room:
+            assert room.get_user(3)["id"] == 3
+            session = room._con.execute("SHOW search_path").fetchone()[0]
+            assert session == "pg_catalog, pg_temp"
+    found = describe_postgres(scratch_url)
+    assert found["state"] == "ours" and found["rows"] == 100_000
+    assert drop_postgres(scratch_url).startswith("removed schema whiteboard")
+    assert sql_rows(scratch_url, "SELECT who FROM public.shadow_calls") == []
 
 
 @pytest.mark.postgres
@@ -356,3 +443,19 @@ def test_notebook_03_twice_gives_the_same_output(backend, tmp_path, monkeypatch,
     with (FilingRoom.postgres(url) if url else FilingRoom.sqlite(tmp_path / "users.sqlite")) \
             as room:
         assert room.get_user(42)["city"] == original
+
+
+@pytest.mark.postgres
+def test_an_older_simlabs_schema_is_named_as_such_with_the_way_forward(scratch_url):
+    """A schema made before the marker listed the shop's tables by oid cannot prove those
+    tables simlab's: it is refused, in one sentence that says it is an older simlab's (not
+    'simlab did not create it') and how to start again; nothing in it changes."""
+    with FilingRoom.postgres(scratch_url) as room:
+        assert room.n_users == 100_000
+    sql_run(scratch_url, "ALTER TABLE whiteboard.simlab_owner DROP COLUMN shop_oids")
+    with pytest.raises(NotOwnedError) as info:
+        FilingRoom.postgres(scratch_url)
+    message = str(info.value)
+    assert "was made by an older simlab" in message and "\n" not in message
+    assert "DROP SCHEMA whiteboard CASCADE" in message and "did not create it" not in message
+    assert sql_rows(scratch_url, "SELECT count(*) FROM whiteboard.users") == [(100_000,)]

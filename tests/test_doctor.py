@@ -142,3 +142,41 @@ def test_doctor_only_reads_from_redis(tmp_path):
         assert "Redis 7" in out and "redis://:***@127.0.0.1" in out and "r-s3cret" not in out
     finally:
         server.stop()
+
+
+LIBPQ_SECRETS = [      # (what follows "password=" in a libpq string, what libpq reads)
+    (r"Hunter2\ TopSecretTail", "Hunter2 TopSecretTail"),             # an escaped space
+    (r"Hunter2\\\ TopSecret\\Tail", "Hunter2\\ TopSecret\\Tail"),      # escaped backslashes
+    (r"'Hunter2 \'TopSecret\' Tail'", "Hunter2 'TopSecret' Tail"),     # quoted, escaped quotes
+    (r"'Hunter2 TopSecret\\Tail\\'", "Hunter2 TopSecret\\Tail\\"),   # ... and backslashes
+    (r"Hunter2'TopSecretTail", "Hunter2'TopSecretTail"),              # a quote inside
+]
+
+
+@pytest.mark.parametrize("written, value", LIBPQ_SECRETS)
+def test_a_libpq_password_is_hidden_as_libpq_reads_it(written, value):
+    """`password=Hunter2\\ TopSecretTail` (libpq: a backslash escapes a space) was shown as
+    `password=*** TopSecretTail`."""
+    from simlab.live.urls import redact, redact_text, scrub, secrets_of
+    conninfo = f"host=127.0.0.1 user=postgres password={written} dbname=shop"
+    conninfo_to_dict = pytest.importorskip("psycopg.conninfo").conninfo_to_dict
+    assert conninfo_to_dict(conninfo)["password"] == value          # libpq's own reading
+    assert redact(conninfo) == "host=127.0.0.1 user=postgres password=*** dbname=shop"
+    assert "TopSecret" not in redact(conninfo)
+    assert redact(f"host=db password={written}") == "host=db password=***"
+    assert "TopSecret" not in redact_text(f"DATABASE_URL {conninfo} (refused)")
+    assert value in secrets_of(conninfo)
+    said = scrub(f"authentication failed for {value}; as written {written}", conninfo)
+    assert "TopSecret" not in said and "Tail" not in said, said
+
+
+@pytest.mark.postgres
+def test_doctor_hides_an_escaped_libpq_password(scratch_url, tmp_path):
+    parts = urlsplit(scratch_url)
+    conninfo = (f"host={parts.hostname} port={parts.port} dbname={parts.path.lstrip('/')} "
+                rf"user={parts.username or 'postgres'} password=Hunter2\ TopSecretTail")
+    out = doctor(tmp_path, DATABASE_URL=conninfo)                # trust auth ignores it
+    assert "PostgreSQL 1" in out and "password=***" in out
+    out += doctor(tmp_path, DATABASE_URL=conninfo + " sslmode=bogus")    # NOT USABLE
+    assert "NOT USABLE" in out
+    assert "TopSecret" not in out and "Hunter2" not in out and "Tail" not in out, out

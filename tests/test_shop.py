@@ -1,14 +1,17 @@
 """The shop in the filing room: seeded data, real SQLite files, the same answers on PostgreSQL."""
 import json
+import secrets
 import sqlite3
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
 
 import simlab
 
-from simlab.live import make_users
-from simlab.live.filing_room import pg_schema
+from simlab.live import FilingRoom, make_users
+from simlab.live import shop as shop_module
+from simlab.live.filing_room import NotOwnedError, pg_schema
 from simlab.live.shop import (CATEGORIES, END, HISTORY_DAYS, Shop, build_shop_sqlite,
                               dashboard_since, make_shop, time_cached_gets)
 
@@ -130,10 +133,49 @@ def test_cached_gets_read_the_value_and_leave_nothing(redis_client):
             time_cached_gets(redis_client, value, 5, name=foreign)
 
 
-@pytest.mark.postgres
-def test_postgres_shop_gives_the_same_answers(database_url):
+@pytest.fixture(scope="module")
+def shop_url(database_url):
+    """A scratch database of this module's own on DATABASE_URL's server (the full shop is
+    loaded into it once), dropped afterwards: the database DATABASE_URL names is untouched."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg import sql
+    name = f"simlab_test_shop_{secrets.token_hex(6)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def sql_rows(url, query, params=()):
     import psycopg
-    pg, lite = Shop.postgres(database_url), Shop.sqlite()
+    with psycopg.connect(url, autocommit=True) as con:
+        return con.execute(query, params or None).fetchall()
+
+
+@pytest.fixture
+def small_pg_shop(monkeypatch):
+    """The shop's PostgreSQL loader with 60 products and 6,000 orders (the users stay the
+    course's 100,000), so that a test can load it, and load it again, in a second."""
+    make = shop_module.make_shop
+    monkeypatch.setattr(shop_module, "N_PRODUCTS", 60)
+    monkeypatch.setattr(shop_module, "N_ORDERS", 6000)
+    monkeypatch.setattr(shop_module, "make_shop", lambda: make(n_products=60, n_orders=6000))
+    monkeypatch.delenv("SIMLAB_PG_SCHEMA", raising=False)
+
+
+def shop_oids(url):
+    listed = sql_rows(url, "SELECT shop_oids FROM whiteboard.simlab_owner")[0][0]
+    actual = sql_rows(url, "SELECT c.oid FROM pg_class c WHERE c.relnamespace = "
+                           "'whiteboard'::regnamespace AND c.relname LIKE 'shop%' "
+                           "AND c.relkind = 'r'")
+    return sorted(listed), sorted(row[0] for row in actual)
+
+
+@pytest.mark.postgres
+def test_postgres_shop_gives_the_same_answers(shop_url):
+    import psycopg
+    pg, lite = Shop.postgres(shop_url), Shop.sqlite()
     try:
         assert (pg.n_users, pg.n_products, pg.n_orders) == (lite.n_users, lite.n_products,
                                                              lite.n_orders)
@@ -146,18 +188,75 @@ def test_postgres_shop_gives_the_same_answers(database_url):
     finally:
         pg.close()
         lite.close()
-    with psycopg.connect(database_url) as con:               # nothing of ours in public
+    with psycopg.connect(shop_url) as con:                   # nothing of ours in public
         row = con.execute("SELECT to_regclass('public.shop_orders'), "
                           "to_regclass(%s)", (f'{pg_schema()}.shop_orders',)).fetchone()
     assert row[0] is None and row[1] is not None
 
 
 @pytest.mark.postgres
-def test_postgres_shop_sessions_are_read_only(database_url):
+def test_postgres_shop_sessions_are_read_only(shop_url):
     import psycopg
-    pg = Shop.postgres(database_url)
+    pg = Shop.postgres(shop_url)
     try:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             pg._con.execute(f'DELETE FROM "{pg_schema()}".shop_orders WHERE id = 1')
+        assert pg._con.execute("SHOW search_path").fetchone()[0] == "pg_catalog, pg_temp"
     finally:
         pg.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["shop_orders", "shop_products", "shop_meta"])
+def test_postgres_shop_never_replaces_a_learners_table(scratch_url, small_pg_shop, name):
+    """A learner's own table in simlab's schema, named like one of the shop's: loading the
+    shop used to DROP it and put the shop's in its place (or, for shop_meta, fail with an
+    UndefinedColumn traceback). Now: one line naming it, and nothing changes."""
+    import psycopg
+    FilingRoom.postgres(scratch_url).close()
+    with psycopg.connect(scratch_url, autocommit=True) as con:
+        con.execute(f"CREATE TABLE whiteboard.{name} (id INTEGER PRIMARY KEY, note TEXT)")
+        con.execute(f"INSERT INTO whiteboard.{name} VALUES (1, 'mine'), (2, 'also mine')")
+    before = sql_rows(scratch_url, "SELECT relname FROM pg_class WHERE relnamespace = "
+                                   "'whiteboard'::regnamespace ORDER BY 1")
+    for _ in range(2):
+        with pytest.raises(NotOwnedError) as info:
+            Shop.postgres(scratch_url)
+        message = str(info.value)
+        assert message.startswith(f"whiteboard.{name} is not a table simlab created (its "
+                                  "marker does not list it), so simlab will not replace it")
+        assert "\n" not in message and "SIMLAB_PG_SCHEMA=whiteboard_course" in message
+    assert sql_rows(scratch_url, f"SELECT * FROM whiteboard.{name} ORDER BY id") == \
+        [(1, "mine"), (2, "also mine")]
+    assert sql_rows(scratch_url, "SELECT relname FROM pg_class WHERE relnamespace = "
+                                 "'whiteboard'::regnamespace ORDER BY 1") == before
+    assert shop_oids(scratch_url)[0] == []
+
+
+@pytest.mark.postgres
+def test_postgres_shop_tables_are_listed_rebuilt_and_cleaned(scratch_url, small_pg_shop):
+    """The shop's tables are listed by oid in simlab's marker; a shop of simlab's that is
+    incomplete is rebuilt (and listed anew); `simlab clean --database` then drops them."""
+    import os
+    import subprocess
+    import sys
+    Shop.postgres(scratch_url).close()
+    listed, actual = shop_oids(scratch_url)
+    assert len(listed) == 3 and listed == actual
+    deleted = sql_rows(scratch_url, "DELETE FROM whiteboard.shop_meta RETURNING version")
+    assert deleted == [(shop_module.SHOP_VERSION,)]             # now half-built: reloaded
+    pg = Shop.postgres(scratch_url)
+    try:
+        assert pg.n_orders == 6000 and pg.dashboard("books")
+    finally:
+        pg.close()
+    again, actual = shop_oids(scratch_url)
+    assert len(again) == 3 and again == actual and not set(again) & set(listed)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SIMLAB_PG_SCHEMA")}
+    out = subprocess.run([sys.executable, "-m", "simlab.cli", "clean", "--database"],
+                         env={**env, "DATABASE_URL": scratch_url}, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("with its tables users (100,000 users), shop_products, "
+                                        "shop_orders, shop_meta, simlab_owner")
+    assert sql_rows(scratch_url, "SELECT to_regnamespace('whiteboard')") == [(None,)]

@@ -11,7 +11,10 @@ What simlab changes in a database, and only that:
   ``users``. simlab writes into no schema or table it cannot prove it created: a schema of that
   name without the marker is refused with one sentence saying what to do. Creating and loading
   happen in one transaction under an advisory lock, so learners starting at once all succeed.
-  :func:`drop_postgres` (``simlab clean --database``) removes the schema, and nothing else.
+  The marker lists, by oid, every table simlab created there (users, the shop's): only those
+  are ever emptied, replaced or dropped, whatever their names. :func:`drop_postgres`
+  (``simlab clean --database``) removes them and the schema, and refuses if anything else is
+  in it. Every session looks names up in ``pg_catalog`` only (see :data:`PG_SEARCH_PATH`).
 - SQLite: the file ``data/users.sqlite``, built once, then opened read-only.
 - A lesson's writes (:meth:`FilingRoom.update_user`) go to a private copy of the rows they touch,
   a temporary table of the room's own connection: the shared data never changes, the database
@@ -39,7 +42,8 @@ TABLE = "whiteboard_users"          # the SQLite table (and the legacy PostgreSQ
 PG_SCHEMA = "whiteboard"            # the default PostgreSQL schema, simlab's own
 PG_TABLE = "users"
 PG_MARKER_TABLE = "simlab_owner"
-# Every table simlab creates in its schema (the shop lesson's too): what clean may drop.
+# The tables simlab creates in its schema (the shop lesson's too), in the order clean names
+# them. A name is no proof: clean drops only the tables the marker lists by oid.
 PG_OWNED_TABLES = (PG_TABLE, "shop_products", "shop_orders", "shop_meta", PG_MARKER_TABLE)
 MARKER = "simlab-whiteboard"
 SCHEMA_COMMENT = ("simlab: The Whiteboard course's filing room, created by simlab; "
@@ -217,15 +221,34 @@ def _psycopg():
     return psycopg
 
 
+# Every session simlab opens looks names up in the catalogue only: a function or operator
+# someone put in ``public`` (or in a schema named after the user) never shadows a built-in
+# one, and never runs with the learner's rights. simlab's own objects are schema-qualified.
+PG_SEARCH_PATH = "pg_catalog, pg_temp"
+
+
 def _connect_pg(url: str, *, read_only: bool = False):
     psycopg = _psycopg()
     options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=5, **options)
+        con = psycopg.connect(url, autocommit=True, connect_timeout=5, **options)
     except psycopg.Error as exc:
         raise ConnectionError(f"No PostgreSQL answered at {redact(url)} "
                               f"({' '.join(scrub(exc, url).split())}). Start it, fix DATABASE_URL, "
                               "or unset it to use SQLite.") from None
+    try:
+        con.execute(f"SET search_path = {PG_SEARCH_PATH}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _reason(exc, url: str) -> str:
+    """A driver error's first line (PostgreSQL's primary message), without the password."""
+    diag = getattr(exc, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(exc).strip().split("\n")[0]
+    return " ".join(scrub(text, url).split())
 
 
 def _lock_key(schema: str) -> int:
@@ -241,19 +264,22 @@ def _q(schema: str, table: str | None = None):
 
 # The marker table's columns, exactly: a table or view of that name with other columns (or
 # an older simlab's marker) is not simlab's. The identity columns record, at creation, the
-# schema's oid and owner and the oids of the marker and users tables: a marker copied onto
-# another schema carries the wrong oids, and simlab empties only the users table it lists.
+# schema's oid and owner and the oids of the marker, users and shop tables: a marker copied
+# onto another schema carries the wrong oids, and simlab empties, replaces or drops only the
+# tables it lists.
 PG_MARKER_COLUMNS = {
     "marker": "text", "simlab_version": "text", "data_version": "integer",
     "n_users": "integer", "seed": "bigint", "created_at": "timestamp with time zone",
     "schema_oid": "oid", "schema_owner": "text", "marker_oid": "oid", "users_oid": "oid",
+    "shop_oids": "oid[]",
 }
 
 
 def _marker_problem(cur, schema_oid, owner) -> str | None:
     """Why ``simlab_owner`` in the schema is not simlab's marker table, or ``None``."""
-    cur.execute("SELECT oid, relkind, pg_get_userbyid(relowner) FROM pg_class "
-                "WHERE relnamespace = %s AND relname = %s", (schema_oid, PG_MARKER_TABLE))
+    cur.execute("SELECT oid, relkind, pg_catalog.pg_get_userbyid(relowner) "
+                "FROM pg_catalog.pg_class WHERE relnamespace = %s AND relname = %s",
+                (schema_oid, PG_MARKER_TABLE))
     row = cur.fetchone()
     if row is None:
         return f"it has no {PG_MARKER_TABLE} marker table"
@@ -261,18 +287,23 @@ def _marker_problem(cur, schema_oid, owner) -> str | None:
         return f"its {PG_MARKER_TABLE} is not a table (relkind {row[1]!r})"
     if row[2] != owner:
         return f"its {PG_MARKER_TABLE} table belongs to {row[2]}, not to the schema's owner"
-    cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+    cur.execute("SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
+                "FROM pg_catalog.pg_attribute "
                 "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (row[0],))
-    if dict(cur.fetchall()) != PG_MARKER_COLUMNS:
-        return (f"its {PG_MARKER_TABLE} table does not have simlab's columns (an older "
-                "simlab's or someone else's)")
+    columns = dict(cur.fetchall())
+    if columns == {k: t for k, t in PG_MARKER_COLUMNS.items() if k != "shop_oids"}:
+        return (f"its {PG_MARKER_TABLE} table is an older simlab's, which did not list the "
+                "shop's tables by oid, so simlab cannot prove those tables are its own")
+    if columns != PG_MARKER_COLUMNS:
+        return f"its {PG_MARKER_TABLE} table does not have simlab's columns"
     return None
 
 
 def _identity_problem(cur, schema: str, schema_oid, owner, mark) -> str | None:
     """Why the marker row ``mark`` does not describe this very schema, or ``None``."""
     recorded_schema, recorded_owner, marker_oid, users_oid = mark[3:7]
-    cur.execute("SELECT to_regclass(%s)::oid, to_regclass(%s)::oid",
+    cur.execute("SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid, "
+                "pg_catalog.to_regclass(%s)::pg_catalog.oid",
                 (f'"{schema}"."{PG_MARKER_TABLE}"', f'"{schema}"."{PG_TABLE}"'))
     actual_marker, actual_users = cur.fetchone()
     if (recorded_schema, recorded_owner, marker_oid) != (schema_oid, owner, actual_marker):
@@ -286,14 +317,15 @@ def _identity_problem(cur, schema: str, schema_oid, owner, mark) -> str | None:
 def _inspect_pg(cur, schema: str) -> dict:
     """What ``schema`` is, by reading the catalogue only: ``state`` is ``absent``, ``foreign``
     (with ``why``) or ``ours`` (with ``n_users``, ``rows``, ``data_version``, ``created_at``,
-    ``users_oid``).
+    ``schema_oid``, ``marker_oid``, ``users_oid``, ``shop_oids``).
 
     Ours means: simlab's comment, a marker table (a table, with exactly simlab's columns) with
     simlab's row, and that row's identity matching this schema (its oid and owner, the marker
     table's oid, the users table's oid if there is one)."""
     from psycopg import sql
-    cur.execute("SELECT oid, obj_description(oid, 'pg_namespace'), pg_get_userbyid(nspowner) "
-                "FROM pg_namespace WHERE nspname = %s", (schema,))
+    cur.execute("SELECT oid, pg_catalog.obj_description(oid, 'pg_namespace'), "
+                "pg_catalog.pg_get_userbyid(nspowner) "
+                "FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,))
     row = cur.fetchone()
     if row is None:
         return {"state": "absent"}
@@ -304,7 +336,7 @@ def _inspect_pg(cur, schema: str) -> dict:
     if why is not None:
         return {"state": "foreign", "why": why}
     cur.execute(sql.SQL("SELECT n_users, data_version, created_at, schema_oid, schema_owner, "
-                        "marker_oid, users_oid FROM {} WHERE marker = %s")
+                        "marker_oid, users_oid, shop_oids FROM {} WHERE marker = %s")
                 .format(_q(schema, PG_MARKER_TABLE)), (MARKER,))
     marks = cur.fetchall()
     if len(marks) != 1:
@@ -314,18 +346,30 @@ def _inspect_pg(cur, schema: str) -> dict:
         return {"state": "foreign", "why": why}
     mark, rows = marks[0], None
     if mark[6] is not None and _users_oid(cur, schema) is not None:
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q(schema, PG_TABLE)))
+        cur.execute(sql.SQL("SELECT pg_catalog.count(*) FROM {}").format(_q(schema, PG_TABLE)))
         rows = cur.fetchone()[0]
     return {"state": "ours", "n_users": mark[0], "data_version": mark[1],
-            "created_at": mark[2], "rows": rows, "users_oid": mark[6]}
+            "created_at": mark[2], "rows": rows, "schema_oid": schema_oid,
+            "marker_oid": mark[5], "users_oid": mark[6], "shop_oids": list(mark[7] or ())}
 
 
 def _users_oid(cur, schema: str):
-    cur.execute("SELECT to_regclass(%s)::oid", (f'"{schema}"."{PG_TABLE}"',))
+    return _table_oid(cur, schema, PG_TABLE)
+
+
+def _table_oid(cur, schema: str, name: str):
+    """The oid of the relation ``schema.name`` (of any kind), or ``None``."""
+    cur.execute("SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid", (f'"{schema}"."{name}"',))
     return cur.fetchone()[0]
 
 
 def _not_ours_message(url: str, schema: str, why: str) -> str:
+    if "an older simlab's" in why:
+        return (f"the schema {schema} in {redact(url)} was made by an older simlab ({why}), "
+                f"so simlab will not write into it: if nothing of yours is in it, remove it "
+                f"once (DROP SCHEMA {schema} CASCADE; in psql) and simlab makes it again, or "
+                f"set SIMLAB_PG_SCHEMA to a name that is free (e.g. "
+                f"SIMLAB_PG_SCHEMA={schema}_course).")
     return (f"a schema named {schema} exists in {redact(url)} and simlab did not create it "
             f"({why}), so simlab will not write into it: rename that schema, or set "
             f"SIMLAB_PG_SCHEMA to a name that is free (e.g. SIMLAB_PG_SCHEMA={schema}_course).")
@@ -344,14 +388,17 @@ def _create_and_load(cur, schema: str) -> None:
                                                               sql.Literal(SCHEMA_COMMENT)))
     cur.execute(sql.SQL("CREATE TABLE {} (marker TEXT PRIMARY KEY, simlab_version TEXT NOT NULL,"
                         " data_version INTEGER NOT NULL, n_users INTEGER NOT NULL, "
-                        "seed BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+                        "seed BIGINT NOT NULL, "
+                        "created_at TIMESTAMPTZ NOT NULL DEFAULT pg_catalog.now(), "
                         "schema_oid OID NOT NULL, schema_owner TEXT NOT NULL, "
-                        "marker_oid OID NOT NULL, users_oid OID)")
+                        "marker_oid OID NOT NULL, users_oid OID, "
+                        "shop_oids OID[] NOT NULL DEFAULT '{{}}')")
                 .format(_q(schema, PG_MARKER_TABLE)))
     cur.execute(sql.SQL("INSERT INTO {} (marker, simlab_version, data_version, n_users, seed, "
                         "schema_oid, schema_owner, marker_oid) SELECT %s, %s, %s, %s, %s, "
-                        "n.oid, pg_get_userbyid(n.nspowner), %s::regclass::oid "
-                        "FROM pg_namespace n WHERE n.nspname = %s")
+                        "n.oid, pg_catalog.pg_get_userbyid(n.nspowner), "
+                        "%s::pg_catalog.regclass::pg_catalog.oid "
+                        "FROM pg_catalog.pg_namespace n WHERE n.nspname = %s")
                 .format(_q(schema, PG_MARKER_TABLE)),
                 (MARKER, __version__, DATA_VERSION, 0, SEED,
                  f'"{schema}"."{PG_MARKER_TABLE}"', schema))
@@ -405,7 +452,8 @@ def _ensure_pg(con, url: str, schema: str) -> int:
             if state["state"] == "foreign":
                 raise NotOwnedError(_not_ours_message(url, schema, state["why"]))
             with con.transaction():
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
+                cur.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s)",
+                            (_lock_key(schema),))
                 state = _inspect_pg(cur, schema)
                 if state["state"] == "foreign":
                     raise NotOwnedError(_not_ours_message(url, schema, state["why"]))
@@ -439,25 +487,56 @@ def describe_postgres(url: str, schema: str | None = None) -> dict:
             **state}
 
 
+def _owned_oids(state: dict) -> set:
+    """The oids of the tables simlab's marker lists (itself, the users, the shop's)."""
+    return {oid for oid in (state["marker_oid"], state["users_oid"], *state["shop_oids"])
+            if oid is not None}
+
+
+def _schema_contents(cur, state: dict) -> tuple[dict, list]:
+    """``({oid: name} of the tables in the schema the marker lists, [names of the other
+    relations there])``. An index lives in its table's schema and goes with its table (named
+    with it, if not simlab's); anything else (a table, view, sequence or type of yours, or a
+    table of the shop's name the marker does not list) is not simlab's."""
+    owned = _owned_oids(state)
+    cur.execute("SELECT oid, relname, relkind FROM pg_catalog.pg_class "
+                "WHERE relnamespace = %s AND relkind NOT IN ('i', 'I') ORDER BY relname",
+                (state["schema_oid"],))
+    tables, others = {}, []
+    for oid, name, kind in cur.fetchall():
+        if kind == "r" and oid in owned:
+            tables[oid] = name
+        else:
+            others.append(name)
+    return tables, others
+
+
+def _clean_order(name: str):
+    return (PG_OWNED_TABLES.index(name) if name in PG_OWNED_TABLES else len(PG_OWNED_TABLES),
+            name)
+
+
 def drop_postgres(url: str, schema: str | None = None) -> str:
     """Remove simlab's schema from ``url``, if the marker proves it is simlab's; return what
     was done, in one line.
 
-    simlab's two tables are dropped, then the schema with ``RESTRICT``: if anything else lives
-    in the schema (a table of yours, a view on simlab's users) PostgreSQL refuses and nothing
-    is removed.
+    Only the tables the marker lists by oid are dropped, then the schema with ``RESTRICT``;
+    if the schema holds anything else (a table of yours, even one named like the shop's, a
+    view on simlab's users, a function), simlab refuses and nothing is removed.
 
     Raises
     ------
     NotOwnedError
-        If the schema exists but simlab cannot prove it created it, or holds other objects.
+        If the schema exists but simlab cannot prove it created it, holds other objects, or
+        this user may not remove it.
     """
     from psycopg import errors, sql
+    psycopg = _psycopg()
     schema = pg_schema(schema)
     con = _connect_pg(url)
     try:
         with con.cursor() as cur, con.transaction():
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
+            cur.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s)", (_lock_key(schema),))
             state = _inspect_pg(cur, schema)
             if state["state"] == "absent":
                 return f"nothing to remove: there is no schema {schema} in {redact(url)}"
@@ -465,14 +544,19 @@ def drop_postgres(url: str, schema: str | None = None) -> str:
                 raise NotOwnedError(
                     f"a schema named {schema} exists in {redact(url)} and simlab did not "
                     f"create it ({state['why']}), so simlab leaves it alone.")
-            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s "
-                        "AND tablename = ANY(%s)", (schema, list(PG_OWNED_TABLES)))
-            present = {row[0] for row in cur.fetchall()}
-            tables = [name for name in PG_OWNED_TABLES if name in present]   # marker: always
+            tables, others = _schema_contents(cur, state)
+            if others:
+                shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more"
+                                                 if len(others) > 5 else "")
+                raise NotOwnedError(
+                    f"schema {schema} in {redact(url)} also holds objects simlab did not "
+                    f"create ({shown}), so simlab removed nothing: move them out, or drop it "
+                    f"all yourself with DROP SCHEMA {schema} CASCADE.")
+            names = sorted(tables.values(), key=_clean_order)
             try:
                 with con.transaction():
                     cur.execute(sql.SQL("DROP TABLE {}").format(
-                        sql.SQL(", ").join(_q(schema, name) for name in tables)))
+                        sql.SQL(", ").join(_q(schema, name) for name in names)))
                     cur.execute(sql.SQL("DROP SCHEMA {} RESTRICT").format(_q(schema)))
             except errors.DependentObjectsStillExist as exc:
                 raise NotOwnedError(
@@ -480,10 +564,19 @@ def drop_postgres(url: str, schema: str | None = None) -> str:
                     f"create ({' '.join(scrub(exc, url).split())}), so simlab removed nothing: "
                     f"move them out, or drop it all yourself with DROP SCHEMA {schema} "
                     "CASCADE.") from None
+    except errors.InsufficientPrivilege as exc:
+        raise NotOwnedError(
+            f"simlab may not remove its schema {schema} in {redact(url)} "
+            f"({_reason(exc, url)}), so it removed nothing: run `simlab clean "
+            "--database` as the user that created it (the schema's owner).") from None
+    except psycopg.Error as exc:
+        raise RuntimeError(f"simlab could not remove its schema {schema} in {redact(url)} "
+                           f"({_reason(exc, url)}); nothing was removed.") \
+            from None
     finally:
         con.close()
     rows = "" if state["rows"] is None else f" ({state['rows']:,} users)"
-    listed = ", ".join(f"{name}{rows}" if name == PG_TABLE else name for name in tables)
+    listed = ", ".join(f"{name}{rows}" if name == PG_TABLE else name for name in names)
     return f"removed schema {schema} from {redact(url)}, with its tables {listed}"
 
 

@@ -191,9 +191,27 @@ _PG_INDEXES = (
 )
 
 
-def _pg_shop_ready(cur, schema: str) -> bool:
-    cur.execute("SELECT to_regclass(%s)", (f'"{schema}".shop_meta',))
-    if cur.fetchone()[0] is None:
+def _shop_tables(cur, schema: str, state: dict) -> dict:
+    """``{name: oid or None}`` of the shop's tables in simlab's schema (``state``: what
+    :func:`~simlab.live.filing_room._inspect_pg` found there, simlab's).
+
+    Raises NotOwnedError, naming it, if one of those names is taken by a table (or anything
+    else) that simlab's marker does not list by oid: simlab never replaces it."""
+    listed = set(state["shop_oids"])
+    found = {}
+    for name in _PG_TABLES:
+        oid = fr._table_oid(cur, schema, name)
+        if oid is not None and oid not in listed:
+            raise fr.NotOwnedError(
+                f"{schema}.{name} is not a table simlab created (its marker does not list it), "
+                f"so simlab will not replace it with the shop's: rename or move it, or set "
+                f"SIMLAB_PG_SCHEMA to a name that is free (e.g. SIMLAB_PG_SCHEMA={schema}_course).")
+        found[name] = oid
+    return found
+
+
+def _pg_shop_ready(cur, schema: str, state: dict) -> bool:
+    if None in _shop_tables(cur, schema, state).values():
         return False
     cur.execute(f'SELECT n_products, n_orders, seed, version FROM "{schema}".shop_meta')
     return cur.fetchone() == (N_PRODUCTS, N_ORDERS, SEED, SHOP_VERSION)
@@ -202,21 +220,36 @@ def _pg_shop_ready(cur, schema: str) -> bool:
 def _ensure_pg_shop(con, url: str, schema: str) -> None:
     """Load the shop into simlab's schema unless it is there: one transaction under the
     filing room's advisory lock, so concurrent starts wait for the first and find it done.
-    Only the shop's own tables (``shop_*``) are ever dropped, inside simlab's schema."""
-    with con.cursor() as cur:
-        if _pg_shop_ready(cur, schema):
-            return
-        with con.transaction():
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (fr._lock_key(schema),))
-            state = fr._inspect_pg(cur, schema)
-            if state["state"] != "ours":   # _ensure_pg made it ours; a race dropped it
-                raise fr.NotOwnedError(fr._not_ours_message(url, schema,
-                                                            state.get("why", "it is gone")))
-            if _pg_shop_ready(cur, schema):
+    Only the shop's tables that simlab's marker lists by oid are ever replaced; a table of
+    the same name that it does not list is refused (NotOwnedError), and nothing changes."""
+    psycopg = fr._psycopg()
+
+    def not_ours(cur):
+        state = fr._inspect_pg(cur, schema)
+        if state["state"] != "ours":   # _ensure_pg made it ours; a race dropped it
+            raise fr.NotOwnedError(fr._not_ours_message(url, schema,
+                                                        state.get("why", "it is gone")))
+        return state
+
+    try:
+        with con.cursor() as cur:
+            if _pg_shop_ready(cur, schema, not_ours(cur)):
                 return
-            _load_pg_shop(cur, schema)
-        cur.execute(f'VACUUM ANALYZE "{schema}".shop_orders')     # index-only scans
-        cur.execute(f'ANALYZE "{schema}".shop_products')
+            with con.transaction():
+                cur.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s)",
+                            (fr._lock_key(schema),))
+                state = not_ours(cur)
+                if _pg_shop_ready(cur, schema, state):
+                    return
+                _load_pg_shop(cur, schema, state)
+            cur.execute(f'VACUUM ANALYZE "{schema}".shop_orders')     # index-only scans
+            cur.execute(f'ANALYZE "{schema}".shop_products')
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DuplicateTable,
+            psycopg.errors.DuplicateObject, psycopg.errors.DependentObjectsStillExist) as exc:
+        raise fr.NotOwnedError(
+            f"simlab could not load the shop into its schema {schema} in {fr.redact(url)} "
+            f"({fr._reason(exc, url)}), so it changed nothing: run it once as "
+            "the schema's owner, or set SIMLAB_PG_SCHEMA to a name that is free.") from None
 
 
 def _copy_frame(cur, table: str, frame) -> None:
@@ -226,10 +259,17 @@ def _copy_frame(cur, table: str, frame) -> None:
         copy.write(buffer.getvalue())
 
 
-def _load_pg_shop(cur, schema: str) -> None:
+def _load_pg_shop(cur, schema: str, state: dict) -> None:
+    """(Re)build the shop's tables in simlab's schema and list their oids in the marker.
+
+    Only tables the marker lists are dropped first (a half-built or older shop of simlab's);
+    a same-named table it does not list stops everything (NotOwnedError)."""
     import pandas as pd
+    from psycopg import sql
     s = f'"{schema}"'
-    cur.execute(f"DROP TABLE IF EXISTS {', '.join(f'{s}.{t}' for t in _PG_TABLES)}")
+    ours = [name for name, oid in _shop_tables(cur, schema, state).items() if oid is not None]
+    if ours:
+        cur.execute(f"DROP TABLE {', '.join(f'{s}.{t}' for t in ours)}")
     for statement in _PG_SCHEMA:
         cur.execute(statement.format(s=s))
     data = make_shop()
@@ -243,15 +283,22 @@ def _load_pg_shop(cur, schema: str) -> None:
                 "seed BIGINT, version INTEGER)")
     cur.execute(f"INSERT INTO {s}.shop_meta VALUES (%s, %s, %s, %s)",
                 (N_PRODUCTS, N_ORDERS, SEED, SHOP_VERSION))
+    cur.execute(sql.SQL("UPDATE {} SET shop_oids = ARRAY(SELECT c.oid FROM pg_catalog.pg_class c "
+                        "WHERE c.relnamespace = %s AND c.relkind = 'r' "
+                        "AND c.relname = ANY(%s) ORDER BY c.relname) WHERE marker = %s")
+                .format(fr._q(schema, fr.PG_MARKER_TABLE)),
+                (state["schema_oid"], list(_PG_TABLES), fr.MARKER))
 
 
 # ------------------------------------------------------------------------------ the queries --
 
 def _queries(schema: str, ph: str) -> dict:
     """The three queries in one database's dialect (``schema``: prefix of the table names)."""
+    f = "" if ph == "?" else "pg_catalog."      # PostgreSQL: the built-in functions, always
     month = ("substr(o.created_at, 1, 7)" if ph == "?"
-             else "to_char(o.created_at, 'YYYY-MM')")
-    created = "o.created_at" if ph == "?" else "to_char(o.created_at, 'YYYY-MM-DD HH24:MI:SS')"
+             else "pg_catalog.to_char(o.created_at, 'YYYY-MM')")
+    created = ("o.created_at" if ph == "?"
+               else "pg_catalog.to_char(o.created_at, 'YYYY-MM-DD HH24:MI:SS')")
     s = schema
     products, orders = ("products", "orders") if ph == "?" else ("shop_products", "shop_orders")
     return {
@@ -259,8 +306,8 @@ def _queries(schema: str, ph: str) -> dict:
         "orders": (f"SELECT o.id, {created}, p.name, o.quantity, o.price_cents "
                    f"FROM {s}{orders} o JOIN {s}{products} p ON p.id = o.product_id "
                    f"WHERE o.user_id = {ph} ORDER BY o.created_at DESC, o.id DESC LIMIT {ph}"),
-        "dashboard": (f"SELECT {month} AS month, count(*) AS orders, "
-                      "sum(o.quantity * o.price_cents) AS revenue_cents "
+        "dashboard": (f"SELECT {month} AS month, {f}count(*) AS orders, "
+                      f"{f}sum(o.quantity * o.price_cents) AS revenue_cents "
                       f"FROM {s}{orders} o JOIN {s}{products} p ON p.id = o.product_id "
                       f"WHERE p.category = {ph} AND o.created_at >= {ph} "
                       "GROUP BY 1 ORDER BY 1"),
@@ -310,12 +357,15 @@ class Shop:
         """The shop in PostgreSQL at ``url``, in simlab's own schema (the filing room's,
         ``whiteboard`` by default): its ``users`` and the shop's tables ``shop_products``,
         ``shop_orders``, ``shop_meta``, loaded on first use (several seconds) under the
-        filing room's advisory lock. Queries run on read-only sessions.
+        filing room's advisory lock, and listed by oid in its marker (a table of one of those
+        names that simlab did not create is refused, never replaced). Queries run on
+        read-only sessions.
 
         Raises
         ------
         NotOwnedError
-            If a schema of that name exists and is not simlab's.
+            If a schema of that name exists and is not simlab's, or one of the shop's
+            tables there is not.
         ConnectionError
             If no PostgreSQL answers at ``url``.
         """
@@ -337,7 +387,7 @@ class Shop:
                 counts = {}
                 for key, table in (("users", fr.PG_TABLE), ("products", "shop_products"),
                                    ("orders", "shop_orders")):
-                    cur.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+                    cur.execute(f'SELECT pg_catalog.count(*) FROM "{schema}"."{table}"')
                     counts[key] = cur.fetchone()[0]
         finally:
             con.close()

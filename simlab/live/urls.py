@@ -31,7 +31,29 @@ def _names_a_user(start: str) -> bool:
 
 
 _QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
-_LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# A libpq ``keyword = value`` password, read as libpq reads it: a value in single quotes runs
+# to the first unescaped quote (``\'`` and ``\\`` are escapes; an unclosed quote runs to the
+# end), any other value to the first unescaped white space (``\ `` is an escaped space).
+_LIBPQ_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\[\s\S])*(?:'|\\?\Z)"
+                             r"|(?:[^\s\\]|\\[\s\S]|\\\Z)+)", re.IGNORECASE)
+
+
+def _libpq_value(written: str) -> tuple[str, str]:
+    """``(as written, as libpq reads it)`` of a matched password value: the first without
+    its quotes, the second also with backslash escapes undone (``a\\ b`` is ``a b``)."""
+    quoted = written.startswith("'")
+    out, i = [], int(quoted)
+    while i < len(written):
+        char = written[i]
+        if char == "\\":
+            out.append(written[i + 1:i + 2])
+            i += 2
+            continue
+        if quoted and char == "'":
+            break
+        out.append(char)
+        i += 1
+    return written[int(quoted):i], "".join(out)
 
 
 def redact(url: str | None) -> str | None:
@@ -88,7 +110,8 @@ def userinfo_problem(url: str | None) -> str | None:
 
 def secrets_of(url: str | None) -> list:
     """The password in ``url`` (user-info, ``?password=`` or libpq ``password=``), as written
-    and percent-decoded and -encoded: every form it may take in a message."""
+    and percent-decoded and -encoded (a libpq one also unescaped): every form it may take in a
+    message."""
     if not url:
         return []
     text, found = str(url), []
@@ -100,7 +123,8 @@ def secrets_of(url: str | None) -> list:
                          "" if _names_a_user(start) else userinfo)
         found += [m.group(2) for m in _QUERY_PASSWORD.finditer(rest)]
     else:
-        found += [m.group(2).strip("'") for m in _LIBPQ_PASSWORD.finditer(text)]
+        for m in _LIBPQ_PASSWORD.finditer(text):       # as written, and as libpq reads it
+            found += _libpq_value(m.group(2))
     forms = set()
     for secret in filter(None, found):
         forms |= {secret, unquote(secret), quote(unquote(secret), safe=""), quote(secret, safe="")}
