@@ -102,8 +102,17 @@ def _sizes(text):
     return sizes
 
 
+def trace_path(text):
+    """``--trace``: a path, never empty (``--trace "$TRACE"`` with TRACE unset would run the
+    synthetic workload instead, silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give the trace file's path (a shell "
+                                         "variable that is not set?)")
+    return text
+
+
 def _add_workload_args(p):
-    p.add_argument("--trace", metavar="PATH",
+    p.add_argument("--trace", type=trace_path, metavar="PATH",
                    help="a trace: one key per line, or a CSV with key[,t,op,size,ttl]")
     p.add_argument("--zipf", type=nonneg_float, metavar="ALPHA",
                    help="Zipf skew of the synthetic workload (default 1.0; 0 is uniform)")
@@ -441,6 +450,13 @@ def _doctor_redis(url):
     import redis
 
     from .live.urls import redact, scrub, unknown_option, userinfo_problem
+    if url.lower().startswith("model:"):        # simlab's Redis model, in this process
+        from .live import connect
+        try:
+            client = connect(url)
+            return client.backend
+        except (ValueError, TypeError) as exc:
+            return f"NOT USABLE: {' '.join(str(exc).split())}"
     if userinfo_problem(url):
         return f"NOT USABLE: {userinfo_problem(url)}"
     try:
@@ -519,9 +535,11 @@ def _version(dist):
 def cmd_with_server(args):
     """Start a private redis-server, run a command with REDIS_URL pointing at it, stop it.
 
-    SIGTERM, SIGINT and SIGHUP are passed on to the command, and a command still running 5 s
-    later is killed (SIGKILL); the server is stopped however the command ends, and the server
-    and the command die with this process if it is killed outright."""
+    SIGTERM, SIGHUP and SIGINT are passed on to the command (a Ctrl-C at the terminal reaches
+    it directly, once, and the server, in a session of its own, not at all), and a command
+    still running 5 s after a forwarded signal is killed (SIGKILL); the server is stopped
+    however the command ends, and the server and the command die with this process if it is
+    killed outright."""
     from .live.server import PrivateRedis, RedisServerNotFound, run_forwarding_signals
     from .live.urls import redact
 
@@ -532,7 +550,7 @@ def cmd_with_server(args):
         return 2
     try:
         server = PrivateRedis().start()
-    except RedisServerNotFound as exc:
+    except (RedisServerNotFound, RuntimeError) as exc:     # none, or one that cannot start
         print(f"simlab with-server: {exc}", file=sys.stderr)
         return 3
     try:
@@ -740,6 +758,12 @@ def main(argv=None):
     _note_given(args)
     try:
         code = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`simlab simulate ... | head`): nothing more to say, and no
+        # traceback; stdout goes to /dev/null so Python's own flush at exit cannot fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141                     # 128 + SIGPIPE, as a shell reports a command it cut
     except FileNotFoundError as exc:
         parser.exit(2, f"simlab {args.command_name}: error: argument --trace: {exc}\n")
     except (ValueError, TypeError, OverflowError) as exc:

@@ -62,6 +62,8 @@ def test_csv_trace_times_drive_the_clock(tmp_path):
      "argument --trace: trace file not found: /nonexistent/trace.txt"),
     (["--cache-size", "10", "--db-latency", "-1"], "argument --db-latency: must be a number of seconds from 0 to 1e9, got '-1'"),
     (["--cache-size", "10", "--rate", "nan"], "argument --rate: must be a positive number"),
+    (["--cache-size", "10", "--trace", ""], "argument --trace: is empty"),   # "$TRACE" unset
+    (["--cache-size", "10", "--trace", " ", "--keys", "10"], "argument --trace: is empty"),
 ])
 def test_bad_arguments_one_line_no_traceback(args, message):
     out = run("simulate", *args)
@@ -229,3 +231,31 @@ def test_every_public_name_resolves():
     assert simlab.simulate is simlab.engine.simulate
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         simlab.no_such_name
+
+
+@pytest.mark.parametrize("command", [
+    ["simulate", "--keys", "100", "--requests", "100000", "--cache-size", "10", "--seed", "1"],
+    ["simulate", "--keys", "100", "--requests", "1000", "--cache-size", "10", "--json"],
+    ["mrc", "--keys", "100", "--requests", "1000", "--seed", "1", "--json"],
+])
+def test_a_reader_that_goes_away_gets_no_traceback(command):
+    """`simlab simulate ... | head` or a pager quit early: the pipe closes before simlab
+    writes; it exits quietly (141, as a shell reports a command cut by SIGPIPE)."""
+    proc = subprocess.Popen([sys.executable, "-m", "simlab.cli", *command],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                       # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(120) in (0, 141) and "Traceback" not in err and "Error" not in err, err
+
+
+def test_doctor_names_a_model_url_as_the_model(tmp_path):
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SIMLAB_PG_SCHEMA")}
+    env.update(REDIS_URL="model://?maxmemory=2mb", SIMLAB_DATA=str(tmp_path))
+    out = run("doctor", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "simlab's Redis model (model://" in out.stdout and "NOT ANSWERING" not in out.stdout
+    env["REDIS_URL"] = "model://?maxmemory=-1"
+    out = run("doctor", env=env)
+    assert "NOT USABLE: model:// option maxmemory must be a memory value" in out.stdout

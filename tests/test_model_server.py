@@ -159,6 +159,20 @@ def test_memory_values_past_64_bits_as_redis_reads_them(both):
         2 ** 64 - 2 ** 30
 
 
+def test_a_memory_value_too_long_for_memtoulls_buffer_is_refused_as_redis_does(both):
+    """127 digits saturate; 128 or more (and 5,000, past Python's int-from-text limit) do
+    not fit memtoull's 128-byte buffer: CONFIG SET fails, and the model:// URL says so."""
+    r, _ = both
+    r.config_set("maxmemory", "1" * 127)
+    assert r.config_get("maxmemory") == {"maxmemory": str(2 ** 64 - 1)}
+    for text in ("1" * 128, "9" * 5000):
+        with pytest.raises(redis.ResponseError, match="maxmemory"):
+            r.config_set("maxmemory", text)
+    r.config_set("maxmemory", 0)
+    with pytest.raises(ValueError, match="maxmemory must be a memory value"):
+        parse_model_url("model://?maxmemory=" + "9" * 5000)
+
+
 def test_a_limit_past_int64_simulates_as_no_limit():
     w = simlab.zipf(500, 1.0, 5_000, seed=1, value_size=100)
     free = simlab.simulate(w, policy="allkeys-lru", maxmemory=0, seed=1)

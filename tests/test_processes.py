@@ -235,3 +235,108 @@ def test_a_command_does_not_outlive_a_killed_with_server(tmp_path):
     finally:
         if pid_alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+COUNT_SIGINTS = """
+import os, signal, sys, time, redis
+got = []
+signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+r = redis.Redis.from_url(os.environ["REDIS_URL"])
+r.ping()
+print("ready", flush=True)
+deadline = time.time() + 20
+while not got and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(1.0)                     # a forwarded second SIGINT, or a dying server, shows here
+try:
+    r.ping()
+    alive = "alive"
+except redis.ConnectionError:
+    alive = "gone"
+print(f"sigints={len(got)} server={alive}", flush=True)
+"""
+
+
+def test_a_ctrl_c_at_the_terminal_reaches_the_command_once_and_spares_its_server(tmp_path):
+    """Ctrl-C typed at a terminal (a pty) into with-server running a command that catches it
+    (an interactive Python, Jupyter's 'Shutdown? (y/[n])'): the command gets one SIGINT, not
+    a second one forwarded by with-server, and the private server under it keeps answering
+    (it shared the terminal's process group and died)."""
+    import pty
+    import select
+    script = tmp_path / "count.py"
+    script.write_text(COUNT_SIGINTS)
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    pid, fd = pty.fork()
+    if pid == 0:                                           # the child: with-server on the pty
+        os.execve(sys.executable, WITH_SERVER + [sys.executable, str(script)], env)
+    out = b""
+
+    def read_until(text, seconds):
+        nonlocal out
+        end = time.monotonic() + seconds
+        while text not in out and time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_until(b"ready", 30)
+        assert b"ready" in out, out
+        os.write(fd, b"\x03")                              # the user presses Ctrl-C once
+        read_until(b"server=", 30)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"sigints=1 server=alive" in out, out
+
+
+def test_the_sweep_never_kills_a_redis_server_running_elsewhere(tmp_path):
+    """A leftover folder's redis.pid names a process that is a redis-server, but not one
+    running in that folder (its pid reused by someone else's server): the folder goes, the
+    server lives."""
+    from simlab.live.server import redis_server_binary
+    if not redis_server_binary():
+        pytest.skip("no redis-server binary on the PATH")
+    from simlab.live.server import free_port
+    other = subprocess.Popen([redis_server_binary(), "--port", str(free_port()), "--bind",
+                              "127.0.0.1", "--save", "", "--appendonly", "no"], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL)
+    leftover = Path(tempfile.mkdtemp(prefix="simlab-redis-"))
+    try:
+        time.sleep(0.2)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (leftover / "owner.pid").write_text(f"{dead.pid}\n")      # an owner that is gone
+        (leftover / "redis.pid").write_text(f"{other.pid}\n")     # a pid now someone else's
+        assert str(leftover) in sweep_stale_folders(str(leftover.parent))
+        assert other.poll() is None, "someone else's redis-server was killed"
+    finally:
+        other.kill()
+        other.wait(10)
+        if leftover.exists():
+            import shutil
+            shutil.rmtree(leftover)
+
+
+def test_a_redis_server_that_cannot_start_is_one_line_with_its_reason(tmp_path):
+    """A redis-server on the PATH that exits at once (an old version refusing a directive, a
+    broken install): with-server says what it printed, in one line, and exits 3."""
+    fake = tmp_path / "bin" / "redis-server"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "*** FATAL CONFIG FILE ERROR (Redis 2.8) Bad directive '
+                    'protected-mode" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["PATH"] = f"{fake.parent}:/usr/bin:/bin"
+    out = subprocess.run(WITH_SERVER + ["true"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert "did not start: *** FATAL CONFIG FILE ERROR (Redis 2.8) Bad directive" in out.stderr

@@ -117,9 +117,12 @@ def memory_value(text) -> int | None:
 
     Its arithmetic too, as redis-server 7.0.15 does it (measured): the number saturates at
     2**64 - 1 (``strtoull``), and the product with the unit wraps around modulo 2**64, so
-    ``17179869184gb`` is 0 and ``99999999999999999999gb`` 2**64 - 2**30."""
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(text))
+    ``17179869184gb`` is 0 and ``99999999999999999999gb`` 2**64 - 2**30; a number of 128
+    digits or more does not fit memtoull's buffer and is invalid."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-zA-Z]*)\s*", str(text))    # ASCII digits only
     if not match or match.group(2).lower() not in _UNITS:
+        return None
+    if len(match.group(1)) >= 128:     # memtoull copies the number into a 128-byte buffer
         return None
     number = min(int(match.group(1)), ULLONG_MAX)
     return number * _UNITS[match.group(2).lower()] & ULLONG_MAX

@@ -145,11 +145,18 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _is_redis_server(pid: int) -> bool:
+def _is_redis_server(pid: int, folder: Path | None = None) -> bool:
+    """Whether ``pid`` is a redis-server (and, given ``folder``, one running in it: a private
+    server's working directory is its folder, its config's ``dir``; a pid remembered in a
+    leftover folder and since reused by someone else's redis-server is not). False when this
+    cannot be told (macOS, or gone): then it is left alone."""
     try:
-        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False
+        return folder is None or os.path.realpath(f"/proc/{pid}/cwd") == \
+            os.path.realpath(folder)
     except OSError:
-        return False                   # cannot tell (macOS, or gone): leave it alone
+        return False
 
 
 def _children(pid: int) -> list[int]:
@@ -173,7 +180,7 @@ def sweep_stale_folders(parent: str | None = None) -> list[str]:
         if owner is None or pid_alive(owner):
             continue
         server = _read_pid(folder / "redis.pid")
-        if server and pid_alive(server) and _is_redis_server(server):
+        if server and pid_alive(server) and _is_redis_server(server, folder):
             try:
                 os.kill(server, signal.SIGKILL)
             except OSError:
@@ -294,17 +301,32 @@ class PrivateRedis:
                 self._start_watchdog()
                 return self
             self._kill()
-            log = Path(self._dir, "redis.log")
-            last_error = log.read_text()[-500:] if log.exists() else ""
+            last_error = self._said()
         self._cleanup_dir()
-        raise RuntimeError(f"the private redis-server did not start: {last_error.strip()}")
+        raise RuntimeError(f"the private redis-server ({self.binary}) did not start: "
+                           f"{last_error or 'it said nothing'}. Check that `{self.binary} "
+                           f"--version` runs, or put a working redis-server first on the PATH.")
+
+    def _said(self) -> str:
+        """The last thing the server wrote, on one line: its log, or what it printed before
+        it had one (a bad config file, a binary that is not redis-server)."""
+        for name in ("redis.log", "redis.err"):
+            path = Path(self._dir, name)
+            text = path.read_text(errors="replace")[-500:] if path.exists() else ""
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if lines:
+                return " ".join(" ".join(lines[-3:]).split())
+        return ""
 
     def _launch(self, port, timeout) -> bool:
         import redis
 
-        self._proc = subprocess.Popen([self.binary, self._write_config(port)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, **child_options())
+        # its own session: a Ctrl-C at the terminal goes to the command that uses the server
+        # (simlab with-server, a notebook's kernel), not to the server under it
+        with open(Path(self._dir, "redis.err"), "wb") as err:
+            self._proc = subprocess.Popen([self.binary, self._write_config(port)],
+                                          stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                          start_new_session=True, **child_options())
         probe = redis.Redis(host="127.0.0.1", port=port, password=self.password,
                             socket_timeout=1)
         deadline = time.monotonic() + timeout
@@ -327,7 +349,7 @@ class PrivateRedis:
         self._watchdog = subprocess.Popen(
             [sys.executable, "-I", "-S", str(script), str(os.getpid()), str(self._proc.pid),
              self._dir], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, start_new_session=True)
 
     def _stop_watchdog(self):
         if self._watchdog is None:
@@ -478,6 +500,23 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_GRACE_SECONDS = 5.0   # after a forwarded signal, the command's time to exit before SIGKILL
 
 
+def _terminal_sent_it() -> bool:
+    """Whether a SIGINT just received came from the terminal (Ctrl-C): this process is in the
+    terminal's foreground process group, which the command it runs shares, so the terminal
+    sent it to the command too. Forwarding it again would make it two (Jupyter reads a second
+    Ctrl-C as "shut down now"), and the command may catch it and go on."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False                   # no controlling terminal: someone ran kill -INT
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def run_forwarding_signals(command: list[str], env: dict,
                            grace: float = STOP_GRACE_SECONDS) -> int:
     """Run ``command`` and wait for it, passing SIGTERM, SIGINT and SIGHUP on to it.
@@ -498,6 +537,8 @@ def run_forwarding_signals(command: list[str], env: dict,
     def forward(signum, _frame):
         if not children:
             early.append(signum)       # arrived before the command started: sent right after
+        elif signum == signal.SIGINT and _terminal_sent_it():
+            pass                       # the command has it already, once (and may go on)
         elif children[0].poll() is None:
             children[0].send_signal(signum)
             if not deadline:
