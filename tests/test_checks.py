@@ -815,7 +815,8 @@ def test_crash_safe_take_passes_atomic_takes_every_time(capsys, monkeypatch):
     for i in range(REPEAT):
         passes(capsys, monkeypatch, checks.check_crash_safe_take, _take_right, modes=_turn(i))
     passes(capsys, monkeypatch, checks.check_crash_safe_take,
-           lambda r, q, p: r.lmove(q, p, "RIGHT", "LEFT"))
+           lambda r, q, p: (r.lmove(q, p, "RIGHT", "LEFT")
+                            or r.blmove(q, p, 0.1, "RIGHT", "LEFT")))
 
 
 def test_crash_safe_take_other_mistakes(capsys, monkeypatch):
@@ -856,11 +857,13 @@ def test_crash_safe_take_passes_a_guard_read_before_an_atomic_move(capsys, monke
     with LINDEX and returned instead of the one moved is still caught."""
     def llen_first(r, queue, processing):
         if r.llen(queue) == 0:
-            return None
+            return r.brpoplpush(queue, processing, 0.1)      # nothing yet: wait 0.1 s
         return r.blmove(queue, processing, 0.1, "RIGHT", "LEFT")
 
     def exists_first(r, queue, processing):
-        return r.lmove(queue, processing, "RIGHT", "LEFT") if r.exists(queue) else None
+        if r.exists(queue):
+            return r.lmove(queue, processing, "RIGHT", "LEFT")
+        return r.blmove(queue, processing, 0.1, "RIGHT", "LEFT")
 
     def returns_what_it_peeked(r, queue, processing):
         job = r.lindex(queue, -1)

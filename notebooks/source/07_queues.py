@@ -150,9 +150,9 @@ ax.legend();
 
 # %%
 kw = dict(arrival_rate=20, service_mean=0.1, workers=4, jobs=5000, crash_rate=0.5, seed=1)
-at_scale = pd.DataFrame({"plain (BRPOP)": queueing.queue_summary(queueing.simulate_queue(**kw)),
-                         "reliable (BLMOVE)": queueing.queue_summary(
-                             queueing.simulate_queue(reliable=True, **kw))}).T
+at_scale = pd.DataFrame([queueing.queue_summary(queueing.simulate_queue(**kw)),
+                         queueing.queue_summary(queueing.simulate_queue(reliable=True, **kw))],
+                        index=["plain (BRPOP)", "reliable (BLMOVE)"])   # one row per queue
 at_scale["mean wait (ms)"] = at_scale["mean_wait_s"] * 1e3
 at_scale["p95 wait (ms)"] = at_scale["p95_wait_s"] * 1e3
 at_scale[["processed", "lost", "redelivered", "mean wait (ms)", "p95 wait (ms)"]].round(1)

@@ -96,7 +96,8 @@ def _short(value, limit: int = 60) -> str:
         return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name} of {size}"
     try:
         text = " ".join(repr(value).split())
-    except ValueError:            # repr of an int over 4,300 digits raises: say its size
+    except Exception:             # repr of an int over 4,300 digits raises (or a learner's
+        # own class's __repr__ does): say its size, or its kind, never a traceback
         bits = getattr(value, "bit_length", lambda: 0)()
         return (f"a number of about {int(bits * 0.30103) + 1:,} digits" if bits else
                 f"a {type(value).__name__} that cannot be shown")

@@ -1,9 +1,12 @@
 """Checks for lesson 07 (queues)."""
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
-from ._common import Verdict, _verdict, _missing, _function, _raised, _short, RAISED
+from ._common import (Verdict, _verdict, _missing, _function, _number, _raised, _short,
+                      RAISED)
 from ._race import WRITES, RaceLab, describe_race, read_then_write
 
 
@@ -17,11 +20,21 @@ def check_pool_size(workers, arrival_rate: float, service_mean: float,
     missing = _missing(workers, "workers")
     if missing is not None:
         return missing
+    given = workers
+    if isinstance(workers, str):          # "14": a number written as text, as elsewhere
+        value, problem = _number(workers, "workers")
+        if problem is not None:
+            return problem
+        if value == float("inf"):
+            return _verdict(False, "", "that many workers is far more than this load needs.",
+                            "the load is arrival_rate * service_mean workers' worth: start "
+                            "there.")
+        workers = int(value) if value.is_integer() else value
     if isinstance(workers, (float, np.floating)) and float(workers).is_integer():
         workers = int(workers)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers <= 0:
         return _verdict(False, "", f"workers should be a positive whole number; got "
-                        f"{_short(workers)}.")
+                        f"{_short(given)}.")
     workers = int(workers)
     if workers > MAX_WORKERS:
         said = f"{workers:,} workers is" if workers < 10 ** 15 else "that many workers is"
@@ -86,19 +99,26 @@ def _seconds(text):
 _PATIENCE = 3.0
 MAX_WORKERS = 10_000   # a pool size past this is refused before any formula runs
 MAX_WAIT = 1.0      # seconds a take may block on an empty queue (the exercise asks for 0.1)
+MIN_WAIT = 0.05     # seconds a take that sends no blocking command must wait there, at least
 
 
 def _take_from_empty(lab, take):
-    """``take`` on the empty queue ``q``, or ``_STUCK`` if it is still waiting after
-    ``_PATIENCE`` seconds (a job pushed then wakes it, so no thread is left blocked)."""
+    """``take`` on the empty queue ``q``: ``(what it returned, seconds it took, whether it sent
+    a blocking command with a timeout)``; what it returned is ``_STUCK`` if it is still
+    waiting after ``_PATIENCE`` seconds (a job pushed then wakes it, so no thread is left
+    blocked)."""
     import threading
+    import time
     out = {}
+    first = len(lab.trips)
 
     def run():
+        tic = time.perf_counter()
         try:
             out["job"] = lab.call(take, "q", "q:processing:w1")
         except RAISED as exc:  # re-raised in the check's thread, reported in one line
             out["error"] = exc
+        out["seconds"] = time.perf_counter() - tic
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -106,15 +126,30 @@ def _take_from_empty(lab, take):
     if thread.is_alive():
         lab.admin.lpush("q", "wake-up")
         thread.join(_PATIENCE)
-        return _STUCK
+        return _STUCK, _PATIENCE, True
     if "error" in out:
         raise out["error"]
-    return out.get("job")
+    blocks = any(c[0] in _BLOCKING and (_seconds(c[-1]) or 0) > 0
+                 for t in lab.trips[first:] for c in t.commands)
+    return out.get("job"), out["seconds"], blocks
+
+
+def _is_job(value) -> bool:
+    """What a take may return: a job (text) or None. Anything else is named before the check
+    compares it (an array's ``!=`` or truth value raises)."""
+    return value is None or isinstance(value, (str, bytes))
+
+
+def _not_a_job(value) -> Verdict:
+    return _verdict(False, "", f"take returned {_short(value)}; it should return the job it "
+                    "took (a string), or None.", "return what BLMOVE answers, as it is.")
 
 
 def check_crash_safe_take(take) -> Verdict:
     """07: ``take(r, queue, processing)`` must move a job atomically into the processing list
-    (so a crash cannot lose it) and return it, or None when the queue is empty.
+    (so a crash cannot lose it) and return it, or None when the queue stays empty for 0.1 s:
+    on an empty queue it must wait, with a blocking command's timeout (BLMOVE, BRPOPLPUSH) or
+    at least :data:`MIN_WAIT` seconds by the clock, or a worker calling it in a loop spins.
 
     The check runs it on a private server. Between any two of its round trips (where a worker
     could crash) every job must be in the queue or the processing list; and eight workers
@@ -128,13 +163,22 @@ def check_crash_safe_take(take) -> Verdict:
         lab.probe = _jobs_kept(["job-1", "job-2"], ["q", "q:processing:w1"])
         try:
             job = lab.call(take, "q", "q:processing:w1")
+            job_ok = _is_job(job)   # compared below only if it is a job (or None)
             held = lab.admin.lrange("q:processing:w1", 0, -1)
             findings = list(lab.probe_findings)
-            empty_after = None
-            if job is not None and not findings:
+            empty_after, waited, blocks = None, None, True
+            if job_ok and job is not None and not findings:
                 lab.call(take, "q", "q:processing:w1")
                 lab.probe = None
-                empty_after = _take_from_empty(lab, take)
+                empty_after, waited, blocks = _take_from_empty(lab, take)
+                if empty_after is None and not blocks and waited >= MIN_WAIT:
+                    # a wait measured without a blocking command: measured again, so that
+                    # one call slowed by a busy machine does not pass a take that never waits
+                    again, seconds, blocks = _take_from_empty(lab, take)
+                    if again is None:
+                        waited = min(waited, seconds)
+                    else:
+                        empty_after, waited = again, seconds
             lab.probe = None
             sequential = len(lab.trips)
             jobs = [f"job-{i}" for i in range(1, 17)]
@@ -144,6 +188,7 @@ def check_crash_safe_take(take) -> Verdict:
                 for job in batch]
         except RAISED as exc:
             return _raised("take", exc)
+        odd = [j for j in taken if not _is_job(j)]
         processing = [j for name in lab.keys("many:processing:*")
                       for j in lab.admin.lrange(name, 0, -1)]
         left = lab.admin.lrange("many", 0, -1)
@@ -156,11 +201,13 @@ def check_crash_safe_take(take) -> Verdict:
     if findings:
         return _verdict(False, "", findings[0] + ".", "use LMOVE/BLMOVE, which moves the job "
                         "from one list to the other in one atomic step.")
-    if job != "job-1":
+    if not job_ok or job != "job-1":
         if "job-1" in held:          # moved the right job, returned something else
             return _verdict(False, "", f"take moved job-1 into the processing list but "
                             f"returned {_short(job)}.", "return the job itself: BLMOVE "
                             "answers with it (or None when the queue stayed empty).")
+        if not job_ok:
+            return _not_a_job(job)
         return _verdict(False, "", f"take returned {_short(job)}; the oldest job is 'job-1'.",
                         "LPUSH adds on the left, so take from the right (RIGHT -> LEFT).")
     if "job-1" not in held:
@@ -182,15 +229,23 @@ def check_crash_safe_take(take) -> Verdict:
                         "empty queue; take should give up after 0.1 s.", "BLMOVE's last "
                         "argument is the timeout in seconds (a float is fine: 0.1).")
     if empty_after is not None:
-        return _verdict(False, "", f"on an empty queue take returned {empty_after!r}, "
+        return _verdict(False, "", f"on an empty queue take returned {_short(empty_after)}, "
                         "not None.", "BLMOVE with a small timeout returns None when empty.")
-    twice = sorted({j for j in taken if taken.count(j) > 1})
+    if odd:
+        return _not_a_job(odd[0])
+    twice = sorted({j for j in taken if j is not None and taken.count(j) > 1}, key=repr)
     lost = [j for j in jobs if j not in processing and j not in left]
-    if race or twice or lost or sorted(taken) != sorted(processing):
+    if race or twice or lost or Counter(taken) != Counter(processing):
         how = describe_race(race, "worker") if race else (
             f"{twice[0]} was handed to two workers" if twice else
             f"{lost[0]} vanished" if lost else "what take returned is not what it moved")
         return _verdict(False, "", f"8 workers taking at once: {how}.", "one atomic command "
                         "both takes the job and files it: LMOVE/BLMOVE.")
+    # Last: a take that never waits is atomic and safe, but a worker calling it in a loop
+    # spins on an empty queue
+    if not blocks and waited < MIN_WAIT:
+        return _verdict(False, "", "on an empty queue take returned None at once; it should "
+                        "wait up to 0.1 s for a job first.", "BLMOVE with a timeout of 0.1 "
+                        "waits for a job, and returns None only if none comes.")
     return _verdict(True, "Crash-safe: between any two commands every job is in the queue or "
                     "a processing list, and eight workers at once never share or lose one.")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
-from ._common import (Verdict, _answer, _function, _how_far, _near, _num, _raised, _verdict,
-                      RAISED)
+import numpy as np
+
+from ._common import (Verdict, _answer, _function, _how_far, _near, _num, _raised, _short,
+                      _verdict, RAISED)
 from ._race import RaceLab
 
 
@@ -73,6 +75,20 @@ class _Untouched:
         return None
 
 
+def _is_bool(said) -> bool:
+    """True or False, as Python or numpy gives it, or the 1 or 0 a script returns. Anything
+    else is named before the check compares it (an array's truth value raises, and so does
+    the repr of a number of 5,000 digits)."""
+    if isinstance(said, (bool, np.bool_)):
+        return True
+    return isinstance(said, (int, np.integer)) and said in (0, 1)
+
+
+def _not_bool(said) -> Verdict:
+    return _verdict(False, "", f"release must return True or False; it returned "
+                    f"{_short(said)}.", "return whether it deleted the lock.")
+
+
 def check_release(release) -> Verdict:
     """09: ``release(r, lock_key, token) -> bool``: delete the lock only if it holds ``token``,
     and return whether it did.
@@ -95,6 +111,8 @@ def check_release(release) -> Verdict:
             if lab.admin.exists("lock"):
                 return _verdict(False, "", "release of your own lock left it in place.",
                                 "delete the key when its value equals your token.")
+            if not _is_bool(said):
+                return _not_bool(said)
             if not said:
                 return _verdict(False, "", f"release deleted its own lock but returned "
                                 f"{said!r}.", "return whether it deleted the lock: True here.")
@@ -119,6 +137,8 @@ def check_release(release) -> Verdict:
                 return _verdict(False, "", "release changed the expiry of another client's "
                                 "lock: its holder counts on the TTL it set.",
                                 "leave a lock that is not yours untouched.")
+            if not _is_bool(said):
+                return _not_bool(said)
             if said:
                 return _verdict(False, "", f"release left another client's lock alone (right) "
                                 f"but returned {said!r}.", "return whether it deleted the "
@@ -137,6 +157,8 @@ def check_release(release) -> Verdict:
                                     "other client's lock.", "compare and delete in one step: "
                                     "a Lua script with GET and DEL (r.register_script), or "
                                     "WATCH plus MULTI/EXEC.")
+                if not _is_bool(said):
+                    return _not_bool(said)
                 if bool(said) != (kept is None and not swap.swapped):
                     return _verdict(False, "", f"release returned {said!r}, but it "
                                     f"{'left the lock alone' if kept else 'deleted the lock'}.",

@@ -32,8 +32,9 @@ def check_survivors(answer, crashes) -> Verdict:
     known = set(crashes.index)
     unknown = chosen - known
     if unknown:
-        return _verdict(False, "", f"{', '.join(sorted(unknown))} is not a policy in the "
-                        f"table.", f"use the names of its index: {', '.join(crashes.index)}.")
+        said = "is not a policy" if len(unknown) == 1 else "are not policies"
+        return _verdict(False, "", f"{', '.join(sorted(unknown))} {said} in the table.",
+                        f"use the names of its index: {', '.join(crashes.index)}.")
     right = {p for p in known if int(crashes.loc[p, "lost"]) == 0}
     if chosen == right:
         return _verdict(True, "Every AOF policy kept every acknowledged write: a process crash "

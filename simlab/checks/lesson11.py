@@ -9,6 +9,28 @@ import numpy as np
 from ._common import Verdict, _answer, _how_far, _missing, _near, _short, _verdict
 
 
+def _numbers(tag: str) -> list:
+    """The whole numbers a hash tag names, as ints: ``user-42``, ``user:42``, ``user_42``,
+    ``u42``, ``42`` and ``user:00042`` all name 42 (a hyphen after a letter or a digit
+    separates words). A hyphen that starts the tag or follows a separator is a minus sign:
+    ``user:-42`` and ``-42`` name -42."""
+    found = []
+    for match in re.finditer(r"(?<![0-9])[0-9]+", tag):
+        start = match.start()
+        minus = (start > 0 and tag[start - 1] == "-"
+                 and (start == 1 or not tag[start - 2].isalnum()))
+        found.append(-int(match.group()) if minus else int(match.group()))
+    return found
+
+
+def _whole(user_id):
+    """``user_id`` as an int when it is a whole number (42, "42"), else as it is."""
+    try:
+        return int(str(user_id).strip())
+    except ValueError:
+        return user_id
+
+
 def check_same_slot(cart_key, profile_key, user_id=42) -> Verdict:
     """11: two key names for user ``user_id``'s cart and profile that land in the same hash
     slot (so one MULTI or MGET can use both) without putting every user in that slot."""
@@ -38,12 +60,13 @@ def check_same_slot(cart_key, profile_key, user_id=42) -> Verdict:
                         "the hash, not by design.", "put the part both keys share between "
                         "{ and }: only that part is hashed.")
     tag = hash_tag(cart_key).decode("utf-8", "replace")
-    numbers = re.findall(r"-?\d+", tag)
-    if numbers and str(user_id) not in numbers:
+    numbers = _numbers(tag)
+    want = _whole(user_id)
+    if numbers and want not in numbers:
         return _verdict(False, "", f"same slot, but the tag {{{tag}}} names another number, "
                         f"not user {user_id}: it would be the slot of someone else's keys.",
                         f"put user {user_id}'s own id in the tag, as a whole number.")
-    if str(user_id) not in numbers:
+    if want not in numbers:
         return _verdict(False, "", f"same slot, but the tag {{{tag}}} does not name the user: "
                         "every user's cart and profile would share that one slot (and node).",
                         "put the user id in the tag, so each user gets a slot of their own.")
@@ -91,6 +114,12 @@ def check_near_cache_size(answer, workload, target: float = 0.5) -> Verdict:
         return _verdict(False, "", f"size should be a whole number of keys, 1 or more; got "
                         f"{_short(answer)}.")
     size = int(value)
+    from ..workloads import Workload
+    if not isinstance(workload, Workload):
+        return _verdict(False, "", f"the reads are {_short(workload)}, not a simlab workload.",
+                        "pass reads, the workload simlab.zipf made, as the exercise's last "
+                        "line does (if the name now holds something else, run the cell that "
+                        "makes reads again).")
     unique = int(np.unique(workload.keys).size)
     curve = lru_curve(workload, sizes=list(range(1, unique + 1)))
     ratios = curve["hit_ratio"].to_numpy()
@@ -100,8 +129,8 @@ def check_near_cache_size(answer, workload, target: float = 0.5) -> Verdict:
     want = int(reachable[0]) + 1
     got = float(ratios[min(size, unique) - 1])
     if got < target:
-        return _verdict(False, "", f"with {size:,} keys the near cache answers less than "
-                        f"{target:.0%} of the reads.", "look for the first size on the LRU "
+        return _verdict(False, "", f"with {size:,} key{'s' * (size != 1)} the near cache "
+                        f"answers less than {target:.0%} of the reads.", "look for the first size on the LRU "
                         "curve (simlab.lru_curve) whose hit ratio reaches the target.")
     if size > 1.1 * want:
         return _verdict(False, "", f"{size:,} keys reach the target, but {_how_far(size, want)}"

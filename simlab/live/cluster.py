@@ -298,7 +298,9 @@ class PrivateCluster:
             rows.append({"node": i, "port": self.servers[i].port, "role": role,
                          "master": index.get(node["master_id"]), "slots": slots,
                          "flags": node["flags"], "running": self.servers[i].running})
-        return pd.DataFrame(rows).set_index("node").sort_index()
+        # a master replicates no one: a nullable integer column shows <NA> there, and 0, 1,
+        # 2 (not 0.0, 1.0, 2.0) for the replicas
+        return pd.DataFrame(rows).astype({"master": "Int64"}).set_index("node").sort_index()
 
     def owner(self, slot: int) -> int:
         """Index of the node serving ``slot`` now."""
@@ -377,7 +379,7 @@ class PrivateCluster:
             raise ValueError(f"stall must be shorter than the node timeout "
                              f"({self.node_timeout / 1000:g} s) or the replicas are marked "
                              f"failed, got {stall}")
-        replicas = list(nodes.index[nodes["master"] == index])
+        replicas = list(nodes.index[(nodes["master"] == index).fillna(False).to_numpy(bool)])
         offsets = {i: self._admin[i].info("replication")["slave_repl_offset"]
                    for i in replicas}
         pids = [self.servers[i].pid for i in replicas]
