@@ -3,6 +3,7 @@
 Tests marked ``real`` need a ``redis-server`` binary; they are skipped with that reason only
 where none exists (CI installs one).
 """
+import contextlib
 import os
 import secrets
 import shutil
@@ -81,14 +82,25 @@ def database_url():
     return url
 
 
+@contextlib.contextmanager
+def scratch_database(database_url, prefix="simlab_test"):
+    """The URL of a fresh, empty database on DATABASE_URL's server, dropped afterwards: the
+    database DATABASE_URL names is never written."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg import sql
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
 @pytest.fixture
 def scratch_url(database_url):
     """A fresh, empty database on DATABASE_URL's server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    from psycopg import sql
-    name = f"simlab_test_{secrets.token_hex(6)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(database_url) as url:
+        yield url

@@ -1,11 +1,10 @@
 """The shop in the filing room: seeded data, real SQLite files, the same answers on PostgreSQL."""
 import json
-import secrets
 import sqlite3
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
+from conftest import scratch_database
 
 import simlab
 
@@ -137,14 +136,8 @@ def test_cached_gets_read_the_value_and_leave_nothing(redis_client):
 def shop_url(database_url):
     """A scratch database of this module's own on DATABASE_URL's server (the full shop is
     loaded into it once), dropped afterwards: the database DATABASE_URL names is untouched."""
-    psycopg = pytest.importorskip("psycopg")
-    from psycopg import sql
-    name = f"simlab_test_shop_{secrets.token_hex(6)}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(database_url, "simlab_test_shop") as url:
+        yield url
 
 
 def sql_rows(url, query, params=()):
