@@ -17,3 +17,7 @@ ABSENT = -np.inf
 # header of the kernels' state array ``st``
 COUNT, MIN_FREQ, RAND_USED, EVICTIONS, EXPIRED, POLICY, N_KEYS, N_LINKS, CAPACITY = range(9)
 HEADER = 9
+
+# the LRU loop's ``state`` (see simlab._kernels.lru_cache_aside)
+RING_SIZE, RING_FIRST, LRU_INFLIGHT, LRU_FILLS, LRU_COUNT, LRU_EVICTIONS, LRU_EXPIRED = range(7)
+LRU_STATE = 7

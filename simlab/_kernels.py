@@ -99,8 +99,9 @@ hot = njit(cache=True, _nrt=False)
 
 from ._codes import (ABSENT, CAPACITY, COUNT, EV_FILL, EV_INVALIDATE, EVICTIONS, EXPIRED,  # noqa: F401
                      FIFO, FLAG_EXPIRED, FLAG_INFLIGHT, HEADER, HIT, LFU, LRU, MIN_FREQ, MISS,
-                     N_KEYS, N_LINKS, PERFECT_LFU, POLICY, POLICY_CODES, RAND_USED, RANDOM,
-                     WRITE)
+                     LRU_COUNT, LRU_EVICTIONS, LRU_EXPIRED, LRU_FILLS, LRU_INFLIGHT, N_KEYS,
+                     N_LINKS, PERFECT_LFU, POLICY, POLICY_CODES, RAND_USED, RANDOM, RING_FIRST,
+                     RING_SIZE, WRITE)
 
 
 @njit(cache=True)
@@ -530,6 +531,298 @@ def _fibonacci(x, bits):
 
 
 INT64_MIN = -9223372036854775808
+
+
+
+# --- the LRU whiteboard's own loop ----------------------------------------------------------
+# LRU is the course's default policy and the one every lesson's slider runs, so it has a loop
+# of its own, equal to ``cache_aside``'s request by request (tests hold them together) and
+# about twice as fast, for three reasons:
+#
+# * One 16-byte record per key, ``lru[4k:4k+4]`` (int32): ``prev``, ``next``, the number of
+#   the key's fills in flight, and a spare; ``prev < 0`` means "not cached". A hit reads one
+#   cache line for its key where ``st``/``expire``/``pending`` spread it over four, and the
+#   records of the cached keys fit in the core's L2 cache. ``expire`` is read only when the
+#   workload has TTLs.
+# * The events in flight are a sorted ring, not a heap: a fill is due a latency after its
+#   request, so it lands near the back, and popping the earliest is taking the front.
+# * The loop can stop and go on (``at``, ``lru_state``), so the engine runs it chunk by
+#   chunk while other threads still draw the latencies of the next requests, and it leaves
+#   the whiteboard's SET round trip out: :func:`lru_latencies` adds it afterwards, from
+#   draws that another thread makes meanwhile (the sums are the same, term by term).
+#
+# ``state`` (int64, :mod:`simlab._codes`): the ring's size and first slot, misses whose key
+# was in flight, fills, keys cached, evictions, expired keys found by reads.
+
+
+# Numba compiles each helper as a function of its own, and LLVM left the larger ones (and
+# their returned tuples) as calls: inlined into the loop by Numba itself, the loop takes a
+# quarter less time.
+inline = njit(cache=True, _nrt=False, inline="always")
+
+
+@inline
+def _lru_unlink(lru, x):
+    p = lru[4 * x]
+    q = lru[4 * x + 1]
+    lru[4 * p + 1] = q
+    lru[4 * q] = p
+
+
+@inline
+def _lru_front(lru, head, x):
+    first = lru[4 * head + 1]
+    lru[4 * head + 1] = x
+    lru[4 * x] = head
+    lru[4 * x + 1] = first
+    lru[4 * first] = x
+
+
+@inline
+def _lru_put(lru, expire, k, deadline, count, evictions, capacity, head):
+    """Fill key ``k``; return the keys cached and the evictions so far."""
+    if lru[4 * k] >= 0:                    # filled again while cached: a touch
+        expire[k] = deadline
+        _lru_unlink(lru, k)
+        _lru_front(lru, head, k)
+        return count, evictions
+    if count >= capacity:
+        victim = lru[4 * head]             # the back of the list
+        _lru_unlink(lru, victim)
+        lru[4 * victim] = -1
+        count -= 1
+        evictions += 1
+    expire[k] = deadline
+    _lru_front(lru, head, k)
+    return count + 1, evictions
+
+
+@inline
+def _ring_push(ring_t, ring_x, first, size, t, x):
+    """Insert event (``t``, request ``x``) in time order, at equal times after those already
+    there (pushed earlier, so from an earlier request); return the new size."""
+    mask = ring_t.shape[0] - 1
+    pos = size
+    while pos > 0:
+        prev = (first + pos - 1) & mask
+        if ring_t[prev] <= t:
+            break
+        here = (first + pos) & mask
+        ring_t[here] = ring_t[prev]
+        ring_x[here] = ring_x[prev]
+        pos -= 1
+    here = (first + pos) & mask
+    ring_t[here] = t
+    ring_x[here] = x
+    return size + 1
+
+
+@inline
+def _lru_due(keys, ops, ttls, lru, expire, ring_t, ring_x, first, size, count, evictions,
+             fills, capacity, head, until):
+    """Apply the events in flight due at or before ``until``; return the ring's first slot
+    and size, the keys cached, evictions and fills."""
+    mask = ring_t.shape[0] - 1
+    one_ttl = ttls.shape[0] == 1
+    while size > 0 and ring_t[first] <= until:
+        j = ring_x[first]
+        when = ring_t[first]
+        first = (first + 1) & mask
+        size -= 1
+        k = keys[j]
+        if ops[j] == 0:
+            lru[4 * k + 2] -= 1
+            ttl = ttls[0] if one_ttl else ttls[j]
+            count, evictions = _lru_put(lru, expire, k, when + ttl if ttl == ttl else np.inf,
+                                        count, evictions, capacity, head)
+            fills += 1
+        elif lru[4 * k] >= 0:
+            _lru_unlink(lru, k)
+            lru[4 * k] = -1
+            count -= 1
+    return first, size, count, evictions, fills
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def lru_apply(keys, ops, ttls, lru, expire, ring_t, ring_x, state, capacity, n_keys, until):
+    """Apply the fills and invalidations in flight due at or before ``until`` (``inf``: all
+    of them, at the end of a run)."""
+    (state[RING_FIRST], state[RING_SIZE], state[LRU_COUNT], state[LRU_EVICTIONS],
+     state[LRU_FILLS]) = _lru_due(keys, ops, ttls, lru, expire, ring_t, ring_x,
+                                  state[RING_FIRST], state[RING_SIZE], state[LRU_COUNT],
+                                  state[LRU_EVICTIONS], state[LRU_FILLS], capacity, n_keys,
+                                  until)
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, atomic,
+                    out_start, out_outcome, out_flags, lru, expire, ring_t, ring_x, state,
+                    capacity, n_keys):
+    """``cache_aside`` for the LRU policy and requests at their arrival times, requests
+    ``at`` to ``end``; return where it stopped: ``end``, or earlier when the ring of events
+    in flight is full (the caller gives a larger one and calls again from there).
+
+    Writes the outcome, flags and start of each request, and the filing-room latency over
+    ``db`` (0 for a hit). The whiteboard and total latencies are :func:`lru_latencies`'.
+    The loop keeps ``state`` in locals (registers) and stores it back when it stops."""
+    head = n_keys
+    one_ttl = ttls.shape[0] == 1
+    any_ttl = not (one_ttl and ttls[0] != ttls[0])
+    room = ring_t.shape[0]
+    first = state[RING_FIRST]
+    size = state[RING_SIZE]
+    inflight = state[LRU_INFLIGHT]
+    fills = state[LRU_FILLS]
+    count = state[LRU_COUNT]
+    evictions = state[LRU_EVICTIONS]
+    expired = state[LRU_EXPIRED]
+    i = at
+    while i < end:
+        if size == room:
+            break
+        t = arrivals[i]
+        if size > 0 and ring_t[first] <= t:
+            first, size, count, evictions, fills = _lru_due(
+                keys, ops, ttls, lru, expire, ring_t, ring_x, first, size, count, evictions,
+                fills, capacity, head, t)
+        k = keys[i]
+        flags = 0
+        if ops[i] == 0:
+            cached = lru[4 * k] >= 0
+            if cached and any_ttl and t > expire[k]:
+                _lru_unlink(lru, k)
+                lru[4 * k] = -1
+                count -= 1
+                expired += 1
+                cached = False
+                flags |= FLAG_EXPIRED
+            if cached:
+                _lru_unlink(lru, k)
+                _lru_front(lru, head, k)
+                if sliding:
+                    ttl = ttls[0] if one_ttl else ttls[i]
+                    if ttl == ttl:
+                        expire[k] = t + ttl
+                out_outcome[i] = HIT
+                db[i] = 0.0
+            else:
+                if lru[4 * k + 2] > 0:
+                    flags |= FLAG_INFLIGHT
+                    inflight += 1
+                size = _ring_push(ring_t, ring_x, first, size,
+                                  t if atomic else t + wb_get[i] + db[i], i)
+                lru[4 * k + 2] += 1
+                out_outcome[i] = MISS
+        else:
+            size = _ring_push(ring_t, ring_x, first, size, t + db[i], i)
+            out_outcome[i] = WRITE
+        out_start[i] = t
+        out_flags[i] = flags
+        i += 1
+    state[RING_FIRST] = first
+    state[RING_SIZE] = size
+    state[LRU_INFLIGHT] = inflight
+    state[LRU_FILLS] = fills
+    state[LRU_COUNT] = count
+    state[LRU_EVICTIONS] = evictions
+    state[LRU_EXPIRED] = expired
+    return i
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def lru_latencies(at, end, outcome, wb, db, wb_set):
+    """The whiteboard and total latencies of requests ``at`` to ``end`` of a run of
+    :func:`lru_cache_aside`, in place: ``wb`` holds the GET draws, ``wb_set`` the SET draws,
+    and become the whiteboard latency and the total (``cache_aside``'s sums, in its order)."""
+    for i in range(at, end):
+        o = outcome[i]
+        w = wb[i]
+        s = wb_set[i]
+        if o == HIT:
+            wb_set[i] = w
+        elif o == MISS:
+            wb[i] = w + s
+            wb_set[i] = w + db[i] + s
+        else:
+            wb[i] = s
+            wb_set[i] = db[i] + s
+
+
+# --- standard normal draws, NumPy's own --------------------------------------------------
+# ``Generator.standard_normal`` turns each 64-bit output of the bit generator into a normal
+# by NumPy's ziggurat (``random_standard_normal`` in numpy/random/src/distributions); its
+# sign is a branch taken half the time at random, and the mispredictions are half its cost
+# (9.4 ns a draw here, against 4.0 for ``standard_exponential``, the same ziggurat without
+# a sign). This is the same algorithm on the same 64-bit outputs (``random_raw``), with the
+# same tables and the same arithmetic, so it gives the same numbers, bit for bit (tests
+# hold it against NumPy's; :mod:`simlab._normal` checks it once per process and uses
+# NumPy's own if they ever differ), with a sign that the compiler makes branch-free.
+NEXT_DOUBLE = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def normals(raw, out, progress, ki, wi, fi, r, inv_r):
+    """Fill ``out[progress[1]:]`` with standard normals from the 64-bit outputs
+    ``raw[progress[0]:]``; update ``progress``; return whether ``out`` is full (False: the
+    outputs ran out, and the caller hands more)."""
+    m = raw.shape[0]
+    n = out.shape[0]
+    pos = progress[0]
+    i = progress[1]
+    full = True
+    while i < n:
+        if pos >= m:
+            full = False
+            break
+        u = raw[pos]
+        idx = u & np.uint64(0xFF)
+        u >>= np.uint64(8)
+        rabs = (u >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        # the sign by a product with +1.0 or -1.0 (exact, and free of a branch on any x86-64:
+        # ``if sign: x = -x`` stays a branch there unless the compiler may use AVX-512)
+        x = (np.float64(np.int64(rabs)) * wi[idx]
+             * (1.0 - 2.0 * np.float64(np.int64(u & np.uint64(1)))))
+        if rabs < ki[idx]:
+            out[i] = x
+            i += 1
+            pos += 1
+            continue
+        # the rare way (under 1%): more outputs, taken only if they are all there
+        used = 1
+        done = False
+        if idx == 0:
+            while True:
+                if pos + used + 2 > m:
+                    break
+                u1 = np.float64(np.int64(raw[pos + used] >> np.uint64(11))) * NEXT_DOUBLE
+                u2 = np.float64(np.int64(raw[pos + used + 1] >> np.uint64(11))) * NEXT_DOUBLE
+                used += 2
+                xx = -inv_r * np.log1p(-u1)
+                yy = -np.log1p(-u2)
+                if yy + yy > xx * xx:
+                    if (rabs >> np.uint64(8)) & np.uint64(1):
+                        out[i] = -(r + xx)
+                    else:
+                        out[i] = r + xx
+                    done = True
+                    break
+            if not done:
+                full = False
+                break
+            i += 1
+        else:
+            if pos + 2 > m:
+                full = False
+                break
+            used = 2
+            v = np.float64(np.int64(raw[pos + 1] >> np.uint64(11))) * NEXT_DOUBLE
+            if (fi[idx - 1] - fi[idx]) * v + fi[idx] < np.exp(-0.5 * x * x):
+                out[i] = x
+                i += 1
+        pos += used
+    progress[0] = pos
+    progress[1] = i
+    return full
 
 
 _cache_dir = _numba_cache_dir(cache_get.py_func)

@@ -27,6 +27,7 @@ import numpy as np
 from . import _codes as C
 from . import _validate as v
 from ._aot import kernels
+from ._draws import fillers
 from ._random import resolve_seed, stream
 from .caches import POLICIES, make_cache
 from .latency import Constant, Distribution, Preset, preset
@@ -68,7 +69,7 @@ class _Inputs:
         n = len(workload)
 
         def filing_room_draws(out):
-            out.append(filing_room.sample(n, stream(seed, "filing_room")))
+            out.extend(_drawn(filing_room, stream(seed, "filing_room"), n, 1))
 
         # The two streams are independent: with a second core, the filing room's draws run
         # beside the whiteboard's (NumPy fills arrays without the GIL), the same numbers a
@@ -78,8 +79,7 @@ class _Inputs:
             worker = _Worker(filing_room_draws, db)
         wb_rng = stream(seed, "whiteboard")
         try:
-            self.wb_get = whiteboard.sample(n, wb_rng)
-            self.wb_set = whiteboard.sample(n, wb_rng)
+            self.wb_get, self.wb_set = _drawn(whiteboard, wb_rng, n, 2)
         finally:
             if worker is not None:
                 worker.result()                  # joined even if the whiteboard's failed
@@ -87,7 +87,6 @@ class _Inputs:
             filing_room_draws(db)
         self.db = db[0]
         self.rand = stream(seed, "policy").random(n) if uniforms else np.empty(0)
-        self._ours = _draws_fresh(whiteboard), _draws_fresh(filing_room)
 
     def columns(self, n):
         """The compiled engines' output columns (:func:`_columns`), the whiteboard, filing
@@ -96,10 +95,11 @@ class _Inputs:
 
         Fresh memory costs a page fault per 4 KB on first write: 12-15 ms of a
         million-request run's kernel here (a quarter of its time); the draws' pages are
-        already there. Only arrays this run made and nobody else holds are written over:
-        draws of simlab's own latency models (a model of the learner's own might keep what
-        it returned), distinct, float64, contiguous and writeable; anything else gets a
-        fresh column. After that the draws are spent: the engine no longer reads them.
+        already there. Only arrays this run made and nobody else holds are written over
+        (the draws are in arrays of the run's own: :func:`_drawn` copies what a learner's
+        model returned, which it may keep), distinct, float64, contiguous and writeable;
+        anything else gets a fresh column. After that the draws are spent: the engine no
+        longer reads them.
 
         "Nobody else holds" is checked, not assumed: the array owns its memory (no ``base``)
         and its only reference is this object's attribute (``sys.getrefcount``: the
@@ -107,8 +107,8 @@ class _Inputs:
         start, outcome, wb, db, total, flags = _columns(n, latencies=False)
         seen = set()
 
-        def reuse(arr, ours):
-            if (ours and isinstance(arr, np.ndarray) and arr.base is None
+        def reuse(arr):
+            if (isinstance(arr, np.ndarray) and arr.base is None
                     and sys.getrefcount(arr) <= 3       # the attribute, arr, the argument
                     and arr.dtype == np.float64 and arr.shape == (n,)
                     and arr.flags.c_contiguous and arr.flags.writeable
@@ -117,20 +117,22 @@ class _Inputs:
                 return arr
             return np.empty(n)
 
-        wb_ours, db_ours = self._ours
-        wb = reuse(self.wb_get, wb_ours)
-        db = reuse(self.db, db_ours)
-        total = reuse(self.wb_set, wb_ours)
+        wb = reuse(self.wb_get)
+        db = reuse(self.db)
+        total = reuse(self.wb_set)
         return start, outcome, wb, db, total, flags
 
 
-def _draws_fresh(model) -> bool:
-    """Whether ``model.sample`` is one of simlab's own, which return a new array each call."""
-    from . import latency
-
-    model = model.model if isinstance(model, Preset) else model
-    sample = getattr(type(model), "sample", None)
-    return getattr(sample, "__module__", None) == latency.__name__
+def _drawn(model, rng, n, count):
+    """``count`` arrays of ``n`` draws of ``model`` from ``rng``, one after another (the
+    numbers ``model.sample(n, rng)`` returns each time), in arrays of this run's own: a
+    model's own array (a learner's model may keep what it returned) is copied, never
+    written over."""
+    arrays = []
+    for fill in fillers(model, rng, n, count):
+        arrays.append(np.empty(n))
+        fill(arrays[-1])
+    return arrays
 
 
 def _latency_model(name, value):
@@ -344,10 +346,18 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
     whiteboard = _latency_model("whiteboard", whiteboard)
     filing_room = _latency_model("filing_room", filing_room)
     seed = resolve_seed(seed)
-    inputs = _Inputs(workload, whiteboard, filing_room, seed, uniforms=policy == "random")
     atomic = _atomic(atomic, filing_room)
     n = len(workload)
     sliding = ttl_mode == "sliding"
+    params = dict(model="textbook", engine=engine, policy=policy, whiteboard=whiteboard,
+                  filing_room=filing_room, seed=seed, atomic=atomic, ttl_mode=ttl_mode,
+                  cache_size=cache_size, oom_errors=0)
+    if engine == "fast" and policy == "lru" and workload.times is not None:
+        tic = time.perf_counter()
+        columns = _lru_run(workload, whiteboard, filing_room, seed, cache_size, sliding,
+                           atomic)
+        return Run(*columns, _params(workload, **params), time.perf_counter() - tic)
+    inputs = _Inputs(workload, whiteboard, filing_room, seed, uniforms=policy == "random")
     tic = time.perf_counter()
     if engine == "fast":
         start, outcome, wb, db, total, flags = columns = inputs.columns(n)
@@ -356,8 +366,10 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
         ttls = workload.ttls
         if np.all(np.isnan(ttls)):
             ttls = np.full(1, np.nan)
+        keys, ops, arrivals, ttls = (np.ascontiguousarray(a) for a in (
+            workload.keys, workload.ops, arrivals, ttls))      # as the kernels take them
         counters = kernels().cache_aside(
-            workload.keys, workload.ops, arrivals, sequential, ttls, inputs.wb_get,
+            keys, ops, arrivals, sequential, ttls, inputs.wb_get,
             inputs.wb_set, inputs.db, inputs.rand, C.POLICY_CODES[policy], cache_size,
             workload.n_keys, n + 1, sliding, atomic, start, outcome, wb, db, total, flags)
         columns = (*columns, counters)
@@ -371,10 +383,138 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
         cache = make_cache(policy, cache_size, rng=_Draws())
         columns = _event_loop(workload, cache, inputs, sliding=sliding, atomic=atomic)
     engine_s = time.perf_counter() - tic
-    params = _params(workload, model="textbook", engine=engine, policy=policy,
-                     whiteboard=whiteboard, filing_room=filing_room, seed=seed, atomic=atomic,
-                     ttl_mode=ttl_mode, cache_size=cache_size, oom_errors=0)
-    return Run(*columns, params, engine_s)
+    return Run(*columns, _params(workload, **params), engine_s)
+
+
+LRU_CHUNK = 1 << 16
+"""Requests per chunk of :func:`_lru_run`'s pipeline."""
+LRU_RING = 1024
+"""The first room for events in flight in :func:`_lru_run` (doubled whenever full)."""
+
+
+class _Progress:
+    """How many chunks each stage of :func:`_lru_run` has done, and the first error any
+    stage raised (every stage waiting on another then raises it, so none waits forever)."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.done = {"draws": 0, "loop": 0}
+        self.error = None
+
+    def advance(self, stage):
+        with self.cond:
+            self.done[stage] += 1
+            self.cond.notify_all()
+
+    def wait(self, stage, chunks):
+        with self.cond:
+            while self.done[stage] < chunks and self.error is None:
+                self.cond.wait()
+            if self.error is not None:
+                raise self.error
+
+    def fail(self, error):
+        with self.cond:
+            if self.error is None:
+                self.error = error
+            self.cond.notify_all()
+
+
+def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic):
+    """The fast engine's run for the LRU policy and requests at their arrival times: the
+    same columns and counters as ``cache_aside`` with the draws of :class:`_Inputs`, from
+    :func:`simlab._kernels.lru_cache_aside`.
+
+    From :data:`PARALLEL_DRAWS` requests on, with a second core, it is a pipeline over
+    chunks of :data:`LRU_CHUNK` requests. A second thread draws each chunk's latencies, the
+    whiteboard's GET and the filing room's, then the whiteboard's SET latencies chunk by
+    chunk, adding up each chunk's whiteboard and total latencies once the loop is past it;
+    this thread runs the loop on each chunk as soon as its draws are there. Two threads, one
+    per core: with a third (one per stream), the loop, the longest of the three, lost its
+    core to the draws. Each stream gives the numbers it gives unchunked, so the table is the
+    same either way."""
+    n = len(workload)
+    k = kernels()
+    start, outcome = np.empty(n), np.empty(n, dtype=np.int8)
+    wb, db, total, flags = np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=np.int8)
+    fill_get, fill_set = fillers(whiteboard, stream(seed, "whiteboard"), n, 2)
+    (fill_db,) = fillers(filing_room, stream(seed, "filing_room"), n)
+    bounds = list(range(0, n, LRU_CHUNK)) + [n]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    threaded = n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1
+    progress = _Progress()
+
+    def draws():
+        try:
+            for lo, hi in chunks:
+                fill_get(wb[lo:hi])
+                fill_db(db[lo:hi])
+                progress.advance("draws")
+            for c, (lo, hi) in enumerate(chunks):
+                fill_set(total[lo:hi])
+                progress.wait("loop", c + 1)
+                k.lru_latencies(lo, hi, outcome, wb, db, total)
+        except BaseException as exc:        # the loop stops too, and the caller gets it
+            progress.fail(exc)
+            raise
+
+    worker = _Worker(draws) if threaded else None
+    try:
+        # the loop's state, made while the first chunk is drawn
+        n_keys = workload.n_keys
+        lru = np.full(4 * (n_keys + 1), -1, dtype=np.int32)
+        lru[2::4] = 0                                   # no fill in flight
+        lru[4 * n_keys:4 * n_keys + 2] = n_keys         # the list's head: an empty list
+        expire = np.empty(n_keys)
+        ring = [np.empty(LRU_RING), np.empty(LRU_RING, dtype=np.int64)]
+        state = np.zeros(C.LRU_STATE, dtype=np.int64)
+        ttls = workload.ttls
+        if np.all(np.isnan(ttls)):
+            ttls = np.full(1, np.nan)
+        keys, ops, arrivals, ttls = (np.ascontiguousarray(a) for a in (
+            workload.keys, workload.ops, workload.times, ttls))
+
+        def loop(lo, hi):
+            at = lo
+            while True:
+                at = k.lru_cache_aside(at, hi, keys, ops, arrivals, ttls, wb, db, sliding,
+                                       atomic, start, outcome, flags, lru, expire, ring[0],
+                                       ring[1], state, capacity, n_keys)
+                if at == hi:
+                    return
+                size = ring[0].shape[0]          # full: twice the room, the events in order
+                order = (state[C.RING_FIRST] + np.arange(size)) & (size - 1)
+                for j, dtype in enumerate((np.float64, np.int64)):
+                    grown = np.empty(2 * size, dtype=dtype)
+                    grown[:size] = ring[j][order]
+                    ring[j] = grown
+                state[C.RING_FIRST] = 0
+
+        if worker is None:
+            fill_get(wb)
+            fill_set(total)
+            fill_db(db)
+            loop(0, n)
+        else:
+            for c, (lo, hi) in enumerate(chunks):
+                progress.wait("draws", c + 1)
+                loop(lo, hi)
+                progress.advance("loop")
+        k.lru_apply(keys, ops, ttls, lru, expire, ring[0], ring[1], state, capacity, n_keys,
+                    np.inf)
+        if worker is None:
+            k.lru_latencies(0, n, outcome, wb, db, total)
+    except BaseException as exc:
+        progress.fail(exc)
+        raise
+    finally:
+        if worker is not None:
+            worker.join()
+    if worker is not None:
+        worker.result()                     # its error, if it raised one
+    counters = np.array([state[C.LRU_EVICTIONS], state[C.LRU_EXPIRED], state[C.LRU_INFLIGHT],
+                         state[C.LRU_FILLS], state[C.LRU_COUNT]], dtype=np.int64)
+    return start, outcome, wb, db, total, flags, counters
 
 
 def _event_loop(workload: Workload, cache, inputs, names=None, sliding=False, atomic=False,

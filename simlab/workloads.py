@@ -142,8 +142,9 @@ def _column(w, name, value, n, kinds, rule):
 
 
 def _final(arr, dtype):
-    """A checked, read-only column in the engine's ``dtype`` (a converted copy is frozen)."""
-    out = arr.astype(dtype, copy=False)
+    """A checked, read-only column in the engine's ``dtype``, contiguous as the compiled
+    kernels take it (a converted copy is frozen)."""
+    out = np.ascontiguousarray(arr.astype(dtype, copy=False))
     out.flags.writeable = False
     return out
 
