@@ -656,14 +656,16 @@ def lru_apply(keys, ops, ttls, lru, expire, ring_t, ring_x, state, capacity, n_k
 
 @njit(cache=True, nogil=True, _nrt=False)
 def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, atomic,
-                    out_start, out_outcome, out_flags, lru, expire, ring_t, ring_x, state,
-                    capacity, n_keys):
+                    out_outcome, out_flags, lru, expire, ring_t, ring_x, state, capacity,
+                    n_keys):
     """``cache_aside`` for the LRU policy and requests at their arrival times, requests
     ``at`` to ``end``; return where it stopped: ``end``, or earlier when the ring of events
     in flight is full (the caller gives a larger one and calls again from there).
 
-    Writes the outcome, flags and start of each request, and the filing-room latency over
-    ``db`` (0 for a hit). The whiteboard and total latencies are :func:`lru_latencies`'.
+    Writes the outcome and flags of each request, and the filing-room latency over ``db``
+    (0 for a hit). A request starts at its arrival (the start column is a copy of
+    ``arrivals``, which the caller makes), and the whiteboard and total latencies are
+    :func:`lru_latencies`'.
     The loop keeps ``state`` in locals (registers) and stores it back when it stops."""
     head = n_keys
     one_ttl = ttls.shape[0] == 1
@@ -716,7 +718,6 @@ def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, ato
         else:
             size = _ring_push(ring_t, ring_x, first, size, t + db[i], i)
             out_outcome[i] = WRITE
-        out_start[i] = t
         out_flags[i] = flags
         i += 1
     state[RING_FIRST] = first

@@ -388,6 +388,8 @@ def _simulate_textbook(workload, policy, cache_size, whiteboard, filing_room, tt
 
 LRU_CHUNK = 1 << 16
 """Requests per chunk of :func:`_lru_run`'s pipeline."""
+LRU_FIRST_CHUNK = 1 << 13
+"""Requests in the pipeline's first chunk (the loop waits for it)."""
 LRU_RING = 1024
 """The first room for events in flight in :func:`_lru_run` (doubled whenever full)."""
 
@@ -439,16 +441,20 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
     wb, db, total, flags = np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=np.int8)
     fill_get, fill_set = fillers(whiteboard, stream(seed, "whiteboard"), n, 2)
     (fill_db,) = fillers(filing_room, stream(seed, "filing_room"), n)
-    bounds = list(range(0, n, LRU_CHUNK)) + [n]
-    chunks = list(zip(bounds[:-1], bounds[1:]))
+    # a small first chunk: the loop starts sooner
+    bounds = [0] + list(range(min(LRU_FIRST_CHUNK, LRU_CHUNK, n), n, LRU_CHUNK)) + [n]
+    chunks = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     threaded = n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1
     progress = _Progress()
 
     def draws():
         try:
             for lo, hi in chunks:
+                if progress.error is not None:          # the loop stopped: so do the draws
+                    return
                 fill_get(wb[lo:hi])
                 fill_db(db[lo:hi])
+                start[lo:hi] = workload.times[lo:hi]    # each request starts on arrival
                 progress.advance("draws")
             for c, (lo, hi) in enumerate(chunks):
                 fill_set(total[lo:hi])
@@ -478,8 +484,8 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
             at = lo
             while True:
                 at = k.lru_cache_aside(at, hi, keys, ops, arrivals, ttls, wb, db, sliding,
-                                       atomic, start, outcome, flags, lru, expire, ring[0],
-                                       ring[1], state, capacity, n_keys)
+                                       atomic, outcome, flags, lru, expire, ring[0], ring[1],
+                                       state, capacity, n_keys)
                 if at == hi:
                     return
                 size = ring[0].shape[0]          # full: twice the room, the events in order
@@ -494,6 +500,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
             fill_get(wb)
             fill_set(total)
             fill_db(db)
+            start[:] = arrivals
             loop(0, n)
         else:
             for c, (lo, hi) in enumerate(chunks):

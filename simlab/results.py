@@ -195,6 +195,7 @@ def build_table(workload: Workload, start, outcome, wb, db, total, flags, counte
     of a :class:`Run`."""
     import pandas as pd
 
+    flags = np.asarray(flags, dtype=np.int8)
     df = pd.DataFrame({
         "time": start,
         "key": key_column(workload),
@@ -203,8 +204,11 @@ def build_table(workload: Workload, start, outcome, wb, db, total, flags, counte
         "whiteboard_latency": wb,
         "filing_room_latency": db,
         "latency": total,
-        "inflight": (flags & Flag.INFLIGHT).astype(bool),
-        "expired": (flags & Flag.EXPIRED).astype(bool),
+        # a bit's own 0/1 byte read as a bool (Flag's two bits are 1 and 2; int8 operands,
+        # or NumPy would widen the bytes)
+        "inflight": np.bitwise_and(flags, np.int8(Flag.INFLIGHT)).view(bool),
+        "expired": np.right_shift(np.bitwise_and(flags, np.int8(Flag.EXPIRED)),
+                                  np.int8(1)).view(bool),
     }, copy=False)
     df.attrs.update(run_attrs(counters, params, engine_s))
     return df
