@@ -63,7 +63,8 @@ def test_connect_model_gives_the_guarded_instrumented_client():
     assert r.owned and r.backend.startswith("simlab's Redis model")
     assert r.config_get("maxmemory*") == {"maxmemory": str(2 * 1024 ** 2),
                                           "maxmemory-policy": "allkeys-lru",
-                                          "maxmemory-samples": "7"}
+                                          "maxmemory-samples": "7", "maxmemory-clients": "0",
+                                          "maxmemory-eviction-tenacity": "10"}
     assert r.set("wb:k", "v") and r.get("wb:k") == "v"
     assert r.commands()["command"].tolist()[-2:] == ["SET", "GET"]
     assert isinstance(r.clock, RealClock)                 # clock=wall is the default

@@ -12,12 +12,15 @@ policy with no key that has a TTL) a command flagged ``denyoom`` in Redis's comm
 raises ``OutOfMemoryError``; a script is refused at its first write, as in Redis 7.
 
 What the server adds to fakeredis: ``CONFIG GET/SET`` of ``maxmemory``, ``maxmemory-policy``,
-``maxmemory-samples``, ``lfu-log-factor``, ``lfu-decay-time`` (other parameters: what fakeredis
-does, it stores them); ``CONFIG RESETSTAT``; ``INFO`` (``server``, ``memory``, ``stats``,
-``keyspace``); ``OBJECT FREQ`` / ``IDLETIME`` / ``ENCODING`` / ``REFCOUNT``; ``MEMORY USAGE``;
-``TOUCH``; a ``DBSIZE`` that, like Redis's, counts expired keys not yet removed; and active
-expiry. Each key a command looks up is one access of the model, as in Redis (``MGET k k k``
-touches ``k`` three times, so its LFU counter gets three chances to grow).
+``maxmemory-samples``, ``lfu-log-factor``, ``lfu-decay-time``, answered as redis-server 7.0.15
+answers (measured case by case: its parsing of memory values and integers, its ranges and
+error texts, each parameter once a call, all or nothing; Redis's other parameters are kept as
+given, unchecked, and unknown ones refused); ``CONFIG RESETSTAT``; ``INFO`` (``server``,
+``memory``, ``stats``, ``keyspace``); ``OBJECT FREQ`` / ``IDLETIME`` / ``ENCODING`` /
+``REFCOUNT``; ``MEMORY USAGE``; ``TOUCH``; a ``DBSIZE`` that, like Redis's, counts expired keys
+not yet removed; and active expiry. Each key a command looks up is one access of the model, as
+in Redis (``MGET k k k`` touches ``k`` three times, so its LFU counter gets three chances to
+grow).
 
 Memory. ``INFO memory`` reports ``used_memory`` = :data:`EMPTY_USED_MEMORY` (an empty
 redis-server 7.0.15 with one client, measured here) + the model's bytes for the data set, and
@@ -42,6 +45,9 @@ TTL key once), so both clocks give the same result. The fast cycle is not modell
 Not modelled: the queue-time OOM check inside MULTI (EXEC is refused instead, with
 ``EXECABORT`` and the OOM text), per-client memory, and switching the policy at run time
 keeping LFU counters (the model is rebuilt in last-access order; LFU counters restart at 5).
+Nor the values of Redis's other parameters: CONFIG GET shows one only once set, and the few
+the model runs with (``hz`` 10, ``maxmemory-eviction-tenacity`` 10...) answer CONFIG GET
+and keep their value.
 
 Patching point: this module and :mod:`simlab.clock` are the only places that use fakeredis's
 private modules (``_commands``, ``_core``, ``_socket``, ``_helpers``), tested against the
@@ -49,7 +55,6 @@ fakeredis the project pins.
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import re
@@ -107,33 +112,50 @@ def _flagged(name: str, flag: str) -> bool:
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
           "g": 1000 ** 3, "gb": 1024 ** 3}
-
-
 ULLONG_MAX = 2 ** 64 - 1
+LLONG_MIN, LLONG_MAX = -2 ** 63, 2 ** 63 - 1
+INT_MAX = 2 ** 31 - 1
+# Redis's maxmemory_policy_enum, in its order (CONFIG SET's error lists them so)
+_POLICY_ENUM = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
 
 
 def memory_value(text) -> int | None:
     """Redis's ``memtoull``: ``2mb`` is 2 * 1024**2 bytes, ``2m`` 2,000,000; None if invalid.
 
-    Its arithmetic too, as redis-server 7.0.15 does it (measured): the number saturates at
-    2**64 - 1 (``strtoull``), and the product with the unit wraps around modulo 2**64, so
-    ``17179869184gb`` is 0 and ``99999999999999999999gb`` 2**64 - 2**30; a number of 128
-    digits or more does not fit memtoull's buffer and is invalid."""
-    match = re.fullmatch(r"\s*([0-9]+)\s*([a-zA-Z]*)\s*", str(text))    # ASCII digits only
-    if not match or match.group(2).lower() not in _UNITS:
+    As redis-server 7.0.15 reads it (measured): ASCII digits, then nothing or one unit (b, k,
+    kb, m, mb, g, gb, in any case); no sign, space or point anywhere, and no digits at all
+    read as 0 (``""``, ``"mb"``). The number saturates at 2**64 - 1 (``strtoull``), and the
+    product with the unit wraps around modulo 2**64, so ``17179869184gb`` is 0 and
+    ``99999999999999999999gb`` 2**64 - 2**30; a number of 128 digits or more does not fit
+    memtoull's buffer and is invalid."""
+    digits, unit = re.fullmatch(r"([0-9]*)(.*)", str(text), re.DOTALL).groups()
+    if not unit.isascii() or unit.lower() not in _UNITS or len(digits) >= 128:
         return None
-    if len(match.group(1)) >= 128:     # memtoull copies the number into a 128-byte buffer
+    number = min(int(digits or "0"), ULLONG_MAX)
+    return number * _UNITS[unit.lower()] & ULLONG_MAX
+
+
+def integer_value(text) -> int | None:
+    """Redis's ``string2ll``: ``0`` or ``-?[1-9][0-9]*`` within 64 signed bits; None for
+    anything else (a space, a ``+``, a leading zero, ``-0``, a point, a unit)."""
+    text = str(text)
+    if len(text) > 20 or not re.fullmatch(r"0|-?[1-9][0-9]*", text):
         return None
-    number = min(int(match.group(1)), ULLONG_MAX)
-    return number * _UNITS[match.group(2).lower()] & ULLONG_MAX
+    value = int(text)
+    return value if LLONG_MIN <= value <= LLONG_MAX else None
+
+
+def policy_value(text) -> str | None:
+    """A ``maxmemory-policy`` in any (ASCII) case, as ``strcasecmp`` compares; None if
+    unknown."""
+    text = str(text)
+    return text.lower() if text.isascii() and text.lower() in _POLICY_ENUM else None
 
 
 def _int_in(text, low: int, high: int) -> int | None:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        return None
-    return value if low <= value <= high else None
+    value = integer_value(text)
+    return value if value is not None and low <= value <= high else None
 
 
 def _real_in(text, low: float, high: float) -> float | None:
@@ -144,18 +166,18 @@ def _real_in(text, low: float, high: float) -> float | None:
     return value if low <= value <= high else None   # NaN fails both comparisons
 
 
-# name -> (rule for messages, parser returning None when invalid)
+# URL options: name -> (rule for messages, parser returning None when invalid); Redis's
+# parsing, with simlab's range for maxmemory-samples (the one simulate takes)
 _RULES = {
     "maxmemory": ("must be a memory value (bytes, or with a unit: 100kb, 2mb, 1gb; 0: no limit)",
                   memory_value),
-    "maxmemory-policy": ("must be one of " + ", ".join(REDIS_POLICIES),
-                         lambda t: str(t).lower() if str(t).lower() in REDIS_POLICIES else None),
+    "maxmemory-policy": ("must be one of " + ", ".join(REDIS_POLICIES), policy_value),
     "maxmemory-samples": (f"must be an integer from {_v.MIN_SAMPLES} to {_v.MAX_SAMPLES}",
                           lambda t: _int_in(t, _v.MIN_SAMPLES, _v.MAX_SAMPLES)),
-    "lfu-log-factor": ("must be an integer from 0 to 2147483647",
-                       lambda t: _int_in(t, 0, 2 ** 31 - 1)),
-    "lfu-decay-time": ("must be an integer (minutes) from 0 to 2147483647",
-                       lambda t: _int_in(t, 0, 2 ** 31 - 1)),
+    "lfu-log-factor": (f"must be an integer from 0 to {INT_MAX}",
+                       lambda t: _int_in(t, 0, INT_MAX)),
+    "lfu-decay-time": (f"must be an integer (minutes) from 0 to {INT_MAX}",
+                       lambda t: _int_in(t, 0, INT_MAX)),
 }
 _URL_ONLY = {
     "clock": ("must be 'wall' or 'virtual'",
@@ -383,9 +405,12 @@ class ModelServer(fakeredis.FakeServer):
 
     def _new_model(self) -> _TrackedCache:
         s = self.settings
-        return _TrackedCache(s["maxmemory-policy"], self._data_limit(),
-                             samples=s["maxmemory-samples"], lfu_log_factor=s["lfu-log-factor"],
-                             lfu_decay_time=s["lfu-decay-time"], rng=self.seed)
+        model = _TrackedCache(s["maxmemory-policy"], self._data_limit(),
+                              samples=min(s["maxmemory-samples"], _v.MAX_SAMPLES),
+                              lfu_log_factor=s["lfu-log-factor"],
+                              lfu_decay_time=s["lfu-decay-time"], rng=self.seed)
+        model.samples = s["maxmemory-samples"]   # CONFIG SET takes up to 2**31 - 1, as Redis
+        return model
 
     def configure(self, name: str, value) -> None:
         """Apply one checked setting (``CONFIG SET``)."""
@@ -721,13 +746,144 @@ def _config_error(name: str, rule: str) -> SimpleError:
     return SimpleError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {rule}")
 
 
+def _text(arg: bytes) -> str:
+    return arg.decode("utf-8", "replace")
+
+
+def _memory(text: str) -> int:
+    value = memory_value(text)
+    if value is None:
+        raise ValueError("argument must be a memory value")
+    return value
+
+
+def _integer(low: int, high: int):
+    def parse(text: str) -> int:
+        value = integer_value(text)
+        if value is None:
+            raise ValueError("argument couldn't be parsed into an integer")
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+    return parse
+
+
+def _policy(text: str) -> str:
+    value = policy_value(text)
+    if value is None:
+        raise ValueError("argument(s) must be one of the following: " + ", ".join(_POLICY_ENUM))
+    return value
+
+
+# CONFIG SET of what the model models: name -> parser raising ValueError in Redis 7.0's words
+_CONFIG_SET = {"maxmemory": _memory, "maxmemory-policy": _policy,
+               "maxmemory-samples": _integer(1, INT_MAX), "lfu-log-factor": _integer(0, INT_MAX),
+               "lfu-decay-time": _integer(0, INT_MAX)}
+# what the model runs with and cannot change: CONFIG SET takes that value only (a real server
+# takes others, which the model would not act on); CONFIG GET answers it by name or pattern
+# (a real server's maxmemory* answers maxmemory-clients and maxmemory-eviction-tenacity too)
+_FIXED = {"maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10", "hz": str(HZ),
+          "active-expire-effort": "1", "replica-ignore-maxmemory": "yes",
+          "slave-ignore-maxmemory": "yes"}
+# redis-server 7.0.15's parameters that CONFIG SET refuses whatever the value (measured)
+_PROTECTED = frozenset({"dir", "dbfilename"})
+_IMMUTABLE = frozenset("""
+aclfile always-show-logo aof_rewrite_cpulist appenddirname appendfilename bgsave_cpulist
+bio_cpulist cluster-config-file cluster-enabled cluster-port daemonize databases disable-thp
+enable-debug-command enable-module-command enable-protected-configs io-threads
+io-threads-do-reads logfile lua-enable-deprecated-api pidfile rdbchecksum replicaof
+server_cpulist set-proc-title slaveof socket-mark-id supervised syslog-enabled syslog-facility
+syslog-ident tcp-backlog unixsocket unixsocketperm""".split())
+# redis-server 7.0.15's other parameters (CONFIG GET *, and the hidden ones it answers by
+# name): CONFIG SET keeps their value as given, unchecked, for fakeredis (requirepass,
+# notify-keyspace-events) and for CONFIG GET, which shows them once set
+_STORED = frozenset("""
+acl-pubsub-default acllog-max-len active-defrag-cycle-max active-defrag-cycle-min
+active-defrag-ignore-bytes active-defrag-max-scan-fields active-defrag-threshold-lower
+active-defrag-threshold-upper activedefrag activerehashing aof-disable-auto-gc
+aof-load-truncated aof-rewrite-incremental-fsync aof-timestamp-enabled aof-use-rdb-preamble
+appendfsync appendonly auto-aof-rewrite-min-size auto-aof-rewrite-percentage bind
+bind-source-addr busy-reply-threshold client-output-buffer-limit client-query-buffer-limit
+cluster-allow-pubsubshard-when-down cluster-allow-reads-when-down
+cluster-allow-replica-migration cluster-announce-bus-port cluster-announce-hostname
+cluster-announce-ip cluster-announce-port cluster-announce-tls-port cluster-link-sendbuf-limit
+cluster-migration-barrier cluster-node-timeout cluster-preferred-endpoint-type
+cluster-replica-no-failover cluster-replica-validity-factor cluster-require-full-coverage
+cluster-slave-no-failover cluster-slave-validity-factor crash-log-enabled
+crash-memcheck-enabled dynamic-hz hash-max-listpack-entries hash-max-listpack-value
+hash-max-ziplist-entries hash-max-ziplist-value hll-sparse-max-bytes ignore-warnings
+jemalloc-bg-thread key-load-delay latency-monitor-threshold latency-tracking
+latency-tracking-info-percentiles lazyfree-lazy-eviction lazyfree-lazy-expire
+lazyfree-lazy-server-del lazyfree-lazy-user-del lazyfree-lazy-user-flush list-compress-depth
+list-max-listpack-size list-max-ziplist-size loading-process-events-interval-bytes loglevel
+lua-time-limit masterauth masteruser maxclients min-replicas-max-lag min-replicas-to-write
+min-slaves-max-lag min-slaves-to-write no-appendfsync-on-rewrite notify-keyspace-events
+oom-score-adj oom-score-adj-values port proc-title-template propagation-error-behavior
+protected-mode proto-max-bulk-len rdb-del-sync-files rdb-key-save-delay
+rdb-save-incremental-fsync rdbcompression repl-backlog-size repl-backlog-ttl
+repl-disable-tcp-nodelay repl-diskless-load repl-diskless-sync repl-diskless-sync-delay
+repl-diskless-sync-max-replicas repl-ping-replica-period repl-ping-slave-period repl-timeout
+replica-announce-ip replica-announce-port replica-announced replica-ignore-disk-write-errors
+replica-lazy-flush replica-priority replica-read-only replica-serve-stale-data requirepass
+sanitize-dump-payload save set-max-intset-entries shutdown-on-sigint shutdown-on-sigterm
+shutdown-timeout slave-announce-ip slave-announce-port slave-lazy-flush slave-priority
+slave-read-only slave-serve-stale-data slowlog-log-slower-than slowlog-max-len
+stop-writes-on-bgsave-error stream-node-max-bytes stream-node-max-entries tcp-keepalive
+timeout tls-auth-clients tls-ca-cert-dir tls-ca-cert-file tls-cert-file tls-ciphers
+tls-ciphersuites tls-client-cert-file tls-client-key-file tls-client-key-file-pass
+tls-cluster tls-dh-params-file tls-key-file tls-key-file-pass tls-port
+tls-prefer-server-ciphers tls-protocols tls-replication tls-session-cache-size
+tls-session-cache-timeout tls-session-caching tracking-table-max-keys use-exit-on-panic
+watchdog-period zset-max-listpack-entries zset-max-listpack-value zset-max-ziplist-entries
+zset-max-ziplist-value""".split())
+_KNOWN = frozenset(_CONFIG_SET) | frozenset(_FIXED) | _PROTECTED | _IMMUTABLE | _STORED
+
+
+def _glob(pattern: str):
+    """Redis's ``stringmatchlen`` without regard to case, as a function of the name: ``*``,
+    ``?``, ``[abc]``, ``[^a-z]``, and ``\\`` quoting the next character."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":                      # to its "]", or to the end of the pattern
+            i += 1
+            negate = pattern.startswith("^", i)
+            i += negate
+            items = []
+            while i < n and pattern[i] != "]":
+                if pattern[i] == "\\" and i + 1 < n:
+                    i += 1
+                    items.append(re.escape(pattern[i]))
+                elif i + 2 < n and pattern[i + 1] == "-":
+                    low, high = sorted((pattern[i], pattern[i + 2]))
+                    items.append(f"{re.escape(low)}-{re.escape(high)}")
+                    i += 2
+                else:
+                    items.append(re.escape(pattern[i]))
+                i += 1
+            if items:
+                out.append(f"[{'^' if negate else ''}{''.join(items)}]")
+            else:
+                out.append("." if negate else "(?!)")
+        else:
+            if c == "\\" and i + 1 < n:
+                i += 1
+            out.append(re.escape(pattern[i]))
+        i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.ASCII | re.DOTALL).fullmatch
+
+
 class _ModelSocket(FakeSocket):
     """fakeredis's socket with the model's commands and the model around every command."""
 
     _EXTRA = {
         "info": Signature("info", "model_info", (), (bytes,)),
-        "config get": Signature("config get", "model_config_get", (bytes,), (bytes,)),
-        "config set": Signature("config set", "model_config_set", (bytes, bytes), (bytes, bytes)),
+        "config get": Signature("config get", "model_config_get", (), (bytes,)),
+        "config set": Signature("config set", "model_config_set", (), (bytes,)),
         "config resetstat": Signature("config resetstat", "model_config_resetstat", ()),
         "object": Signature("object", "model_object", (bytes,), (bytes,)),
         "memory": Signature("memory", "model_memory", (bytes,), (bytes,)),
@@ -752,36 +908,74 @@ class _ModelSocket(FakeSocket):
     def model_info(self, *sections):
         return self._server.info([s.decode() for s in sections]).encode()
 
-    def model_config_get(self, *patterns):
-        server = self._server
-        values = {k: str(v) for k, v in server.settings.items()}
-        for key, value in self._server_config.items():
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            values.setdefault(name, value.decode() if isinstance(value, bytes) else str(value))
-        out = {}
-        for pattern in patterns:
-            pat = pattern.decode().lower()
-            for name, value in values.items():
-                if fnmatch.fnmatchcase(name, pat):
-                    out[name] = value
-        if self._resp_version == 3:
-            return {k.encode(): v.encode() for k, v in out.items()}
-        return [x.encode() for pair in out.items() for x in pair]
+    def _config_values(self) -> dict:
+        """The parameters a CONFIG GET pattern matches: name -> value (bytes)."""
+        values = {name: str(value).encode() for name, value in self._server.settings.items()}
+        for name, value in self._server_config.items():
+            values.setdefault(_text(name), value)
+        return values
 
-    def model_config_set(self, *pairs):
+    def model_config_get(self, *patterns):
+        """CONFIG GET as Redis 7.0's ``configGetCommand``: a name without ``*?[`` is looked up
+        in any case and answered as asked, a pattern matches in any case; each parameter once."""
+        if not patterns:
+            raise SimpleError("ERR wrong number of arguments for 'config|get' command")
+        values = self._config_values()
+        named = {**{name: value.encode() for name, value in _FIXED.items()}, **values}
+        out, seen = {}, set()
+        for pattern in patterns:
+            text = _text(pattern)
+            if not any(c in text for c in "*?["):
+                name = text.lower()
+                if name in named and name not in seen:
+                    out[pattern] = named[name]
+                    seen.add(name)
+                continue
+            match = _glob(text)
+            for name, value in named.items():
+                if name not in seen and match(name):
+                    out[name.encode()] = value
+                    seen.add(name)
+        if self._resp_version == 3:
+            return out
+        return [x for pair in out.items() for x in pair]
+
+    def model_config_set(self, *args):
+        """CONFIG SET as Redis 7.0's ``configSetCommand``, all or nothing: every name known,
+        settable and given once (the first that is not is reported), then every value checked
+        in order (the first bad one is reported), then all applied."""
+        if len(args) < 2:
+            raise SimpleError("ERR wrong number of arguments for 'config|set' command")
+        if len(args) % 2:
+            raise SimpleError("ERR syntax error")
+        given, values = args[0::2], [_text(value) for value in args[1::2]]
+        names = [_text(name).lower() for name in given]
+        for i, name in enumerate(names):
+            if name not in _KNOWN:
+                raise SimpleError("ERR Unknown option or number of arguments for CONFIG SET - "
+                                  f"'{_text(given[i])}'")
+            if name in _IMMUTABLE or name in _PROTECTED:
+                kind = "immutable" if name in _IMMUTABLE else "protected"
+                raise _config_error(_text(given[i]), f"can't set {kind} config")
+            if name in names[:i]:
+                raise _config_error(_text(given[i]), "duplicate parameter")
         checked = []
-        for i in range(0, len(pairs), 2):
-            name, raw = pairs[i].decode().lower(), pairs[i + 1].decode()
-            if name in _RULES:
-                rule, parse = _RULES[name]
-                value = parse(raw)
-                if value is None:
-                    raise _config_error(name, rule)
-                checked.append((name, value))
+        for name, value, raw in zip(names, values, args[1::2]):
+            if name in _CONFIG_SET:
+                try:
+                    checked.append((name, _CONFIG_SET[name](value)))
+                except ValueError as why:
+                    raise _config_error(name, str(why)) from None
+            elif name in _FIXED:
+                if value.lower() != _FIXED[name]:
+                    raise _config_error(name, f"model:// runs with {name} {_FIXED[name]} only")
             else:
-                self._server_config[pairs[i]] = pairs[i + 1]
+                checked.append((name, raw))
         for name, value in checked:
-            self._server.configure(name, value)
+            if name in _CONFIG_SET:
+                self._server.configure(name, value)
+            else:
+                self._server_config[name.encode()] = value
         return OK
 
     def model_config_resetstat(self):
