@@ -53,20 +53,29 @@ class Normals:
         self.raw = np.empty(0, dtype=np.uint64)
         self.pos = 0
 
-    def fill(self, out: np.ndarray) -> None:
+    def fill(self, out: np.ndarray, scale: float = 1.0, shift: float = 0.0) -> None:
+        """The next ``len(out)`` normals, each times ``scale`` plus ``shift`` (as
+        ``out *= scale; out += shift`` would make them)."""
+        scaled = not (scale == 1.0 and shift == 0.0)
         if not self.fast:
             self.rng.standard_normal(out=out)
+            if scaled:
+                out *= scale
+                out += shift
             return
         from . import _ziggurat as Z
 
         k = kernels()
         progress = np.array([self.pos, 0], dtype=np.int64)
-        while not k.normals(self.raw, out, progress, Z.KI, Z.WI, Z.FI, Z.R, Z.INV_R):
-            # a normal takes 1.02 outputs on average: a batch with some to spare, and the
-            # outputs not used yet carried over
+        while not k.normals(self.raw, out, progress, Z.KI, Z.WI, Z.FI, Z.R, Z.INV_R, scaled,
+                            scale, shift):
+            # a normal takes 1.012 outputs on average: a batch with some to spare; what is
+            # left of the last one (a draw whose rare way needed more) goes first, copied
+            # only when there is some
             need = out.shape[0] - int(progress[1])
             more = self.rng.bit_generator.random_raw(need + need // 16 + 64)
-            self.raw = np.concatenate((self.raw[int(progress[0]):], more))
+            rest = self.raw[int(progress[0]):]
+            self.raw = np.concatenate((rest, more)) if rest.size else more
             progress[0] = 0
         self.pos = int(progress[0])
 
@@ -84,9 +93,7 @@ def fillers(model, rng: np.random.Generator, n: int, count: int = 1) -> list:
         normals, sigma, mu = Normals(rng), model.sigma, np.log(model.median_)
 
         def fill(out):             # LogNormal.sample's own steps, on a chunk
-            normals.fill(out)
-            out *= sigma
-            out += mu
+            normals.fill(out, sigma, mu)
             np.exp(out, out=out)
         return [fill] * count
     if sample is Constant.sample:

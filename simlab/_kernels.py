@@ -762,14 +762,16 @@ NEXT_DOUBLE = 1.0 / 9007199254740992.0
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def normals(raw, out, progress, ki, wi, fi, r, inv_r):
+def normals(raw, out, progress, ki, wi, fi, r, inv_r, scaled, scale, shift):
     """Fill ``out[progress[1]:]`` with standard normals from the 64-bit outputs
     ``raw[progress[0]:]``; update ``progress``; return whether ``out`` is full (False: the
-    outputs ran out, and the caller hands more)."""
+    outputs ran out, and the caller hands more). With ``scaled``, each is then multiplied by
+    ``scale`` and ``shift`` added, as ``out *= scale; out += shift`` does (two roundings)."""
     m = raw.shape[0]
     n = out.shape[0]
     pos = progress[0]
     i = progress[1]
+    first = i
     full = True
     while i < n:
         if pos >= m:
@@ -821,6 +823,9 @@ def normals(raw, out, progress, ki, wi, fi, r, inv_r):
                 out[i] = x
                 i += 1
         pos += used
+    if scaled:
+        for j in range(first, i):
+            out[j] = out[j] * scale + shift
     progress[0] = pos
     progress[1] = i
     return full

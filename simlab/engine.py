@@ -394,6 +394,49 @@ LRU_RING = 1024
 """The first room for events in flight in :func:`_lru_run` (doubled whenever full)."""
 
 
+class _Columns:
+    """Memory for the LRU pipeline's six columns, kept for the next run once nothing holds
+    it any more.
+
+    A million requests' columns are 34 MB, and fresh memory costs a page fault per 4 KB (0.5
+    ms a megabyte on a virtual machine, ~17 ms of CPU a run, a third of the run's work) each
+    time the allocator hands out pages it took back from the process meanwhile, which other
+    work between two runs (a plot, another model) makes likely. So one block holds a run's
+    columns, as views, and this keeps the last few blocks (at most :data:`KEEP_BYTES`): a
+    block whose views are all gone (``sys.getrefcount``: only the list, the loop and the
+    call hold it) is handed to the next run of the same size, its pages already there."""
+
+    KEEP_BYTES = 64 * 2 ** 20
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.kept: list = []
+
+    def take(self, n):
+        """start, outcome, wb, db, total, flags for ``n`` requests: views of one block, whose
+        contents are left as they are (the pipeline writes every entry)."""
+        nbytes = 34 * n
+        with self.lock:
+            block = None
+            for held in self.kept:
+                if held.nbytes == nbytes and sys.getrefcount(held) <= 3:
+                    block = held
+                    break
+            if block is None:
+                block = np.empty(nbytes, dtype=np.uint8)
+                if nbytes <= self.KEEP_BYTES:
+                    self.kept.append(block)
+                    while sum(b.nbytes for b in self.kept) > self.KEEP_BYTES:
+                        self.kept.pop(0)
+            floats = block[:32 * n].view(np.float64)
+            columns = (floats[:n], block[32 * n:33 * n].view(np.int8), floats[n:2 * n],
+                       floats[2 * n:3 * n], floats[3 * n:], block[33 * n:].view(np.int8))
+        return columns
+
+
+_columns_kept = _Columns()
+
+
 class _Progress:
     """How many chunks each stage of :func:`_lru_run` has done, and the first error any
     stage raised (every stage waiting on another then raises it, so none waits forever)."""
@@ -437,8 +480,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
     same either way."""
     n = len(workload)
     k = kernels()
-    start, outcome = np.empty(n), np.empty(n, dtype=np.int8)
-    wb, db, total, flags = np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=np.int8)
+    start, outcome, wb, db, total, flags = _columns_kept.take(n)
     fill_get, fill_set = fillers(whiteboard, stream(seed, "whiteboard"), n, 2)
     (fill_db,) = fillers(filing_room, stream(seed, "filing_room"), n)
     # a small first chunk: the loop starts sooner
@@ -454,7 +496,6 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
                     return
                 fill_get(wb[lo:hi])
                 fill_db(db[lo:hi])
-                start[lo:hi] = workload.times[lo:hi]    # each request starts on arrival
                 progress.advance("draws")
             for c, (lo, hi) in enumerate(chunks):
                 fill_set(total[lo:hi])
@@ -507,6 +548,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
                 progress.wait("draws", c + 1)
                 loop(lo, hi)
                 progress.advance("loop")
+                start[lo:hi] = arrivals[lo:hi]      # each request starts on arrival
         k.lru_apply(keys, ops, ttls, lru, expire, ring[0], ring[1], state, capacity, n_keys,
                     np.inf)
         if worker is None:

@@ -195,7 +195,8 @@ def test_ahead_of_time_kernels_release_the_gil(built):
 
     def call():
         tic = time.perf_counter()
-        module.normals(raw, out, np.zeros(2, dtype=np.int64), Z.KI, Z.WI, Z.FI, Z.R, Z.INV_R)
+        module.normals(raw, out, np.zeros(2, dtype=np.int64), Z.KI, Z.WI, Z.FI, Z.R, Z.INV_R,
+                       False, 1.0, 0.0)
         took.append(time.perf_counter() - tic)
 
     worker = threading.Thread(target=call)
