@@ -249,12 +249,12 @@ def _lru_parts(w):
         lru = np.full(4 * (n_keys + 1), -1, dtype=np.int32)
         lru[2::4] = 0
         lru[4 * n_keys:4 * n_keys + 2] = n_keys
-        ring_t, ring_x = np.empty(1 << 12), np.empty(1 << 12, dtype=np.int64)
+        heap_t, heap_x = np.empty(1 << 12), np.empty(1 << 12, dtype=np.int64)
         state = np.zeros(C.LRU_STATE, dtype=np.int64)
         db[:] = drawn_db
         tic = time.perf_counter()
         k.lru_cache_aside(0, n, w.keys, w.ops, w.times, ttls, get, db, False, False,
-                          outcome, flags, lru, np.empty(n_keys), ring_t, ring_x, state, SIZE,
+                          outcome, flags, lru, np.empty(n_keys), heap_t, heap_x, state, SIZE,
                           n_keys)
         return time.perf_counter() - tic
 

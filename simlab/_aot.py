@@ -32,8 +32,11 @@ NAME = "_aot_kernels"
 HERE = Path(__file__).resolve().parent
 SOURCES = ("_kernels.py", "_codes.py")
 
-# Each exported kernel with the one signature the callers use (no dispatch ahead of time:
-# arguments of other types are refused with a TypeError, so the callers pass these dtypes).
+# Each exported kernel with the one signature the callers use (no dispatch ahead of time).
+# numba.pycc's wrappers do not check an array's dtype: one of another type is read as this
+# one, out of its bounds (a crash). So the callers pass exactly these, from arrays they make
+# or from a workload's columns, whose types and lengths are checked before every run
+# (:func:`simlab.workloads.check_keys`).
 # Arrays are C-contiguous (``[::1]``), as Numba's own compilation specialises them: with any
 # layout (``[:]``) every index is multiplied by a stride, and the LRU loop took 30% longer.
 SIGNATURES = {

@@ -3,8 +3,10 @@
 :func:`fillers` gives, for a latency model and the run's generator, a function ``fill(out)``
 that writes the model's next ``len(out)`` draws into ``out``: called over the chunks of an
 array in order, it writes exactly what ``model.sample(len(array), rng)`` returns (tests hold
-every model of :mod:`simlab.latency` to that). The engine's threads call it chunk by chunk,
-so that the compiled loop starts on the first requests while the next ones are drawn.
+every model of :mod:`simlab.latency` to that). For simlab's own models (:func:`chunked`) the
+engine's second thread calls it chunk by chunk, so that the compiled loop starts on the first
+requests while the next ones are drawn; a learner's own model is asked for all its draws at
+once, in the caller's thread, and what it returns is copied and checked (finite, >= 0).
 
 simlab's own log-normal draws its standard normals with :func:`simlab._kernels.normals`,
 NumPy's ziggurat on the generator's own 64-bit outputs: the same numbers as
@@ -80,39 +82,62 @@ class Normals:
         self.pos = int(progress[0])
 
 
-def fillers(model, rng: np.random.Generator, n: int, count: int = 1) -> list:
-    """``count`` functions ``fill(out)``, one per array of ``n`` draws that
-    ``model.sample(n, rng)`` would return, called that many times in a row: each writes the
-    next ``len(out)`` draws of its array into ``out`` (float64, contiguous). Chunks are given
-    in order, and the arrays one after another (the second starts where the first ended)."""
+def _own(model):
+    """simlab's own sampler of ``model`` (a preset's model), or None for any other."""
     from .latency import Constant, LogNormal, Preset
 
     model = model.model if isinstance(model, Preset) else model
     sample = getattr(type(model), "sample", None)
-    if sample is LogNormal.sample:
-        normals, sigma, mu = Normals(rng), model.sigma, np.log(model.median_)
+    return model if sample in (LogNormal.sample, Constant.sample) else None
+
+
+def chunked(model) -> bool:
+    """Whether :func:`fillers` draws ``model`` chunk by chunk with simlab's own code, which
+    may run in a thread of the engine's. Any other model (a learner's own) draws all at
+    once, in this thread, in the order the engine always asks (whiteboard, then filing
+    room): it may keep state, reuse one array for every call, or serve both stores."""
+    return _own(model) is not None
+
+
+def fillers(model, rng: np.random.Generator, n: int, count: int = 1, what: str = "model"):
+    """``count`` functions ``fill(out)``, one per array of ``n`` draws that
+    ``model.sample(n, rng)`` would return, called that many times in a row: each writes the
+    next ``len(out)`` draws of its array into ``out`` (float64, contiguous). Chunks are given
+    in order, and the arrays one after another (the second starts where the first ended).
+    ``what`` names the model in errors (``"whiteboard"``, ``"filing_room"``)."""
+    from .latency import LogNormal
+
+    own = _own(model)
+    if isinstance(own, LogNormal):
+        normals, sigma, mu = Normals(rng), own.sigma, np.log(own.median_)
 
         def fill(out):             # LogNormal.sample's own steps, on a chunk
             normals.fill(out, sigma, mu)
             np.exp(out, out=out)
         return [fill] * count
-    if sample is Constant.sample:
-        value = model.value
+    if own is not None:            # Constant
+        value = own.value
         return [lambda out: out.fill(value)] * count
-    return [_whole(model, rng, n) for _ in range(count)]
+    return [_whole(model, rng, n, what) for _ in range(count)]
 
 
-def _whole(model, rng, n):
+def _whole(model, rng, n, what):
     """Any other model (a learner's own too): its ``n`` draws taken at the first chunk, as
-    its ``sample`` returns them, then handed out chunk by chunk."""
+    its ``sample`` returns them, copied (it may keep its array, or reuse it for its next
+    call) and checked, then handed out chunk by chunk."""
     drawn: list = []
 
     def fill(out):
         if not drawn:
-            values = np.asarray(model.sample(n, rng), dtype=np.float64)
+            values = np.array(model.sample(n, rng), dtype=np.float64)
             if values.shape != (n,):
-                raise ValueError(f"a latency model's sample(n) must return n values, got "
-                                 f"shape {values.shape} for n={n}")
+                raise ValueError(f"{what}: a latency model's sample(n) must return n values, "
+                                 f"got shape {values.shape} for n={n}")
+            bad = ~np.isfinite(values) | (values < 0)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"{what}: a latency model's sample(n) must return latencies "
+                                 f"in seconds, finite and >= 0; draw {i} is {values[i]!r}")
             drawn.extend((values, 0))
         values, at = drawn
         out[:] = values[at:at + out.shape[0]]

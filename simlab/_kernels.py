@@ -99,9 +99,9 @@ hot = njit(cache=True, _nrt=False)
 
 from ._codes import (ABSENT, CAPACITY, COUNT, EV_FILL, EV_INVALIDATE, EVICTIONS, EXPIRED,  # noqa: F401
                      FIFO, FLAG_EXPIRED, FLAG_INFLIGHT, HEADER, HIT, LFU, LRU, MIN_FREQ, MISS,
-                     LRU_COUNT, LRU_EVICTIONS, LRU_EXPIRED, LRU_FILLS, LRU_INFLIGHT, N_KEYS,
-                     N_LINKS, PERFECT_LFU, POLICY, POLICY_CODES, RAND_USED, RANDOM, RING_FIRST,
-                     RING_SIZE, WRITE)
+                     LRU_COUNT, LRU_EVENTS, LRU_EVICTIONS, LRU_EXPIRED, LRU_FILLS,
+                     LRU_INFLIGHT, N_KEYS, N_LINKS, PERFECT_LFU, POLICY, POLICY_CODES,
+                     RAND_USED, RANDOM, WRITE)
 
 
 @njit(cache=True)
@@ -544,15 +544,13 @@ INT64_MIN = -9223372036854775808
 #   cache line for its key where ``st``/``expire``/``pending`` spread it over four, and the
 #   records of the cached keys fit in the core's L2 cache. ``expire`` is read only when the
 #   workload has TTLs.
-# * The events in flight are a sorted ring, not a heap: a fill is due a latency after its
-#   request, so it lands near the back, and popping the earliest is taking the front.
 # * The loop can stop and go on (``at``, ``lru_state``), so the engine runs it chunk by
 #   chunk while other threads still draw the latencies of the next requests, and it leaves
 #   the whiteboard's SET round trip out: :func:`lru_latencies` adds it afterwards, from
 #   draws that another thread makes meanwhile (the sums are the same, term by term).
 #
-# ``state`` (int64, :mod:`simlab._codes`): the ring's size and first slot, misses whose key
-# was in flight, fills, keys cached, evictions, expired keys found by reads.
+# ``state`` (int64, :mod:`simlab._codes`): events in flight, misses whose key was in flight,
+# fills, keys cached, evictions, expired keys found by reads.
 
 
 # Numba compiles each helper as a function of its own, and LLVM left the larger ones (and
@@ -597,38 +595,24 @@ def _lru_put(lru, expire, k, deadline, count, evictions, capacity, head):
     return count + 1, evictions
 
 
-@inline
-def _ring_push(ring_t, ring_x, first, size, t, x):
-    """Insert event (``t``, request ``x``) in time order, at equal times after those already
-    there (pushed earlier, so from an earlier request); return the new size."""
-    mask = ring_t.shape[0] - 1
-    pos = size
-    while pos > 0:
-        prev = (first + pos - 1) & mask
-        if ring_t[prev] <= t:
-            break
-        here = (first + pos) & mask
-        ring_t[here] = ring_t[prev]
-        ring_x[here] = ring_x[prev]
-        pos -= 1
-    here = (first + pos) & mask
-    ring_t[here] = t
-    ring_x[here] = x
-    return size + 1
+# the generic loop's event heap, inlined into the LRU loop: ordered by time, then request
+# (pushed in request order, so first pushed, first applied at equal times), O(log n) however
+# many fills are in flight (a sorted ring, 1 ms faster a million requests, became quadratic
+# with long latencies: a minute for a million requests with 100 s queries)
+_push = inline(_heap_push.py_func)
+_pop = inline(_heap_pop.py_func)
 
 
 @inline
-def _lru_due(keys, ops, ttls, lru, expire, ring_t, ring_x, first, size, count, evictions,
-             fills, capacity, head, until):
-    """Apply the events in flight due at or before ``until``; return the ring's first slot
-    and size, the keys cached, evictions and fills."""
-    mask = ring_t.shape[0] - 1
+def _lru_due(keys, ops, ttls, lru, expire, heap_t, heap_x, size, count, evictions, fills,
+             capacity, head, until):
+    """Apply the events in flight due at or before ``until``; return how many are left in
+    flight, the keys cached, evictions and fills."""
     one_ttl = ttls.shape[0] == 1
-    while size > 0 and ring_t[first] <= until:
-        j = ring_x[first]
-        when = ring_t[first]
-        first = (first + 1) & mask
-        size -= 1
+    while size > 0 and heap_t[0] <= until:
+        size = _pop(heap_t, heap_x, size)
+        j = heap_x[size]
+        when = heap_t[size]
         k = keys[j]
         if ops[j] == 0:
             lru[4 * k + 2] -= 1
@@ -640,26 +624,25 @@ def _lru_due(keys, ops, ttls, lru, expire, ring_t, ring_x, first, size, count, e
             _lru_unlink(lru, k)
             lru[4 * k] = -1
             count -= 1
-    return first, size, count, evictions, fills
+    return size, count, evictions, fills
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def lru_apply(keys, ops, ttls, lru, expire, ring_t, ring_x, state, capacity, n_keys, until):
+def lru_apply(keys, ops, ttls, lru, expire, heap_t, heap_x, state, capacity, n_keys, until):
     """Apply the fills and invalidations in flight due at or before ``until`` (``inf``: all
     of them, at the end of a run)."""
-    (state[RING_FIRST], state[RING_SIZE], state[LRU_COUNT], state[LRU_EVICTIONS],
-     state[LRU_FILLS]) = _lru_due(keys, ops, ttls, lru, expire, ring_t, ring_x,
-                                  state[RING_FIRST], state[RING_SIZE], state[LRU_COUNT],
-                                  state[LRU_EVICTIONS], state[LRU_FILLS], capacity, n_keys,
-                                  until)
+    (state[LRU_EVENTS], state[LRU_COUNT], state[LRU_EVICTIONS],
+     state[LRU_FILLS]) = _lru_due(keys, ops, ttls, lru, expire, heap_t, heap_x,
+                                  state[LRU_EVENTS], state[LRU_COUNT], state[LRU_EVICTIONS],
+                                  state[LRU_FILLS], capacity, n_keys, until)
 
 
 @njit(cache=True, nogil=True, _nrt=False)
 def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, atomic,
-                    out_outcome, out_flags, lru, expire, ring_t, ring_x, state, capacity,
+                    out_outcome, out_flags, lru, expire, heap_t, heap_x, state, capacity,
                     n_keys):
     """``cache_aside`` for the LRU policy and requests at their arrival times, requests
-    ``at`` to ``end``; return where it stopped: ``end``, or earlier when the ring of events
+    ``at`` to ``end``; return where it stopped: ``end``, or earlier when the heap of events
     in flight is full (the caller gives a larger one and calls again from there).
 
     Writes the outcome and flags of each request, and the filing-room latency over ``db``
@@ -670,9 +653,8 @@ def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, ato
     head = n_keys
     one_ttl = ttls.shape[0] == 1
     any_ttl = not (one_ttl and ttls[0] != ttls[0])
-    room = ring_t.shape[0]
-    first = state[RING_FIRST]
-    size = state[RING_SIZE]
+    room = heap_t.shape[0]
+    size = state[LRU_EVENTS]
     inflight = state[LRU_INFLIGHT]
     fills = state[LRU_FILLS]
     count = state[LRU_COUNT]
@@ -683,10 +665,10 @@ def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, ato
         if size == room:
             break
         t = arrivals[i]
-        if size > 0 and ring_t[first] <= t:
-            first, size, count, evictions, fills = _lru_due(
-                keys, ops, ttls, lru, expire, ring_t, ring_x, first, size, count, evictions,
-                fills, capacity, head, t)
+        if size > 0 and heap_t[0] <= t:
+            size, count, evictions, fills = _lru_due(
+                keys, ops, ttls, lru, expire, heap_t, heap_x, size, count, evictions, fills,
+                capacity, head, t)
         k = keys[i]
         flags = 0
         if ops[i] == 0:
@@ -711,17 +693,15 @@ def lru_cache_aside(at, end, keys, ops, arrivals, ttls, wb_get, db, sliding, ato
                 if lru[4 * k + 2] > 0:
                     flags |= FLAG_INFLIGHT
                     inflight += 1
-                size = _ring_push(ring_t, ring_x, first, size,
-                                  t if atomic else t + wb_get[i] + db[i], i)
+                size = _push(heap_t, heap_x, size, t if atomic else t + wb_get[i] + db[i], i)
                 lru[4 * k + 2] += 1
                 out_outcome[i] = MISS
         else:
-            size = _ring_push(ring_t, ring_x, first, size, t + db[i], i)
+            size = _push(heap_t, heap_x, size, t + db[i], i)
             out_outcome[i] = WRITE
         out_flags[i] = flags
         i += 1
-    state[RING_FIRST] = first
-    state[RING_SIZE] = size
+    state[LRU_EVENTS] = size
     state[LRU_INFLIGHT] = inflight
     state[LRU_FILLS] = fills
     state[LRU_COUNT] = count

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 import os
 import sys
 import threading
@@ -27,7 +28,7 @@ import numpy as np
 from . import _codes as C
 from . import _validate as v
 from ._aot import kernels
-from ._draws import fillers
+from ._draws import chunked, fillers
 from ._random import resolve_seed, stream
 from .caches import POLICIES, make_cache
 from .latency import Constant, Distribution, Preset, preset
@@ -69,17 +70,19 @@ class _Inputs:
         n = len(workload)
 
         def filing_room_draws(out):
-            out.extend(_drawn(filing_room, stream(seed, "filing_room"), n, 1))
+            out.extend(_drawn(filing_room, stream(seed, "filing_room"), n, 1, "filing_room"))
 
         # The two streams are independent: with a second core, the filing room's draws run
         # beside the whiteboard's (NumPy fills arrays without the GIL), the same numbers a
-        # third sooner. Small runs are not worth a thread.
+        # third sooner. Small runs are not worth a thread, and a learner's own model is
+        # always asked in this thread, whiteboard first (see simlab._draws.chunked).
         db, worker = [], None
-        if n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1:
+        if (n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1 and chunked(whiteboard)
+                and chunked(filing_room)):
             worker = _Worker(filing_room_draws, db)
         wb_rng = stream(seed, "whiteboard")
         try:
-            self.wb_get, self.wb_set = _drawn(whiteboard, wb_rng, n, 2)
+            self.wb_get, self.wb_set = _drawn(whiteboard, wb_rng, n, 2, "whiteboard")
         finally:
             if worker is not None:
                 worker.result()                  # joined even if the whiteboard's failed
@@ -123,13 +126,13 @@ class _Inputs:
         return start, outcome, wb, db, total, flags
 
 
-def _drawn(model, rng, n, count):
+def _drawn(model, rng, n, count, what):
     """``count`` arrays of ``n`` draws of ``model`` from ``rng``, one after another (the
     numbers ``model.sample(n, rng)`` returns each time), in arrays of this run's own: a
     model's own array (a learner's model may keep what it returned) is copied, never
     written over."""
     arrays = []
-    for fill in fillers(model, rng, n, count):
+    for fill in fillers(model, rng, n, count, what):
         arrays.append(np.empty(n))
         fill(arrays[-1])
     return arrays
@@ -140,8 +143,8 @@ def _latency_model(name, value):
         return preset(value, what=name)
     if isinstance(value, (Distribution, Preset)):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Constant(v.seconds(name, value, allow_zero=True))
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return Constant(v.seconds(name, float(value), allow_zero=True))    # NumPy's too
     raise TypeError(f"{name} must be a latency model, a preset name or a number of seconds, "
                     f"got {value!r}")
 
@@ -390,7 +393,7 @@ LRU_CHUNK = 1 << 16
 """Requests per chunk of :func:`_lru_run`'s pipeline."""
 LRU_FIRST_CHUNK = 1 << 13
 """Requests in the pipeline's first chunk (the loop waits for it)."""
-LRU_RING = 1024
+LRU_EVENTS = 1024
 """The first room for events in flight in :func:`_lru_run` (doubled whenever full)."""
 
 
@@ -443,7 +446,7 @@ class _Progress:
 
     def __init__(self):
         self.cond = threading.Condition()
-        self.done = {"draws": 0, "loop": 0}
+        self.done = {"draws": 0, "loop": 0, "ended": 0}
         self.error = None
 
     def advance(self, stage):
@@ -451,11 +454,13 @@ class _Progress:
             self.done[stage] += 1
             self.cond.notify_all()
 
-    def wait(self, stage, chunks):
+    def wait(self, stage, chunks, errors=True):
+        """Until ``stage`` has done ``chunks``; with ``errors``, raise the first error of any
+        stage as soon as there is one."""
         with self.cond:
-            while self.done[stage] < chunks and self.error is None:
+            while self.done[stage] < chunks and (self.error is None or not errors):
                 self.cond.wait()
-            if self.error is not None:
+            if errors and self.error is not None:
                 raise self.error
 
     def fail(self, error):
@@ -463,6 +468,26 @@ class _Progress:
             if self.error is None:
                 self.error = error
             self.cond.notify_all()
+
+
+def _join(worker, progress):
+    """Wait for ``worker`` to end. A Ctrl-C (or any error) while waiting stops it at its next
+    step, and is raised once it has ended: no thread outlives the call, writing columns.
+
+    Waited for through ``progress``, not ``Thread.join``: a join interrupted by Ctrl-C may
+    leave the thread marked as stopped while it runs (Python 3.11), and a second join then
+    returns at once."""
+    interrupted = None
+    while True:
+        try:
+            progress.wait("ended", 1, errors=False)
+            break
+        except BaseException as exc:         # noqa: PERF203 (a Ctrl-C while waiting)
+            progress.fail(exc)
+            interrupted = interrupted or exc
+    worker.join()
+    if interrupted is not None:
+        raise interrupted
 
 
 def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic):
@@ -481,12 +506,13 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
     n = len(workload)
     k = kernels()
     start, outcome, wb, db, total, flags = _columns_kept.take(n)
-    fill_get, fill_set = fillers(whiteboard, stream(seed, "whiteboard"), n, 2)
-    (fill_db,) = fillers(filing_room, stream(seed, "filing_room"), n)
+    fill_get, fill_set = fillers(whiteboard, stream(seed, "whiteboard"), n, 2, "whiteboard")
+    (fill_db,) = fillers(filing_room, stream(seed, "filing_room"), n, 1, "filing_room")
     # a small first chunk: the loop starts sooner
     bounds = [0] + list(range(min(LRU_FIRST_CHUNK, LRU_CHUNK, n), n, LRU_CHUNK)) + [n]
     chunks = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    threaded = n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1
+    threaded = (n >= PARALLEL_DRAWS and (os.cpu_count() or 1) > 1 and chunked(whiteboard)
+                and chunked(filing_room))        # a learner's model: asked in this thread
     progress = _Progress()
 
     def draws():
@@ -504,6 +530,8 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
         except BaseException as exc:        # the loop stops too, and the caller gets it
             progress.fail(exc)
             raise
+        finally:
+            progress.advance("ended")
 
     worker = _Worker(draws) if threaded else None
     try:
@@ -513,7 +541,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
         lru[2::4] = 0                                   # no fill in flight
         lru[4 * n_keys:4 * n_keys + 2] = n_keys         # the list's head: an empty list
         expire = np.empty(n_keys)
-        ring = [np.empty(LRU_RING), np.empty(LRU_RING, dtype=np.int64)]
+        heap = [np.empty(LRU_EVENTS), np.empty(LRU_EVENTS, dtype=np.int64)]
         state = np.zeros(C.LRU_STATE, dtype=np.int64)
         ttls = workload.ttls
         if np.all(np.isnan(ttls)):
@@ -525,17 +553,14 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
             at = lo
             while True:
                 at = k.lru_cache_aside(at, hi, keys, ops, arrivals, ttls, wb, db, sliding,
-                                       atomic, outcome, flags, lru, expire, ring[0], ring[1],
+                                       atomic, outcome, flags, lru, expire, heap[0], heap[1],
                                        state, capacity, n_keys)
                 if at == hi:
                     return
-                size = ring[0].shape[0]          # full: twice the room, the events in order
-                order = (state[C.RING_FIRST] + np.arange(size)) & (size - 1)
-                for j, dtype in enumerate((np.float64, np.int64)):
-                    grown = np.empty(2 * size, dtype=dtype)
-                    grown[:size] = ring[j][order]
-                    ring[j] = grown
-                state[C.RING_FIRST] = 0
+                for j, dtype in enumerate((np.float64, np.int64)):   # full: twice the room
+                    grown = np.empty(2 * heap[j].shape[0], dtype=dtype)
+                    grown[:heap[j].shape[0]] = heap[j]
+                    heap[j] = grown
 
         if worker is None:
             fill_get(wb)
@@ -549,7 +574,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
                 loop(lo, hi)
                 progress.advance("loop")
                 start[lo:hi] = arrivals[lo:hi]      # each request starts on arrival
-        k.lru_apply(keys, ops, ttls, lru, expire, ring[0], ring[1], state, capacity, n_keys,
+        k.lru_apply(keys, ops, ttls, lru, expire, heap[0], heap[1], state, capacity, n_keys,
                     np.inf)
         if worker is None:
             k.lru_latencies(0, n, outcome, wb, db, total)
@@ -558,7 +583,7 @@ def _lru_run(workload, whiteboard, filing_room, seed, capacity, sliding, atomic)
         raise
     finally:
         if worker is not None:
-            worker.join()
+            _join(worker, progress)
     if worker is not None:
         worker.result()                     # its error, if it raised one
     counters = np.array([state[C.LRU_EVICTIONS], state[C.LRU_EXPIRED], state[C.LRU_INFLIGHT],

@@ -150,16 +150,30 @@ def _final(arr, dtype):
 
 
 def check_keys(workload) -> None:
-    """Refuse a workload whose key ids left ``0 .. n_keys-1`` after it was made.
+    """Refuse a workload whose key ids left ``0 .. n_keys-1`` after it was made, or whose
+    columns are no longer the types and lengths the compiled loops read.
 
     The columns are read-only, but an owner can make an array writeable again or swap it with
     ``object.__setattr__``: the compiled engines, which index arrays by key id without bounds
-    checks, call this (one pass of min and max) right before they run.
+    checks and read each column as its type without asking, call this (one pass of min and
+    max) right before they run.
     """
     keys, n_keys = workload.keys, workload.n_keys
     if not isinstance(keys, np.ndarray) or keys.ndim != 1 or keys.dtype != np.int64:
         raise TypeError(f"Workload keys must be a 1-D int64 array of key ids; got "
                         f"{type(keys).__name__} {getattr(keys, 'dtype', '')}")
+    for name, dtype in (("ops", np.int8), ("times", np.float64), ("sizes", np.int64),
+                        ("ttls", np.float64)):
+        column = getattr(workload, name)
+        if name == "times" and column is None:
+            continue
+        if (not isinstance(column, np.ndarray) or column.dtype != dtype
+                or column.shape != keys.shape):
+            raise TypeError(f"Workload {name} must be a 1-D {np.dtype(dtype).name} array of "
+                            f"{keys.shape[0]} entries, one per request (the workload was "
+                            f"changed after it was made); got {type(column).__name__} "
+                            f"{getattr(column, 'dtype', '')} of shape "
+                            f"{getattr(column, 'shape', '?')}")
     if keys.size and (int(keys.min()) < 0 or int(keys.max()) >= n_keys):
         _first_bad("keys", keys, (keys < 0) | (keys >= n_keys),
                    f"key ids from 0 to n_keys-1 = {n_keys - 1} (the workload was changed "

@@ -167,20 +167,20 @@ def _same(run, generic):
 @given(seed=st.integers(0, 10_000), size=st.integers(1, 80),
        rate=st.sampled_from([50.0, 2_000.0, 200_000.0]), read_fraction=st.sampled_from([1.0, 0.7]),
        ttl=st.sampled_from([None, 0.01, 1.0]), sliding=st.booleans(), atomic=st.booleans(),
-       chunk=st.sampled_from([1, 7, 256, 1 << 16]), ring=st.sampled_from([1, 2, 1024]),
+       chunk=st.sampled_from([1, 7, 256, 1 << 16]), events=st.sampled_from([1, 2, 1024]),
        threaded=st.booleans())
 def test_the_lru_loop_equals_the_generic_loop(seed, size, rate, read_fraction, ttl, sliding,
-                                              atomic, chunk, ring, threaded):
+                                              atomic, chunk, events, threaded):
     """Request by request and counter by counter, with TTLs (fixed and sliding), writes,
     atomic fills, fills in flight (200,000 requests a second against 0.5 ms queries), tiny
-    chunks, a ring of events that must grow from one slot, with the pipeline's threads or
+    chunks, a heap of events that must grow from one slot, with the pipeline's threads or
     without."""
     w = simlab.zipf(300, 0.9, 3_000, rate=rate, read_fraction=read_fraction, ttl=ttl,
                     seed=seed)
     mp = pytest.MonkeyPatch()
     try:
         mp.setattr(engine, "LRU_CHUNK", chunk)
-        mp.setattr(engine, "LRU_RING", ring)
+        mp.setattr(engine, "LRU_EVENTS", events)
         mp.setattr(engine, "PARALLEL_DRAWS", 0 if threaded else 10 ** 12)
         run = simlab.simulate(w, cache_size=size, ttl_mode="sliding" if sliding else "fixed",
                               atomic=atomic, seed=seed, table=False)
