@@ -597,8 +597,8 @@ def _lru_put(lru, expire, k, deadline, count, evictions, capacity, head):
 
 # the generic loop's event heap, inlined into the LRU loop: ordered by time, then request
 # (pushed in request order, so first pushed, first applied at equal times), O(log n) however
-# many fills are in flight (a sorted ring, 1 ms faster a million requests, became quadratic
-# with long latencies: a minute for a million requests with 100 s queries)
+# many fills are in flight (a sorted ring, no faster, became quadratic with long latencies:
+# a minute for a million requests with 100 s queries)
 _push = inline(_heap_push.py_func)
 _pop = inline(_heap_pop.py_func)
 
