@@ -537,17 +537,19 @@ INT64_MIN = -9223372036854775808
 # --- the LRU whiteboard's own loop ----------------------------------------------------------
 # LRU is the course's default policy and the one every lesson's slider runs, so it has a loop
 # of its own, equal to ``cache_aside``'s request by request (tests hold them together) and
-# about twice as fast, for three reasons:
+# about twice as fast, for these reasons:
 #
 # * One 16-byte record per key, ``lru[4k:4k+4]`` (int32): ``prev``, ``next``, the number of
 #   the key's fills in flight, and a spare; ``prev < 0`` means "not cached". A hit reads one
 #   cache line for its key where ``st``/``expire``/``pending`` spread it over four, and the
 #   records of the cached keys fit in the core's L2 cache. ``expire`` is read only when the
 #   workload has TTLs.
-# * The loop can stop and go on (``at``, ``lru_state``), so the engine runs it chunk by
+# * The loop can stop and go on (``at``, ``state``), so the engine runs it chunk by
 #   chunk while other threads still draw the latencies of the next requests, and it leaves
 #   the whiteboard's SET round trip out: :func:`lru_latencies` adds it afterwards, from
 #   draws that another thread makes meanwhile (the sums are the same, term by term).
+# * Its state stays in registers during a call, and its helpers, the event heap's too, are
+#   inlined by Numba (below).
 #
 # ``state`` (int64, :mod:`simlab._codes`): events in flight, misses whose key was in flight,
 # fills, keys cached, evictions, expired keys found by reads.
